@@ -1,0 +1,29 @@
+# Two commands for a fresh machine:  make demo  (quickstart end to end)   make test  (the test suite)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# CPU build of PyTorch from this machine's disk; on a GPU machine use e.g. `make demo TORCH=torch`.
+TORCH ?= torch==2.13.0
+
+.PHONY: install demo test bench clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q $(TORCH)
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+demo: install
+	$(BIN)/mixsearch data fetch recipes/quickstart.yaml
+	$(BIN)/mixsearch run recipes/quickstart.yaml
+
+test: install
+	$(BIN)/python -m pytest -q
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) .cache runs/quickstart data

@@ -1,0 +1,3 @@
+from mixsearch.cli import main
+
+main()

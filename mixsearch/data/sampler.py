@@ -1,0 +1,41 @@
+"""Draw training sequences from token arrays in proportion to a mixture."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class MixtureSampler:
+    """Each sequence picks its domain with probability equal to its mixture weight,
+    then a uniformly random window of that domain's training tokens."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], weights: dict[str, float],
+                 context: int, batch_size: int, seed: int) -> None:
+        self.names = [n for n, w in weights.items() if w > 0]
+        if not self.names:
+            raise ValueError("mixture has no positive weight")
+        p = np.array([weights[n] for n in self.names], dtype=float)
+        self.p = p / p.sum()
+        self.arrays = [arrays[n] for n in self.names]
+        self.context = context
+        self.batch_size = batch_size
+        self.rng = np.random.default_rng(seed)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """One (inputs, targets) pair of shape (batch_size, context), int64."""
+        doms = self.rng.choice(len(self.names), size=self.batch_size, p=self.p)
+        rows = np.empty((self.batch_size, self.context + 1), dtype=np.int64)
+        for i, d in enumerate(doms):
+            arr = self.arrays[d]
+            off = self.rng.integers(0, len(arr) - self.context)
+            rows[i] = arr[off: off + self.context + 1]
+        t = torch.from_numpy(rows)
+        return t[:, :-1], t[:, 1:]
+
+
+def eval_windows(val: np.ndarray, context: int, max_tokens: int) -> torch.Tensor:
+    """Evenly spaced (n, context+1) windows of a validation array: the same for every run."""
+    n = max(1, min(max_tokens // context, (len(val) - 1) // context))
+    starts = np.linspace(0, len(val) - context - 1, n).astype(np.int64)
+    return torch.from_numpy(np.stack([np.asarray(val[s: s + context + 1], dtype=np.int64) for s in starts]))

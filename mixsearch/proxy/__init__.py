@@ -1,0 +1,1 @@
+"""Proxy models: a small GPT and its training loop."""

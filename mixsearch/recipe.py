@@ -1,0 +1,283 @@
+"""Recipe: the YAML file that describes a study, validated with pydantic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mixsearch.errors import UserError
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+
+class Strict(BaseModel):
+    """Base model: unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Source(Strict):
+    """Where a domain's text lives: exactly one of files, jsonl or parquet."""
+
+    files: list[str] | None = Field(None, description="glob patterns of text files")
+    jsonl: str | None = Field(None, description="path or glob of JSONL files")
+    field: str = Field("text", description="JSONL field holding the text")
+    parquet: str | None = Field(None, description="path or glob of Parquet files")
+    column: str = Field("text", description="Parquet column holding the text")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("files"), str):
+            data = {**data, "files": [data["files"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Source":
+        given = [k for k in ("files", "jsonl", "parquet") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of files, jsonl, parquet")
+        return self
+
+
+class Fetch(Strict):
+    """Download a package without installing it and extract plain text from it."""
+
+    pip: str | None = Field(None, description="pip requirement, e.g. sympy==1.14.0")
+    apt: list[str] | None = Field(None, description="Debian package names")
+    include: list[str] = Field(description="glob patterns of archive members to keep")
+    exclude: list[str] = []
+    format: Literal["text", "chitchat"] = "text"
+    max_bytes: int = Field(3_000_000, gt=0, description="cap on extracted text per domain")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apt_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("apt"), str):
+            data = {**data, "apt": [data["apt"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _one_package_kind(self) -> "Fetch":
+        if bool(self.pip) == bool(self.apt):
+            raise ValueError("give exactly one of pip, apt")
+        return self
+
+
+class Domain(Strict):
+    """A named body of text: a training domain or a held-out evaluation set."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    source: Source | None = None
+    fetch: Fetch | None = None
+
+    @model_validator(mode="after")
+    def _has_text(self) -> "Domain":
+        if self.source is None and self.fetch is None:
+            raise ValueError("give a source (or a fetch to create one)")
+        return self
+
+
+class Tokenizer(Strict):
+    kind: Literal["byte", "bpe"] = "byte"
+    vocab_size: int = Field(2048, ge=300, le=65535, description="BPE only")
+    train_bytes: int = Field(4_000_000, gt=0, description="BPE only: text sampled to train it")
+
+
+class Data(Strict):
+    raw_dir: str = "data/raw"
+    cache_dir: str = ".cache/mixsearch"
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    max_tokens_per_domain: int | None = Field(None, gt=0)
+
+
+class Model(Strict):
+    layers: int = Field(2, ge=1)
+    width: int = Field(128, ge=8)
+    heads: int = Field(4, ge=1)
+    context: int = Field(128, ge=8)
+    mlp: int | None = Field(None, ge=8, description="MLP hidden size, default 4 x width")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "Model":
+        if self.width % self.heads:
+            raise ValueError(f"width {self.width} is not divisible by heads {self.heads}")
+        return self
+
+
+class Train(Strict):
+    tokens: int = Field(200_000, gt=0, description="training tokens per run")
+    batch_size: int = Field(16, ge=1)
+    lr: float = Field(2e-3, gt=0)
+    min_lr_ratio: float = Field(0.1, ge=0, le=1)
+    warmup_steps: int = Field(20, ge=0)
+    schedule: Literal["cosine", "constant"] = "cosine"
+    weight_decay: float = Field(0.1, ge=0)
+    beta1: float = Field(0.9, gt=0, lt=1)
+    beta2: float = Field(0.95, gt=0, lt=1)
+    grad_clip: float = Field(1.0, gt=0)
+    eval_tokens: int = Field(16_384, gt=0, description="validation tokens per domain")
+    eval_every: int | None = Field(None, gt=0, description="steps between interim evals")
+
+
+class Resources(Strict):
+    num_cpus: float = Field(1.0, gt=0)
+    num_gpus: float = Field(0.0, ge=0, description="fraction of a GPU per run, e.g. 0.25")
+    retries: int = Field(2, ge=0, description="retries of a run that raised")
+
+
+class Proxy(Strict):
+    model: Model = Model()
+    train: Train = Train()
+    resources: Resources = Resources()
+
+
+class Objective(Strict):
+    """What the search minimises."""
+
+    kind: Literal["domain", "mean", "eval"] = "mean"
+    target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
+    weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
+
+    @model_validator(mode="after")
+    def _target_given(self) -> "Objective":
+        if self.kind in ("domain", "eval") and not self.target:
+            raise ValueError(f"kind={self.kind} needs a target")
+        return self
+
+
+class Bounds(Strict):
+    min: float = Field(0.0, ge=0, le=1)
+    max: float = Field(1.0, ge=0, le=1)
+    max_epochs: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Bounds":
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} > max {self.max}")
+        return self
+
+
+class Constraints(Strict):
+    max_epochs: float | None = Field(None, gt=0, description="default epoch cap for every domain")
+    domains: dict[str, Bounds] = {}
+
+
+class Sampling(Strict):
+    method: Literal["dirichlet", "uniform", "sobol"] = "dirichlet"
+    prior_power: float = Field(0.5, ge=0)
+    concentration_min: float = Field(0.1, gt=0)
+    concentration_max: float = Field(5.0, gt=0)
+    concentration_steps: int = Field(15, ge=1)
+    max_prior_multiple: float | None = Field(15.0, gt=0)
+    min_weight: float = Field(2e-4, ge=0, lt=0.1, description="smaller weights become 0")
+
+
+class Search(Strict):
+    initial_runs: int = Field(16, ge=2)
+    batch_size: int = Field(4, ge=1, description="proposals per round")
+    rounds: int = Field(1, ge=0)
+    surrogate: Literal["auto", "linear", "lightgbm"] = "auto"
+    proposer: Literal["regmix", "argmin"] = "regmix"
+    candidates: int = Field(100_000, ge=100)
+    top_k: int = Field(128, ge=1)
+    cv_folds: int = Field(5, ge=2)
+    sampling: Sampling = Sampling()
+
+
+class Recipe(Strict):
+    study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    seed: int = 0
+    domains: list[Domain] = Field(min_length=2)
+    eval_sets: list[Domain] = []
+    tokenizer: Tokenizer = Tokenizer()
+    data: Data = Data()
+    proxy: Proxy = Proxy()
+    objective: Objective = Objective()
+    constraints: Constraints = Constraints()
+    search: Search = Search()
+
+    @property
+    def domain_names(self) -> list[str]:
+        return [d.name for d in self.domains]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Recipe":
+        names = self.domain_names + [e.name for e in self.eval_sets]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate domain/eval_set names: {', '.join(dupes)}")
+        domains = set(self.domain_names)
+        evals = {e.name for e in self.eval_sets}
+        obj = self.objective
+        if obj.kind == "domain" and obj.target not in domains:
+            raise ValueError(f"objective.target '{obj.target}' is not a domain")
+        if obj.kind == "eval" and obj.target not in evals:
+            raise ValueError(f"objective.target '{obj.target}' is not an eval_set")
+        for name in (obj.weights or {}):
+            if name not in domains:
+                raise ValueError(f"objective.weights names unknown domain '{name}'")
+        for name in self.constraints.domains:
+            if name not in domains:
+                raise ValueError(f"constraints.domains names unknown domain '{name}'")
+        lo = sum(self.constraints.domains.get(n, Bounds()).min for n in domains)
+        hi = sum(self.constraints.domains.get(n, Bounds()).max for n in domains)
+        if lo > 1 + 1e-9 or hi < 1 - 1e-9:
+            raise ValueError(f"constraints allow no mixture: mins sum to {lo:g}, maxes to {hi:g}")
+        return self
+
+
+def _loc(loc: tuple[object, ...], data: object) -> str:
+    """Render a pydantic error location, using domain names instead of list indices."""
+    parts: list[str] = []
+    node = data
+    for key in loc:
+        if isinstance(key, int) and isinstance(node, list) and key < len(node):
+            item = node[key]
+            name = item.get("name") if isinstance(item, dict) else None
+            parts.append(f"[{name}]" if name else f"[{key}]")
+            node = item
+        else:
+            parts.append(("." if parts else "") + str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+    return "".join(parts) or "recipe"
+
+
+def parse_recipe(data: object, where: str) -> Recipe:
+    """Validate a recipe mapping; raise UserError naming the first bad field."""
+    if not isinstance(data, dict):
+        raise UserError("expected a mapping at the top level", where=where)
+    try:
+        return Recipe.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and k.startswith("function-")))
+        msg = err["msg"].removeprefix("Value error, ")
+        raise UserError(f"{_loc(loc, data)}: {msg}{more}", where=where) from None
+
+
+def parse_recipe_text(text: str, where: str) -> Recipe:
+    """Parse and validate recipe YAML text; `where` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise UserError(f"invalid YAML{at}", where=where) from None
+    return parse_recipe(data, where)
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UserError("no such recipe file", where=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read: {exc}", where=str(path)) from None
+    return parse_recipe_text(text, str(path))

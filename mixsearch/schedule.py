@@ -1,0 +1,67 @@
+"""Run proxy trainings as Ray tasks: an embedded local Ray by default, or an existing cluster."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+from mixsearch.data.prepare import PreparedData
+from mixsearch.errors import UserError
+from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.recipe import Resources
+
+ResultFn = Callable[[RunSpec, dict], None]
+
+
+def connect(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Join `address` (auto, host:port or ray://...), or start an embedded local Ray instance."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    try:
+        if address:
+            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
+        else:
+            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
+                     logging_level=logging.WARNING, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = f"--address {address}" if address else "local Ray"
+        raise UserError(f"cannot start or join Ray: {str(exc).splitlines()[0]}", where=where) from None
+
+
+def shutdown() -> None:
+    import ray
+
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+def _error_text(exc: BaseException) -> str:
+    cause = getattr(exc, "cause", None) or exc
+    text = f"{type(cause).__name__}: {cause}".strip()
+    return text.splitlines()[0][:500] if text else type(cause).__name__
+
+
+def execute(specs: Sequence[RunSpec], data: PreparedData, resources: Resources, on_result: ResultFn,
+            fn: Callable[[dict, dict], dict] = train_proxy) -> None:
+    """Run every spec as a Ray task (retried `resources.retries` times if it raises) and call
+    on_result(spec, result) as each one finishes; a task that still fails gives status 'failed'."""
+    import ray
+
+    if resources.num_gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
+        raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
+    task = ray.remote(fn).options(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus,
+                                  max_retries=resources.retries, retry_exceptions=True)
+    data_ref = ray.put(data.to_dict())
+    pending = {task.remote(spec.to_dict(), data_ref): spec for spec in specs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            spec = pending.pop(ref)
+            try:
+                result = ray.get(ref)
+            except Exception as exc:  # a task that failed after its retries: record it, keep going
+                result = {"status": "failed", "losses": {}, "error": _error_text(exc)}
+            on_result(spec, result)

@@ -1,0 +1,72 @@
+"""Shared fixtures: real text from the Python standard library, tiny recipes, one Ray instance."""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import sysconfig
+from pathlib import Path
+
+import pytest
+import yaml
+
+STDLIB = Path(sysconfig.get_paths()["stdlib"])
+
+
+@pytest.fixture(scope="session")
+def text_root(tmp_path_factory) -> Path:
+    """Three real, different domains the interpreter ships: Python source, the language
+    reference (pydoc topics), and IDLE's release notes plus the Python license."""
+    from pydoc_data.topics import topics
+
+    root = tmp_path_factory.mktemp("text")
+    (root / "code").mkdir()
+    for src in sorted((STDLIB / "json").glob("*.py")) + sorted((STDLIB / "email").glob("*.py"))[:12]:
+        shutil.copy(src, root / "code" / f"{src.parent.name}_{src.name}.txt")
+    (root / "docs").mkdir()
+    for name, text in sorted(topics.items()):
+        (root / "docs" / f"{name}.txt").write_text(text)
+    (root / "news").mkdir()
+    for rel in ("idlelib/NEWS.txt", "idlelib/README.txt", "LICENSE.txt"):
+        shutil.copy(STDLIB / rel, root / "news" / Path(rel).name)
+    return root
+
+
+def base_recipe(text_root: Path, cache: Path) -> dict:
+    return {
+        "study": "tiny",
+        "seed": 0,
+        "domains": [{"name": n, "source": {"files": [str(text_root / n / "*.txt")]}} for n in ("code", "docs")]
+        + [{"name": "news", "source": {"files": [str(text_root / "news" / "*")]}}],
+        "data": {"cache_dir": str(cache), "raw_dir": str(cache / "raw"), "max_tokens_per_domain": 60000},
+        "proxy": {
+            "model": {"layers": 1, "width": 32, "heads": 2, "context": 32},
+            "train": {"tokens": 4096, "batch_size": 8, "lr": 0.01, "warmup_steps": 2, "eval_tokens": 1024},
+            "resources": {"num_cpus": 1, "retries": 1},
+        },
+        "objective": {"kind": "domain", "target": "docs"},
+        "search": {"initial_runs": 6, "batch_size": 2, "rounds": 1, "candidates": 2000, "top_k": 16, "cv_folds": 3},
+    }
+
+
+@pytest.fixture
+def recipe_dict(text_root: Path, tmp_path: Path) -> dict:
+    return copy.deepcopy(base_recipe(text_root, tmp_path / "cache"))
+
+
+def write_recipe(path: Path, data: dict) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def ray_local():
+    """One embedded Ray instance for the tests that schedule in-process."""
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

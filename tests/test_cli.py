@@ -1,0 +1,96 @@
+"""The CLI end to end on a tiny real-text recipe in a temp dir, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import write_recipe
+
+
+def cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "200"}
+    res = subprocess.run([sys.executable, "-m", "mixsearch", *args], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=600)
+    if check and res.returncode:
+        raise AssertionError(f"mixsearch {' '.join(args)} exited {res.returncode}:\n{res.stderr[-3000:]}")
+    return res
+
+
+def test_end_to_end(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "recipes" / "tiny.yaml", recipe_dict)
+    prep = json.loads(cli("data", "prepare", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert set(prep["domains"]) == {"code", "docs", "news"} and prep["vocab_size"] == 257
+
+    summary = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert summary["initial_added"] == 6
+    assert [r["round"] for r in summary["rounds"]] == [0, 1]
+    assert summary["rounds"][0]["launched"] == {"done": 6, "failed": 0}
+    assert summary["rounds"][1]["launched"] == {"done": 2, "failed": 0}
+    assert summary["rounds"][0]["fit"]["chosen"] in {"linear", "lightgbm"}
+    for rnd in summary["rounds"]:
+        for p in rnd["proposals"]:
+            assert abs(sum(p["mixture"].values()) - 1) < 1e-9 and min(p["mixture"].values()) >= 0
+    assert summary["best"]["objective"] == summary["best"]["losses"]["docs"]
+
+    parts = list((tmp_path / "runs" / "tiny" / "parts").glob("part-*.parquet"))
+    assert len(parts) == 1  # compacted at the end of the command
+    view = pd.read_parquet(parts[0])
+    assert len(view) == 10 and view["run_id"].is_unique
+    assert (view["status"] == "done").sum() == 8 and (view["status"] == "proposed").sum() == 2
+
+    status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert status["by_status"] == {"done": 8, "proposed": 2} and status["best"]["run_id"]
+
+    fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
+    assert fit["chosen"] == "linear" and fit["runs"] == 8 and -1 <= fit["scores"][0]["spearman"] <= 1
+
+    prop = json.loads(cli("propose", str(recipe), "--n", "3", "--method", "argmin", "--json", cwd=tmp_path).stdout)
+    assert len(prop["proposals"]) == 3
+
+    cli("export", str(recipe), "--format", "csv", "--out", "all.csv", cwd=tmp_path)
+    csv = pd.read_csv(tmp_path / "all.csv")
+    assert len(csv) == 13 and {"w_code", "w_docs", "w_news", "loss_docs", "objective"} <= set(csv.columns)
+
+    # a second `run` with no rounds trains the open proposals and adds no initial runs
+    again = json.loads(cli("run", str(recipe), "--rounds", "0", "--json", cwd=tmp_path).stdout)
+    assert again["initial_added"] == 0 and again["rounds"][0]["launched"]["done"] == 5
+
+
+def test_human_output_and_init(tmp_path):
+    res = cli("init", "recipes/mine.yaml", "--study", "mine", cwd=tmp_path)
+    text = (tmp_path / "recipes" / "mine.yaml").read_text()
+    assert "study: mine" in text and "mixsearch data fetch" in res.stderr
+    again = cli("init", "recipes/mine.yaml", cwd=tmp_path, check=False)
+    assert again.returncode == 2 and "exists already" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["status", "missing.yaml"], "error: missing.yaml: no such recipe file"),
+        (["run", "bad.yaml"], "error: bad.yaml: proxy.model.heads: Input should be greater than or equal to 1"),
+        (["fit", "ok.yaml"], "error: study tiny: needs at least 4 completed runs"),
+        (["propose", "ok.yaml", "--method", "best"], "error: --method: unknown method 'best'"),
+        (["export", "ok.yaml", "--format", "xlsx"], "error: --format: unknown export format 'xlsx'"),
+        (["data", "prepare", "nofiles.yaml"], "error: domain code: source: no files match"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(recipe_dict, tmp_path, args, message):
+    write_recipe(tmp_path / "ok.yaml", recipe_dict)
+    bad = {**recipe_dict, "proxy": {**recipe_dict["proxy"], "model": {**recipe_dict["proxy"]["model"], "heads": 0}}}
+    write_recipe(tmp_path / "bad.yaml", bad)
+    nofiles = json.loads(json.dumps(recipe_dict))
+    nofiles["domains"][0]["source"] = {"files": [str(tmp_path / "none" / "*.txt")]}
+    write_recipe(tmp_path / "nofiles.yaml", nofiles)
+    res = cli(*args, cwd=tmp_path, check=False)
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), res.stderr
+    assert "Traceback" not in res.stderr

@@ -1,0 +1,75 @@
+"""Recipe validation: good recipes load, bad ones fail with one line naming file and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mixsearch.errors import UserError
+from mixsearch.recipe import load_recipe, parse_recipe_text
+from tests.conftest import write_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_shipped_recipes_validate():
+    r = load_recipe(ROOT / "recipes" / "quickstart.yaml")
+    assert len(r.domains) >= 5
+    assert r.objective.kind == "eval" and r.objective.target in {e.name for e in r.eval_sets}
+    starter = parse_recipe_text((ROOT / "mixsearch" / "starter.yaml").read_text(), "starter")
+    assert starter.study == "starter"
+
+
+def test_tiny_recipe_loads(recipe_dict, tmp_path):
+    r = load_recipe(write_recipe(tmp_path / "r.yaml", recipe_dict))
+    assert r.domain_names == ["code", "docs", "news"]
+    assert r.proxy.model.width == 32
+
+
+def _error(tmp_path: Path, data: dict) -> str:
+    path = write_recipe(tmp_path / "bad.yaml", data)
+    with pytest.raises(UserError) as info:
+        load_recipe(path)
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith(str(path) + ": ")
+    return msg
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d.pop("study"), "study: Field required"),
+        (lambda d: d["proxy"]["model"].update(width="wide"), "proxy.model.width"),
+        (lambda d: d["proxy"]["model"].update(width=30, heads=4), "not divisible by heads"),
+        (lambda d: d["proxy"]["train"].update(tokens=0), "proxy.train.tokens"),
+        (lambda d: d["proxy"]["train"].update(tokns=5), "proxy.train.tokns: Extra inputs are not permitted"),
+        (lambda d: d["domains"][1].update(name="9bad"), "domains[9bad].name: String should match"),
+        (lambda d: d["domains"][0].update(source={"files": ["a"], "jsonl": "b"}), "domains[code].source"),
+        (lambda d: d["objective"].update(target="nope"), "objective.target 'nope' is not a domain"),
+        (lambda d: d.update(objective={"kind": "eval", "target": "docs"}), "is not an eval_set"),
+        (lambda d: d.update(constraints={"domains": {"web": {"max": 0.5}}}), "unknown domain 'web'"),
+        (lambda d: d.update(constraints={"domains": {"code": {"min": 0.6}, "docs": {"min": 0.6}}}),
+         "constraints allow no mixture"),
+        (lambda d: d.update(constraints={"domains": {"code": {"min": 0.6, "max": 0.2}}}),
+         "constraints.domains.code: min 0.6 > max 0.2"),
+        (lambda d: d["search"].update(surrogate="gp-magic"), "search.surrogate"),
+        (lambda d: d.update(domains=d["domains"][:1]), "domains: List should have at least 2 items"),
+    ],
+)
+def test_invalid_recipes_name_the_field(recipe_dict, tmp_path, mutate, expected):
+    mutate(recipe_dict)
+    assert expected in _error(tmp_path, recipe_dict)
+
+
+def test_invalid_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "broken.yaml"
+    bad.write_text("study: [unclosed\n")
+    with pytest.raises(UserError, match=r"broken.yaml: invalid YAML at line"):
+        load_recipe(bad)
+    with pytest.raises(UserError, match="no such recipe file"):
+        load_recipe(tmp_path / "missing.yaml")
+    bad.write_text("- just\n- a list\n")
+    with pytest.raises(UserError, match="expected a mapping"):
+        load_recipe(bad)

@@ -1,0 +1,68 @@
+"""Ray scheduling: many runs, retries of runs that raise, failures recorded, no duplicates."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mixsearch.proxy.train import train_proxy
+from mixsearch.recipe import parse_recipe
+from mixsearch.study import Study
+
+
+@pytest.fixture
+def study(recipe_dict, tmp_path, ray_local):
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    recipe_dict["search"]["initial_runs"] = 8
+    return Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+
+
+def _flaky(marker_dir: str, fail_ids: set[str], always_fail: set[str]):
+    """A training function that raises on the first attempt of some runs (and on every attempt of others)."""
+
+    def run(spec: dict, data: dict) -> dict:
+        attempts = Path(marker_dir) / spec["run_id"]
+        with attempts.open("a") as fh:
+            fh.write("x")
+        if spec["run_id"] in always_fail:
+            raise RuntimeError("worker lost its disk")
+        if spec["run_id"] in fail_ids and len(attempts.read_text()) == 1:
+            raise RuntimeError("injected failure")
+        return train_proxy(spec, data)
+
+    return run
+
+
+def test_eight_runs_with_a_retried_failure(study, tmp_path):
+    assert study.seed_initial() == 8
+    ids = sorted(study.unfinished()["run_id"])
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    counts = study.launch(fn=_flaky(str(marks), {ids[0]}, {ids[1]}))
+    assert counts == {"done": 7, "failed": 1}
+    attempts = {p.name: len(p.read_text()) for p in marks.iterdir()}
+    assert attempts[ids[0]] == 2  # failed once, retried, succeeded
+    assert attempts[ids[1]] == 1 + study.recipe.proxy.resources.retries
+    view = study.store.runs()
+    assert len(view) == 8 and view["run_id"].is_unique
+    row = view.set_index("run_id").loc
+    assert row[ids[0], "status"] == "done" and np.isfinite(row[ids[0], "objective"])
+    assert row[ids[1], "status"] == "failed" and "worker lost its disk" in row[ids[1], "error"]
+    done = view[view["status"] == "done"]
+    assert (done["objective"] == done["loss_docs"]).all() and done["host"].notna().all()
+
+
+def test_rerun_is_idempotent(study, tmp_path):
+    study.seed_initial()
+    study.launch()
+    first = study.store.runs()
+    assert study.seed_initial() == 0  # same seed, same mixtures, same run ids
+    assert study.launch() == {"done": 0, "failed": 0}
+    again = study.store.runs()
+    assert len(again) == len(first) == 8
+    assert set(again["run_id"]) == set(first["run_id"])
