@@ -6,6 +6,8 @@ import numpy as np
 
 from mixsearch.surrogate.base import Surrogate, register
 
+ROUNDS = 1000
+
 
 @register
 class LightGBMSurrogate(Surrogate):
@@ -14,14 +16,15 @@ class LightGBMSurrogate(Surrogate):
     def fit(self, X: np.ndarray, y: np.ndarray) -> "LightGBMSurrogate":
         import lightgbm as lgb
 
-        self.model = lgb.LGBMRegressor(
-            boosting_type="gbdt", n_estimators=1000, learning_rate=0.01, num_leaves=31,
-            min_child_samples=max(2, min(20, len(X) // 8)), min_data_in_bin=1,
-            subsample=1.0, colsample_bytree=1.0, random_state=self.seed, deterministic=True,
-            force_row_wise=True, n_jobs=1, verbosity=-1,
-        )
-        self.model.fit(X, y)
+        params = {
+            "objective": "regression", "boosting": "gbdt", "learning_rate": 0.01, "num_leaves": 31,
+            "min_data_in_leaf": max(2, min(20, len(X) // 8)), "min_data_in_bin": 1,
+            "seed": self.seed, "deterministic": True, "force_row_wise": True, "num_threads": 1,
+            "verbosity": -1,
+        }
+        data = lgb.Dataset(X, y, params={"min_data_in_bin": 1, "verbosity": -1})
+        self.booster = lgb.train(params, data, num_boost_round=ROUNDS)
         return self
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.model.predict(X)
+        return np.asarray(self.booster.predict(X))
