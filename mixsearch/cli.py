@@ -15,10 +15,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mixsearch import __version__
-from mixsearch.errors import UserError
+from mixsearch.budget import Budget, spent
+from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED, UserError
+from mixsearch.importer import import_runs, parse_mapping
+from mixsearch.lock import StudyLock
 from mixsearch.recipe import load_recipe, parse_recipe_text
 from mixsearch.store import LOSS, WEIGHT
 from mixsearch.study import FitResult, Study, shutdown
+from mixsearch.sweep import RoundReport, sweep
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Search LLM data mixtures with proxy models, surrogates and proposals.")
@@ -73,25 +77,29 @@ class _Null:
     def __exit__(self, *a: object) -> None:
         return None
 
-
-def _progress(total: int, as_json: bool) -> Progress:
+def _progress(as_json: bool) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err,
-                    disable=as_json or total == 0)
+                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, disable=as_json)
 
 
-def _launch(study: Study, address: str | None, as_json: bool) -> dict[str, int]:
-    todo = len(study.unfinished())
-    with _progress(todo, as_json) as bar:
-        task = bar.add_task("proxy runs", total=todo, info="")
+def _progress_callback(bar: Progress, study: Study):
+    """A per-result callback; the bar's total is the number of runs open when the first result arrives."""
+    task = bar.add_task("proxy runs", total=None, info="")
 
-        def on_result(row: dict) -> None:
-            obj = row.get("objective", math.nan)
-            info = f"last: {row['status']} objective={obj:.4f}" if row["status"] == "done" else \
-                f"last: failed ({row.get('error')})"
-            bar.update(task, advance=1, info=info)
+    def on_result(row: dict) -> None:
+        if bar.tasks[task].total is None:
+            bar.update(task, total=len(study.unfinished()) + 1)
+        obj = row.get("objective", math.nan)
+        info = f"last: done objective={obj:.4f}" if row["status"] == "done" else f"last: failed ({row.get('error')})"
+        bar.update(task, advance=1, info=info)
 
-        return study.launch(address, on_result)
+    return on_result
+
+
+def _warn_unreadable(study: Study) -> None:
+    for path, why in study.store.unreadable.items():
+        print(f"warning: {path}: unreadable Parquet part, left in place; its rows are not counted ({why})",
+              file=sys.stderr)
 
 
 def _fit_table(fit: FitResult) -> Table:
@@ -181,62 +189,112 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
         err.print(f"data hash {data.data_hash}, vocabulary {data.vocab_size}")
 
 
-@app.command()
-def run(recipe: RecipeArg, rounds: Annotated[int | None, typer.Option(help="proposal rounds to run (default: recipe)")] = None,
-        address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Initial runs → fit → propose; each further round trains the proposals, refits and proposes again."""
+
+def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_json: bool,
+           budget_hours: float | None, max_runs: int | None, command: str) -> int:
+    """Shared by `run` and `sweep`: lock the study, do the rounds, report; returns the exit code."""
     study = _open(recipe, runs_dir)
     r = study.recipe
+    if max_runs is not None and max_runs < 1:
+        raise UserError("must be >= 1", where="--max-runs")
+    budget = Budget(hours=budget_hours if budget_hours is not None else r.budget.hours,
+                    tokens=r.budget.tokens, gpus=r.proxy.resources.num_gpus > 0)
+
+    def on_round(rep: RoundReport) -> None:
+        if not as_json and rep.fit is not None:
+            out.print(_fit_table(rep.fit))
+            out.print(_mixture_table(rep.proposals, r.domain_names,
+                                     f"proposed mixtures (after round {rep.round})", "predicted"))
+
+    with StudyLock(study.store.root, command):
+        _prepare(study, as_json)
+        try:
+            with _progress(as_json) as bar:
+                result = sweep(study, rounds, budget, max_runs, address, _progress_callback(bar, study), on_round)
+        finally:
+            shutdown()
+            study.store.compact()
+    _warn_unreadable(study)
+    best = study.best()
+    code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
+    if as_json:
+        _emit_json({
+            "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
+            "rounds": [{"round": rep.round, "launched": rep.launched, "fit": _fit_json(rep.fit) if rep.fit else None,
+                        "proposals": _proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
+            "failed": result.failed, "spent": result.spent.to_dict(),
+            "budget": {"hours": budget.hours, "tokens": budget.tokens},
+            "best": _best_json(best, r.domain_names), "exit_code": code})
+    else:
+        if best:
+            out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+        s = result.spent
+        err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
+                  f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
+    return code
+
+
+BudgetOpt = Annotated[float | None, typer.Option("--budget-hours", min=0,
+                                                 help="stop at this many device-hours (study total)")]
+MaxRunsOpt = Annotated[int | None, typer.Option("--max-runs", help="launch at most this many runs in this invocation")]
+
+
+@app.command()
+def run(recipe: RecipeArg,
+        rounds: Annotated[int | None, typer.Option(help="proposal rounds to train (default: recipe)")] = None,
+        address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False,
+        budget_hours: BudgetOpt = None, max_runs: MaxRunsOpt = None) -> None:
+    """Initial runs → fit → propose; each further round trains the proposals, refits and proposes again."""
+    r = load_recipe(recipe)
     rounds = r.search.rounds if rounds is None else rounds
     if rounds < 0:
         raise UserError("must be >= 0", where="--rounds")
-    _prepare(study, as_json)
-    summary: dict[str, Any] = {"study": r.study, "initial_added": study.seed_initial(), "rounds": []}
-    try:
-        for round_ in range(rounds + 1):
-            launched = _launch(study, address, as_json)
-            fit = study.fit()
-            proposals = study.propose(fit).to_dict("records")
-            summary["rounds"].append({"round": round_, "launched": launched, "fit": _fit_json(fit),
-                                      "proposals": _proposal_json(proposals, r.domain_names)})
-            if not as_json:
-                out.print(_fit_table(fit))
-                out.print(_mixture_table(proposals, r.domain_names, f"proposed mixtures (round {round_ + 1})",
-                                         "predicted"))
-    finally:
-        shutdown()
-        study.store.compact()
-    best = study.best()
-    summary["best"] = _best_json(best, r.domain_names)
-    if as_json:
-        _emit_json(summary)
-    elif best:
-        out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+    raise typer.Exit(_sweep(recipe, rounds + 1, address, runs_dir, as_json, budget_hours, max_runs, "run"))
+
+
+@app.command("sweep")
+def sweep_cmd(recipe: RecipeArg, rounds: Annotated[int, typer.Option(min=1, help="rounds of launch → fit → propose")] = 1,
+              address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False,
+              budget_hours: BudgetOpt = None, max_runs: MaxRunsOpt = None) -> None:
+    """For cron/CI: continue the study where it stopped, do ROUNDS rounds of launch → fit → propose, exit.
+
+    Exit codes: 0 done; 2 invalid input; 3 the study is locked by another live process;
+    4 finished, but some runs failed after their retries."""
+    raise typer.Exit(_sweep(recipe, rounds, address, runs_dir, as_json, budget_hours, max_runs, "sweep"))
 
 
 @app.command()
 def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Runs by status, failures with their errors, and the best mixture so far."""
+    """Runs by status, failures with their errors, budget used, and the best mixture so far."""
     study = _open(recipe, runs_dir)
-    names = study.recipe.domain_names
+    r = study.recipe
     view = study.store.runs()
     counts = view["status"].value_counts().to_dict() if len(view) else {}
     failed = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records") if len(view) else []
+    used = spent(view)
     best = study.best()
+    lock = StudyLock(study.store.root).holder()
+    _warn_unreadable(study)
     if as_json:
-        _emit_json({"study": study.recipe.study, "runs": len(view), "by_status": counts,
-                    "failed": failed, "best": _best_json(best, names)})
+        _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed,
+                    "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
+                    "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
+                    "best": _best_json(best, r.domain_names)})
         return
-    table = Table(title=f"study {study.recipe.study}: {len(view)} runs")
+    table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
     table.add_column("runs", justify="right")
     for k, v in sorted(counts.items()):
         table.add_row(k, str(v))
     out.print(table)
+    limit = f" of {r.budget.hours:g} h budget" if r.budget.hours else ""
+    out.print(f"spent: {used.cpu_hours:.3f} CPU-h, {used.gpu_hours:.3f} GPU-h{limit}; {used.tokens:,} tokens")
+    if lock:
+        out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
     for f in failed:
-        out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}")
+        out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
     if best:
-        out.print(_mixture_table([best], names, "best completed run", "objective"))
+        out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
 
 
 @app.command()
@@ -261,8 +319,9 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         raise UserError(f"unknown method '{method}' (use regmix or argmin)", where="--method")
     study = _open(recipe, runs_dir)
     _prepare(study, True)
-    result = study.fit(surrogate)
-    rows = study.propose(result, n, method).to_dict("records")
+    with StudyLock(study.store.root, "propose"):
+        result = study.fit(surrogate)
+        rows = study.propose(result, n, method).to_dict("records")
     names = study.recipe.domain_names
     if as_json:
         _emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names)})
@@ -270,28 +329,58 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         out.print(_mixture_table(rows, names, "proposed mixtures", "predicted"))
 
 
-@app.command()
-def export(recipe: RecipeArg, fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
-           out_path: Annotated[Path | None, typer.Option("--out", help="output file")] = None,
-           runs_dir: RunsDir = Path("runs")) -> None:
-    """Write one row per run to a single Parquet or CSV file."""
+
+@app.command("import")
+def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere")],
+               mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
+                                                                  "(targets: w_<domain>, loss_<name>, objective, tokens, params, seed)")] = None,
+               runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
     study = _open(recipe, runs_dir)
-    target = out_path or study.store.root / f"export.{fmt}"
+    with StudyLock(study.store.root, "import"):
+        new, total = import_runs(study, file, parse_mapping(mapping or []))
+    if as_json:
+        _emit_json({"imported": new, "rows": total, "already_present": total - new})
+    else:
+        err.print(f"imported {new} new runs ({total - new} of {total} rows were already in the store)")
+
+
+@app.command()
+def export(recipe: RecipeArg,
+           fmt: Annotated[str, typer.Option("--format", help="parquet, csv, or dataset (Parquet partitioned by study/round)")] = "parquet",
+           out_path: Annotated[Path | None, typer.Option("--out", help="output file or directory")] = None,
+           runs_dir: RunsDir = Path("runs")) -> None:
+    """Write one row per run (schema version in the column `schema_version`)."""
+    study = _open(recipe, runs_dir)
+    target = out_path or study.store.root / ("export" if fmt == "dataset" else f"export.{fmt}")
     n = study.store.export(target, fmt)
+    _warn_unreadable(study)
     err.print(f"wrote {n} runs to {target}")
 
 
+@app.command()
+def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--out", help="HTML file")] = None,
+           runs_dir: RunsDir = Path("runs")) -> None:
+    """A self-contained HTML report: history, surrogate fit, mixtures, per-domain losses, fidelities."""
+    from mixsearch.report import write_report
+
+    study = _open(recipe, runs_dir)
+    path = write_report(study, out_path or study.store.root / "report.html")
+    _warn_unreadable(study)
+    err.print(f"wrote {path}")
+
+
 def main() -> None:
-    """Entry point: user errors become one line on stderr and exit code 2."""
+    """Entry point: user errors become one line on stderr and a documented exit code."""
     try:
         code = app(standalone_mode=False)
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        print("aborted", file=sys.stderr)
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
     except click.exceptions.ClickException as exc:
         exc.show()
-        sys.exit(exc.exit_code)
-    sys.exit(code if isinstance(code, int) else 0)
+        sys.exit(EXIT_INPUT)
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,13 +1,26 @@
-"""User-facing errors: one line, naming the file and field at fault."""
+"""User-facing errors and the CLI's exit codes."""
 
 from __future__ import annotations
 
+EXIT_OK = 0
+EXIT_INTERNAL = 1  # a bug: a traceback is printed
+EXIT_INPUT = 2  # invalid recipe, file, option or state: one line on stderr
+EXIT_LOCKED = 3  # another process holds the study's lock
+EXIT_RUNS_FAILED = 4  # the command finished, but some runs failed after their retries
+EXIT_INTERRUPTED = 130
+
 
 class UserError(Exception):
-    """Bad input from the user; the CLI prints it on one line and exits with code 2."""
+    """Bad input from the user; the CLI prints it on one line and exits with `exit_code`."""
 
-    exit_code = 2
+    exit_code = EXIT_INPUT
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
         self.where = where
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class LockHeld(UserError):
+    """The study is locked by another live process."""
+
+    exit_code = EXIT_LOCKED

@@ -188,6 +188,13 @@ class Search(Strict):
     sampling: Sampling = Sampling()
 
 
+class BudgetSpec(Strict):
+    """Study-wide limits; a sweep stops launching runs once one is reached."""
+
+    hours: float | None = Field(None, gt=0, description="device-hours: GPU-hours if runs use GPUs, else CPU-hours")
+    tokens: int | None = Field(None, gt=0, description="training tokens over all runs")
+
+
 class Recipe(Strict):
     study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: int = 0
@@ -199,6 +206,7 @@ class Recipe(Strict):
     objective: Objective = Objective()
     constraints: Constraints = Constraints()
     search: Search = Search()
+    budget: BudgetSpec = BudgetSpec()
 
     @property
     def domain_names(self) -> list[str]:

@@ -45,9 +45,12 @@ def _error_text(exc: BaseException) -> str:
 
 
 def execute(specs: Sequence[RunSpec], data: PreparedData, resources: Resources, on_result: ResultFn,
-            fn: Callable[[dict, dict], dict] = train_proxy) -> None:
-    """Run every spec as a Ray task (retried `resources.retries` times if it raises) and call
-    on_result(spec, result) as each one finishes; a task that still fails gives status 'failed'."""
+            fn: Callable[[dict, dict], dict] = train_proxy,
+            should_stop: Callable[[], bool] | None = None) -> None:
+    """Run every spec as a Ray task (retried `resources.retries` times if it raises or its worker
+    dies) and call on_result(spec, result) as each one finishes; a task that still fails gives
+    status 'failed'. When should_stop() turns true, tasks still in flight are cancelled and
+    reported to no one: their runs stay open for the next command."""
     import ray
 
     if resources.num_gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
@@ -65,3 +68,7 @@ def execute(specs: Sequence[RunSpec], data: PreparedData, resources: Resources, 
             except Exception as exc:  # a task that failed after its retries: record it, keep going
                 result = {"status": "failed", "losses": {}, "error": _error_text(exc)}
             on_result(spec, result)
+        if pending and should_stop and should_stop():
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            return

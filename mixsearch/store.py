@@ -8,6 +8,7 @@ its newest row (by `seq`); `runs()` returns that view, one row per run.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -24,6 +25,8 @@ from mixsearch.errors import UserError
 WEIGHT = "w_"
 LOSS = "loss_"
 STATUSES = ("pending", "proposed", "done", "failed")
+SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
+EXPORT_FORMATS = ("parquet", "csv", "dataset")
 
 
 def now() -> pd.Timestamp:
@@ -47,6 +50,7 @@ class Store:
     def __init__(self, runs_dir: str | Path, study: str) -> None:
         self.root = Path(runs_dir) / study
         self.parts = self.root / "parts"
+        self.unreadable: dict[Path, str] = {}  # parts that failed to read, with the reason
 
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.exists() else []
@@ -62,18 +66,25 @@ class Store:
         atomic_write_table(pa.Table.from_pandas(pd.DataFrame(stamped), preserve_index=False), path)
         return path
 
-    def log(self, files: Iterable[Path] | None = None) -> pd.DataFrame:
-        """Every row ever written, in write order."""
-        frames = []
-        for path in self.part_files() if files is None else files:
+    def _read(self, files: Iterable[Path]) -> tuple[list[Path], pd.DataFrame]:
+        """Read parts; an unreadable one is recorded in `self.unreadable` (never silently
+        dropped: callers report it) and left in place. Returns the parts read and their rows."""
+        frames, read = [], []
+        for path in files:
             try:
                 frames.append(pq.read_table(path).to_pandas())
-            except (OSError, pa.ArrowInvalid) as exc:
-                raise UserError(f"unreadable Parquet part: {exc}", where=str(path)) from None
+                read.append(path)
+                self.unreadable.pop(path, None)
+            except (OSError, pa.ArrowException) as exc:
+                self.unreadable[path] = str(exc).splitlines()[0][:200]
         frames = [f for f in frames if len(f)]
         if not frames:
-            return pd.DataFrame(columns=["run_id", "status", "seq"])
-        return pd.concat(frames, ignore_index=True).sort_values("seq", kind="stable")
+            return read, pd.DataFrame(columns=["run_id", "status", "seq"])
+        return read, pd.concat(frames, ignore_index=True).sort_values("seq", kind="stable")
+
+    def log(self) -> pd.DataFrame:
+        """Every readable row ever written, in write order."""
+        return self._read(self.part_files())[1]
 
     def runs(self) -> pd.DataFrame:
         """One row per run: its newest state."""
@@ -83,31 +94,56 @@ class Store:
         return log.drop_duplicates("run_id", keep="last").reset_index(drop=True)
 
     def compact(self) -> int:
-        """Rewrite the current view as one part and remove the parts it replaced; returns rows kept."""
+        """Rewrite the current view as one part and remove the parts it replaced; returns rows kept.
+        Unreadable parts are left where they are."""
         files = self.part_files()
-        if len(files) <= 1:
-            return len(self.runs())
-        view = self.log(files).drop_duplicates("run_id", keep="last")
+        read, log = self._read(files)
+        view = log.drop_duplicates("run_id", keep="last")
+        if len(read) <= 1:
+            return len(view)
         name = f"part-{time.time_ns():020d}-{os.getpid()}-compact.parquet"
         atomic_write_table(pa.Table.from_pandas(view, preserve_index=False), self.parts / name)
-        for f in files:
+        for f in read:
             f.unlink(missing_ok=True)
         return len(view)
 
     def export(self, path: str | Path, fmt: str) -> int:
-        """Write the one-row-per-run view to a single Parquet or CSV file (atomically)."""
-        view = self.runs()
+        """Write the one-row-per-run view, with a `schema_version` column, atomically: a single
+        Parquet or CSV file, or a Parquet dataset partitioned by study and round."""
+        if fmt not in EXPORT_FORMATS:
+            raise UserError(f"unknown export format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", where="--format")
+        view = self.runs().assign(schema_version=SCHEMA_VERSION)
         path = Path(path)
-        if fmt == "parquet":
-            atomic_write_table(pa.Table.from_pandas(view, preserve_index=False), path)
-        elif fmt == "csv":
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-            view.to_csv(tmp, index=False)
-            os.replace(tmp, path)
-        else:
-            raise UserError(f"unknown export format '{fmt}' (use parquet or csv)", where="--format")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+        table = pa.Table.from_pandas(view, preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               b"mixsearch.schema_version": str(SCHEMA_VERSION).encode()})
+        try:
+            if fmt == "parquet":
+                pq.write_table(table, tmp)
+            elif fmt == "csv":
+                view.to_csv(tmp, index=False)
+            else:
+                pq.write_to_dataset(table, root_path=tmp, partition_cols=["study", "round"])
+            _replace(tmp, path)
+        finally:
+            if tmp.is_dir():
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink(missing_ok=True)
         return len(view)
+
+
+def _replace(src: Path, dst: Path) -> None:
+    """Move src onto dst; an existing directory at dst is swapped out first, then removed."""
+    if dst.is_dir():
+        old = dst.parent / f".old-{uuid.uuid4().hex}-{dst.name}"
+        os.replace(dst, old)
+        os.replace(src, dst)
+        shutil.rmtree(old)
+    else:
+        os.replace(src, dst)
 
 
 def weights_matrix(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:

@@ -115,9 +115,15 @@ class Study:
         return view[view["status"].isin(UNFINISHED)] if len(view) else view
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
-               fn: Callable[[dict, dict], dict] = train_proxy) -> dict[str, int]:
-        """Train every pending/proposed run on Ray; each result is stored as it arrives."""
+               fn: Callable[[dict, dict], dict] = train_proxy, max_runs: int | None = None,
+               should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
+        """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
+        each result is stored as it arrives. should_stop() is asked after each result."""
         todo = self.unfinished()
+        if not todo.empty:
+            todo = todo.sort_values(["round", "seq"], kind="stable")
+        if max_runs is not None:
+            todo = todo.head(max_runs)
         counts = {"done": 0, "failed": 0}
         if todo.empty:
             return counts
@@ -137,13 +143,15 @@ class Study:
                 on_result(row)
 
         schedule.connect(address)
-        schedule.execute(specs, data, res, record, fn=fn)
+        schedule.execute(specs, data, res, record, fn=fn, should_stop=should_stop)
         return counts
 
     def _result_row(self, base: dict, result: dict) -> dict:
         losses = result.get("losses") or {}
         row = {k: v for k, v in base.items() if not k.startswith(LOSS) and k not in ("seq", "updated_at")}
         status, error = result.get("status", "failed"), result.get("error")
+        res = self.recipe.proxy.resources
+        wall = float(result.get("wall_time") or 0.0)
         objective = math.nan
         if status == "done":
             try:
@@ -152,7 +160,9 @@ class Study:
                 status, error = "failed", f"no loss for objective target {exc}"
         row.update({
             "status": status, "error": error, "objective": objective,
-            "train_loss": result.get("train_loss", math.nan), "wall_time": result.get("wall_time", math.nan),
+            "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
+            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": res.num_gpus,
+            "cpu_hours": wall * res.num_cpus / 3600, "gpu_hours": wall * res.num_gpus / 3600,
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},

@@ -10,11 +10,11 @@ import pytest
 
 from mixsearch import store as store_mod
 from mixsearch.errors import UserError
-from mixsearch.store import Store
+from mixsearch.store import SCHEMA_VERSION, Store
 
 
 def _row(i: int, status: str = "pending", **extra) -> dict:
-    return {"run_id": f"r{i}", "status": status, "w_a": 0.5, "w_b": 0.5, **extra}
+    return {"run_id": f"r{i}", "study": "st", "status": status, "w_a": 0.5, "w_b": 0.5, **extra}
 
 
 def test_latest_row_per_run_wins(tmp_path):
@@ -62,13 +62,19 @@ def test_temp_files_of_writers_in_flight_are_ignored(tmp_path):
     assert list(s.runs()["run_id"]) == ["r1"]
 
 
-def test_corrupt_part_is_reported_with_its_path(tmp_path):
+def test_corrupt_or_truncated_part_is_reported_and_kept(tmp_path):
     s = Store(tmp_path, "st")
     s.append([_row(1)])
-    bad = s.parts / "part-00000000000000000001-1-bad.parquet"
-    bad.write_bytes(b"not parquet at all")
-    with pytest.raises(UserError, match=str(bad)):
-        s.runs()
+    good = s.append([_row(2)])
+    truncated = s.parts / "part-00000000000000000001-1-cut.parquet"
+    truncated.write_bytes(good.read_bytes()[:-20])
+    garbage = s.parts / "part-00000000000000000002-1-bad.parquet"
+    garbage.write_bytes(b"not parquet at all")
+    assert sorted(s.runs()["run_id"]) == ["r1", "r2"]  # the rest stays readable
+    assert set(s.unreadable) == {truncated, garbage}  # reported with their paths
+    s.compact()
+    assert truncated.exists() and garbage.exists()  # never deleted, so nothing is lost
+    assert sorted(s.runs()["run_id"]) == ["r1", "r2"]
 
 
 def _writer(root: str, k: int) -> None:
@@ -89,14 +95,33 @@ def test_concurrent_writers_never_corrupt(tmp_path):
     assert len(view) == 80 and view["run_id"].is_unique
 
 
-def test_export_reads_back_identically(tmp_path):
+def test_exports_read_back_identically(tmp_path):
     s = Store(tmp_path, "st")
-    s.append([_row(1, "done", objective=1.5), _row(2, "failed", error="diverged")])
-    n = s.export(tmp_path / "out.parquet", "parquet")
-    assert n == 2
-    pd.testing.assert_frame_equal(pq.read_table(tmp_path / "out.parquet").to_pandas(), s.runs())
+    s.append([_row(1, "done", objective=1.5, round=0), _row(2, "failed", error="diverged", round=1)])
+    expected = s.runs().assign(schema_version=SCHEMA_VERSION)
+    assert s.export(tmp_path / "out.parquet", "parquet") == 2
+    via_arrow = pq.read_table(tmp_path / "out.parquet")
+    assert via_arrow.schema.metadata[b"mixsearch.schema_version"] == str(SCHEMA_VERSION).encode()
+    pd.testing.assert_frame_equal(via_arrow.to_pandas(), expected)
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), expected)
+    try:
+        import duckdb
+    except ImportError:
+        duckdb = None
+    if duckdb is not None:
+        got = duckdb.sql(f"select run_id, objective from '{tmp_path / 'out.parquet'}' order by run_id").df()
+        assert list(got["run_id"]) == ["r1", "r2"]
+
     s.export(tmp_path / "out.csv", "csv")
     csv = pd.read_csv(tmp_path / "out.csv")
     assert list(csv["run_id"]) == ["r1", "r2"] and csv["objective"].iloc[0] == 1.5
+
+    s.export(tmp_path / "ds", "dataset")
+    assert (tmp_path / "ds" / "study=st" / "round=1").is_dir()
+    ds = pq.read_table(tmp_path / "ds").to_pandas()
+    ds = ds.assign(study=ds["study"].astype(str), round=ds["round"].astype("int64")).sort_values("run_id")
+    pd.testing.assert_frame_equal(ds.reset_index(drop=True)[expected.columns], expected.reset_index(drop=True))
+    s.export(tmp_path / "ds", "dataset")  # re-export replaces the directory whole
+    assert len(pq.read_table(tmp_path / "ds")) == 2
     with pytest.raises(UserError, match="unknown export format"):
         s.export(tmp_path / "x", "xlsx")

@@ -23,8 +23,8 @@ class CVScore:
         return asdict(self)
 
 
-def cross_validate(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> CVScore:
-    """Out-of-fold predictions for every run; Spearman and MAE computed over all of them."""
+def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[np.ndarray, int, float]:
+    """Each run predicted by a surrogate fitted without its fold: (predictions, folds, seconds per fit)."""
     n = len(y)
     k = max(2, min(folds, n))
     order = np.random.default_rng(seed).permutation(n)
@@ -33,9 +33,20 @@ def cross_validate(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: in
     for fold in np.array_split(order, k):
         train = np.setdiff1d(order, fold)
         pred[fold] = make_surrogate(name, seed).fit(X[train], y[train]).predict(X[fold])
-    seconds = (time.perf_counter() - start) / k
-    rho = spearmanr(pred, y).statistic if np.ptp(pred) > 0 and np.ptp(y) > 0 else 0.0
-    return CVScore(name, float(np.nan_to_num(rho)), float(np.mean(np.abs(pred - y))), seconds, k)
+    return pred, k, (time.perf_counter() - start) / k
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation; 0 when either side is constant."""
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return 0.0
+    return float(np.nan_to_num(spearmanr(a, b).statistic))
+
+
+def cross_validate(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> CVScore:
+    """Spearman and MAE of the out-of-fold predictions of every run."""
+    pred, k, seconds = out_of_fold(name, X, y, folds, seed)
+    return CVScore(name, spearman(pred, y), float(np.mean(np.abs(pred - y))), seconds, k)
 
 
 def select(names: list[str], X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[str, list[CVScore]]:

@@ -1,0 +1,145 @@
+"""A self-contained HTML report of a study: history, surrogate fit, proposed mixtures, losses."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import uuid
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from mixsearch.store import LOSS, WEIGHT, weights_matrix  # noqa: E402
+from mixsearch.study import MIN_RUNS_TO_FIT, Study  # noqa: E402
+from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
+
+
+def _png(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
+
+
+def _history(done: pd.DataFrame) -> str:
+    done = done.sort_values("finished_at", kind="stable")
+    y = done["objective"].to_numpy(float)
+    cost = np.cumsum(pd.to_numeric(done.get("cpu_hours", 0), errors="coerce").fillna(0).to_numpy(float)
+                     + pd.to_numeric(done.get("gpu_hours", 0), errors="coerce").fillna(0).to_numpy(float))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+    for ax, x, label in ((axes[0], np.arange(1, len(y) + 1), "completed runs"), (axes[1], cost, "device-hours")):
+        ax.scatter(x, y, s=14, alpha=0.6, label="run")
+        ax.step(x, np.minimum.accumulate(y), where="post", color="C3", label="best so far")
+        ax.set_xlabel(label)
+        ax.set_ylabel("objective")
+        ax.legend()
+    fig.suptitle("search history")
+    return _png(fig)
+
+
+def _surrogate(study: Study, done: pd.DataFrame) -> tuple[str, str]:
+    if len(done) < MIN_RUNS_TO_FIT:
+        return "", f"<p>Fewer than {MIN_RUNS_TO_FIT} completed runs: no surrogate yet.</p>"
+    fit = study.fit()
+    X, y = weights_matrix(done, study.recipe.domain_names), done["objective"].to_numpy(float)
+    pred, k, _ = out_of_fold(fit.name, X, y, study.recipe.search.cv_folds, study.recipe.seed)
+    rho = spearman(pred, y)
+    fig, ax = plt.subplots(figsize=(4.6, 4.2))
+    ax.scatter(y, pred, s=16, alpha=0.7)
+    lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
+    ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+    ax.set_xlabel("actual objective")
+    ax.set_ylabel(f"{k}-fold out-of-fold prediction")
+    ax.set_title(f"{fit.name}: Spearman {rho:.3f}")
+    rows = "".join(f"<tr><td>{s.name}</td><td>{s.spearman:.3f}</td><td>{s.mae:.4f}</td><td>{s.fit_seconds:.2f}</td>"
+                   f"<td>{'chosen' if s.name == fit.name else ''}</td></tr>" for s in fit.scores)
+    table = ("<table><tr><th>surrogate</th><th>Spearman</th><th>MAE</th><th>fit s</th><th></th></tr>"
+             f"{rows}</table>")
+    return _png(fig), table
+
+
+def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
+    names = study.recipe.domain_names
+    data = study.data()
+    tokens = np.array([data.domains[n].train_tokens for n in names], float)
+    bars = {"uniform": np.full(len(names), 1 / len(names)), "natural (token share)": tokens / tokens.sum()}
+    if not done.empty:
+        bars["best run"] = weights_matrix(done.loc[[done["objective"].astype(float).idxmin()]], names)[0]
+    proposed = view[view["status"] == "proposed"].sort_values("predicted")
+    for i, (_, row) in enumerate(proposed.head(3).iterrows()):
+        bars[f"proposal {i + 1} (pred {row['predicted']:.3f})"] = weights_matrix(row.to_frame().T, names)[0]
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 3.8))
+    width = 0.8 / len(bars)
+    for i, (label, w) in enumerate(bars.items()):
+        ax.bar(np.arange(len(names)) + i * width - 0.4 + width / 2, w, width, label=label)
+    ax.set_xticks(np.arange(len(names)), names, rotation=20)
+    ax.set_ylabel("weight")
+    ax.legend(fontsize=8)
+    ax.set_title("mixtures")
+    return _png(fig)
+
+
+def _fidelities(done: pd.DataFrame) -> str:
+    fid = done.assign(fidelity=done["params"].astype(str) + " params / " + done["tokens"].astype(str) + " tokens")
+    levels = sorted(fid["fidelity"].unique())
+    if len(levels) < 2:
+        return "<p>One fidelity only: no fidelity correlation to show.</p>"
+    key = fid[[c for c in fid.columns if c.startswith(WEIGHT)]].round(4).astype(str).agg("|".join, axis=1)
+    pivot = fid.assign(key=key).pivot_table(index="key", columns="fidelity", values="objective", aggfunc="mean")
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    a, b = levels[0], levels[-1]
+    both = pivot[[a, b]].dropna()
+    ax.scatter(both[a], both[b], s=16)
+    ax.set_xlabel(a)
+    ax.set_ylabel(b)
+    ax.set_title(f"same mixtures at two fidelities: Spearman {spearman(both[a].values, both[b].values):.3f}"
+                 if len(both) > 2 else "too few mixtures run at both fidelities")
+    return _png(fig)
+
+
+def _loss_table(done: pd.DataFrame, names: list[str]) -> str:
+    loss_cols = [c for c in done.columns if c.startswith(LOSS)]
+    top = done.sort_values("objective").head(10)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", *[WEIGHT + n for n in names], "objective", *loss_cols])
+    body = "".join(
+        "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td>"
+        + "".join(f"<td>{float(r[WEIGHT + n]):.3f}</td>" for n in names)
+        + f"<td>{float(r['objective']):.4f}</td>"
+        + "".join(f"<td>{float(r[c]):.4f}</td>" for c in loss_cols) + "</tr>"
+        for _, r in top.iterrows())
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def write_report(study: Study, path: Path) -> Path:
+    """Write the study's HTML report (images embedded) to `path`, atomically."""
+    view = study.store.runs()
+    done = study.completed()
+    names = study.recipe.domain_names
+    counts = view["status"].value_counts().to_dict() if len(view) else {}
+    parts = [f"<h1>mixsearch report: {html.escape(study.recipe.study)}</h1>",
+             "<p>" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + "</p>"]
+    if done.empty:
+        parts.append("<p>No completed runs yet.</p>")
+    else:
+        surrogate_png, surrogate_table = _surrogate(study, done)
+        parts += ["<h2>Search history</h2>", _history(done),
+                  "<h2>Surrogate</h2>", surrogate_table, surrogate_png,
+                  "<h2>Mixtures</h2>", _mixtures(study, view, done),
+                  "<h2>Best runs: per-domain losses</h2>", _loss_table(done, names),
+                  "<h2>Fidelities</h2>", _fidelities(done)]
+    page = ("<!doctype html><html><head><meta charset='utf-8'><title>mixsearch report</title><style>"
+            "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
+            "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>"
+            + "\n".join(parts) + "</body></html>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

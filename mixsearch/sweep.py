@@ -1,0 +1,81 @@
+"""A sweep: rounds of (launch open runs → fit → propose) that stop at a budget and resume exactly.
+
+Nothing here keeps state outside the store: runs a killed sweep left open are `pending` or
+`proposed` rows, and the next sweep launches them; finished runs are never launched again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mixsearch.budget import Budget, Spent, spent
+from mixsearch.study import FitResult, Study
+
+
+@dataclass
+class RoundReport:
+    round: int
+    launched: dict[str, int]
+    fit: FitResult | None = None
+    proposals: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class SweepResult:
+    initial_added: int
+    rounds: list[RoundReport]
+    stopped_by: str  # "rounds" | "budget" | "max-runs"
+    spent: Spent
+
+    @property
+    def failed(self) -> int:
+        return sum(r.launched["failed"] for r in self.rounds)
+
+
+def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None, address: str | None = None,
+          on_result: Callable[[dict], None] | None = None,
+          on_round: Callable[[RoundReport], None] | None = None) -> SweepResult:
+    """Seed the initial runs if the study has none, then up to `rounds` rounds of launch → fit → propose.
+
+    A round that could not launch all its open runs (budget or max_runs reached) ends the sweep
+    before fitting, so the next sweep finishes that round first.
+    """
+    added = study.seed_initial()
+    reports: list[RoundReport] = []
+    launched_total = 0
+    stopped_by = "rounds"
+
+    def exhausted() -> bool:
+        return budget.reached(spent(study.store.runs()))
+
+    for _ in range(rounds):
+        if exhausted():
+            stopped_by = "budget"
+            break
+        left = None if max_runs is None else max_runs - launched_total
+        if left is not None and left <= 0:
+            stopped_by = "max-runs"
+            break
+        round_no = _open_round(study)
+        launched = study.launch(address, on_result, max_runs=left, should_stop=exhausted)
+        launched_total += sum(launched.values())
+        report = RoundReport(round_no, launched)
+        reports.append(report)
+        if not study.unfinished().empty:
+            stopped_by = "budget" if exhausted() else "max-runs"
+            if on_round:
+                on_round(report)
+            break
+        report.fit = study.fit()
+        report.proposals = study.propose(report.fit).to_dict("records")
+        if on_round:
+            on_round(report)
+    return SweepResult(added, reports, stopped_by, spent(study.store.runs()))
+
+
+def _open_round(study: Study) -> int:
+    """The round the open runs belong to (the newest round if none are open)."""
+    open_runs = study.unfinished()
+    view = open_runs if not open_runs.empty else study.store.runs()
+    return int(view["round"].min() if not open_runs.empty else view["round"].max()) if len(view) else 0
