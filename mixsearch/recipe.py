@@ -177,7 +177,7 @@ class Sampling(Strict):
 
 
 class Search(Strict):
-    initial_runs: int = Field(16, ge=2)
+    initial_runs: int = Field(16, ge=4, description="at least 4: a surrogate needs them")
     batch_size: int = Field(4, ge=1, description="proposals per round")
     rounds: int = Field(1, ge=0)
     surrogate: Literal["auto", "linear", "lightgbm"] = "auto"

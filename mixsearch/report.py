@@ -31,8 +31,11 @@ def _png(fig: plt.Figure) -> str:
 def _history(done: pd.DataFrame) -> str:
     done = done.sort_values("finished_at", kind="stable")
     y = done["objective"].to_numpy(float)
-    cost = np.cumsum(pd.to_numeric(done.get("cpu_hours", 0), errors="coerce").fillna(0).to_numpy(float)
-                     + pd.to_numeric(done.get("gpu_hours", 0), errors="coerce").fillna(0).to_numpy(float))
+    hours = np.zeros(len(done))
+    for col in ("cpu_hours", "gpu_hours"):
+        if col in done:
+            hours += pd.to_numeric(done[col], errors="coerce").fillna(0).to_numpy(float)
+    cost = np.cumsum(hours)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, x, label in ((axes[0], np.arange(1, len(y) + 1), "completed runs"), (axes[1], cost, "device-hours")):
         ax.scatter(x, y, s=14, alpha=0.6, label="run")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from mixsearch.budget import Budget, Spent, spent
-from mixsearch.study import FitResult, Study
+from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study
 
 
 @dataclass
@@ -25,7 +25,7 @@ class RoundReport:
 class SweepResult:
     initial_added: int
     rounds: list[RoundReport]
-    stopped_by: str  # "rounds" | "budget" | "max-runs"
+    stopped_by: str  # "rounds" | "budget" | "max-runs" | "too-few-completed-runs"
     spent: Spent
 
     @property
@@ -66,6 +66,9 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
             stopped_by = "budget" if exhausted() else "max-runs"
             if on_round:
                 on_round(report)
+            break
+        if len(study.completed()) < MIN_RUNS_TO_FIT:
+            stopped_by = "too-few-completed-runs"
             break
         report.fit = study.fit()
         report.proposals = study.propose(report.fit).to_dict("records")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 import os
 import shutil
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -61,7 +63,17 @@ def write_recipe(path: Path, data: dict) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+def cli(*args: str, cwd: Path, check: bool = True, **popen) -> subprocess.CompletedProcess[str]:
+    """Run `python -m mixsearch ARGS` as a user would; `check` asserts exit code 0."""
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "200"}
+    res = subprocess.run([sys.executable, "-m", "mixsearch", *args], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=600, **popen)
+    if check and res.returncode:
+        raise AssertionError(f"mixsearch {' '.join(args)} exited {res.returncode}:\n{res.stderr[-3000:]}")
+    return res
+
+
+@pytest.fixture(scope="module")
 def ray_local():
     """One embedded Ray instance for the tests that schedule in-process."""
     import ray

@@ -3,24 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import write_recipe
-
-
-def cli(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "200"}
-    res = subprocess.run([sys.executable, "-m", "mixsearch", *args], cwd=cwd, env=env,
-                         capture_output=True, text=True, timeout=600)
-    if check and res.returncode:
-        raise AssertionError(f"mixsearch {' '.join(args)} exited {res.returncode}:\n{res.stderr[-3000:]}")
-    return res
+from tests.conftest import cli, write_recipe
 
 
 def test_end_to_end(recipe_dict, tmp_path):

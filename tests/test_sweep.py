@@ -1,0 +1,203 @@
+"""Unattended sweeps: locks, budgets, resumption after SIGKILL, worker deaths, imports, reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mixsearch.errors import EXIT_LOCKED, EXIT_RUNS_FAILED, LockHeld, UserError
+from mixsearch.importer import import_runs
+from mixsearch.lock import STALE_AFTER_S, StudyLock
+from mixsearch.proxy.train import train_proxy
+from mixsearch.recipe import parse_recipe
+from mixsearch.store import Store
+from mixsearch.study import Study
+from tests.conftest import cli, write_recipe
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_lock_excludes_a_second_holder_and_takes_over_stale_locks(tmp_path):
+    with StudyLock(tmp_path, "sweep"):
+        with pytest.raises(LockHeld, match=r"study is locked by pid \d+ on .* \(sweep\)"):
+            StudyLock(tmp_path).acquire()
+    assert not (tmp_path / ".lock").exists()  # released
+
+    lock_file = tmp_path / ".lock"
+    lock_file.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "token": "x",
+                                     "command": "sweep", "since": time.time()}))
+    with StudyLock(tmp_path) as lock:  # a crashed holder on this host: stale
+        assert StudyLock(tmp_path).holder()["token"] == lock.token
+
+    lock_file.write_text(json.dumps({"pid": 1, "host": "elsewhere", "token": "y", "command": "sweep",
+                                     "since": time.time()}))
+    with pytest.raises(LockHeld):  # another host with a fresh heartbeat: held
+        StudyLock(tmp_path).acquire()
+    old = time.time() - STALE_AFTER_S - 5
+    os.utime(lock_file, (old, old))
+    with StudyLock(tmp_path) as lock:  # its heartbeat stopped: stale
+        assert StudyLock(tmp_path).holder()["token"] == lock.token
+
+
+def test_cli_exits_3_when_the_study_is_locked(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    with StudyLock(tmp_path / "runs" / "tiny", "someone else"):
+        res = cli("sweep", str(recipe), cwd=tmp_path, check=False)
+    assert res.returncode == EXIT_LOCKED
+    assert res.stderr.strip().startswith("error: runs/tiny/.lock: study is locked by pid")
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    first = json.loads(cli("sweep", str(recipe), "--max-runs", "4", "--json", cwd=tmp_path).stdout)
+    assert first["stopped_by"] == "max-runs" and first["rounds"][0]["launched"] == {"done": 4, "failed": 0}
+    assert first["rounds"][0]["fit"] is None  # the round is unfinished: no fit yet
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert (view["status"] == "done").sum() == 4 and (view["status"] == "pending").sum() == 2
+
+    second = json.loads(cli("sweep", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert second["initial_added"] == 0 and second["stopped_by"] == "rounds"
+    assert second["rounds"][0]["launched"] == {"done": 2, "failed": 0}
+    assert len(second["rounds"][0]["proposals"]) == 2 and second["spent"]["runs"] == 6
+    assert second["spent"]["cpu_hours"] > 0 and second["spent"]["tokens"] >= 6 * 4096
+
+    third = json.loads(cli("sweep", str(recipe), "--budget-hours", "0.000001", "--json", cwd=tmp_path).stdout)
+    assert third["stopped_by"] == "budget" and third["rounds"] == []  # already over budget: launches nothing
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert len(view) == 8 and view["run_id"].is_unique and (view["status"] == "proposed").sum() == 2
+
+
+def test_sigkill_mid_sweep_then_resume(recipe_dict, tmp_path):
+    recipe_dict["search"]["initial_runs"] = 12
+    recipe_dict["proxy"]["train"]["tokens"] = 16384
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    store = Store(tmp_path / "runs", "tiny")
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "sweep", str(recipe)], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 240
+    done = 0
+    while time.time() < deadline and done < 3:
+        time.sleep(0.3)
+        view = store.runs()
+        done = int((view["status"] == "done").sum()) if len(view) else 0
+    os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its embedded Ray, as a cron timeout would
+    proc.wait()
+    assert 3 <= done < 12, "the sweep must be killed mid-way"
+    view = store.runs()
+    assert len(view) == 12 and view["run_id"].is_unique and not store.unreadable
+    assert (tmp_path / "runs" / "tiny" / ".lock").exists()  # left behind by the killed process
+
+    res = json.loads(cli("sweep", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert res["initial_added"] == 0
+    assert res["rounds"][0]["launched"]["done"] == 12 - int((view["status"] == "done").sum())
+    final = store.runs()
+    assert (final["status"] == "done").sum() == 12 and final["run_id"].is_unique
+    assert len(store.log()) == len(final)  # compacted: exactly one row per run
+
+
+@pytest.fixture
+def study(recipe_dict, tmp_path, ray_local):
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    return Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+
+
+def _dies_once(marker_dir: str):
+    def run(spec: dict, data: dict) -> dict:
+        mark = Path(marker_dir) / spec["run_id"]
+        if not mark.exists():
+            mark.write_text("died")
+            os._exit(1)  # the Ray worker process dies mid-run
+        return train_proxy(spec, data)
+
+    return run
+
+
+def test_worker_killed_mid_run_is_retried_and_stored_once(study, tmp_path):
+    study.seed_initial()
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    assert study.launch(fn=_dies_once(str(marks))) == {"done": 6, "failed": 0}
+    assert len(list(marks.iterdir())) == 6
+    view = study.store.runs()
+    assert len(view) == 6 and (view["status"] == "done").all() and len(study.store.log()) == 12  # pending + done
+
+
+def test_failed_runs_give_exit_4(recipe_dict, tmp_path):
+    recipe_dict["proxy"]["train"].update(lr=1e30, grad_clip=1e30)  # every run diverges
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    res = cli("sweep", str(recipe), "--json", cwd=tmp_path, check=False)
+    assert res.returncode == EXIT_RUNS_FAILED
+    summary = json.loads(res.stdout)
+    assert summary["failed"] == 6 and summary["stopped_by"] == "too-few-completed-runs"
+    status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert status["by_status"] == {"failed": 6} and all("diverged" in f["error"] for f in status["failed"])
+
+
+def _runs_file(tmp_path: Path, **overrides) -> Path:
+    df = pd.DataFrame({"code_share": [0.2, 0.5, 0.3], "w_docs": [0.3, 0.25, 0.3], "w_news": [0.5, 0.25, 0.4],
+                       "loss_docs": [3.1, 3.0, 3.2], "tokens": [4096, 4096, 8192]})
+    for k, v in overrides.items():
+        df[k] = v
+    path = tmp_path / "elsewhere.csv"
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_import_validates_everything_before_storing(recipe_dict, tmp_path):
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+    mapping = {"code_share": "w_code"}
+    cases = [
+        ({"loss_docs": [3.1, float("nan"), 3.2]}, r"elsewhere.csv: row 3: column 'loss_docs' is not a finite number"),
+        ({"w_news": [0.5, 0.9, 0.4]}, r"elsewhere.csv: row 3: mixture is off the simplex \(weights sum to 1.65"),
+        ({"w_web": [0.1, 0.1, 0.1]}, r"elsewhere.csv: column w_web: unknown domain 'web'"),
+    ]
+    for overrides, message in cases:
+        with pytest.raises(UserError, match=message):
+            import_runs(study, _runs_file(tmp_path, **overrides), mapping)
+        assert study.store.runs().empty  # nothing written, not even the valid rows
+    with pytest.raises(UserError, match="no weight column for domain 'code'"):
+        import_runs(study, _runs_file(tmp_path), {})
+    with pytest.raises(UserError, match="--map: no column 'nope'"):
+        import_runs(study, _runs_file(tmp_path), {"nope": "w_code"})
+
+    assert import_runs(study, _runs_file(tmp_path), mapping) == (3, 3)
+    assert import_runs(study, _runs_file(tmp_path), mapping) == (0, 3)  # idempotent
+    view = study.store.runs()
+    assert list(view["objective"]) == [3.1, 3.0, 3.2]  # objective = loss of the recipe's target
+    assert sorted(view["tokens"]) == [4096, 4096, 8192]
+
+
+def test_import_cli_and_report(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    path = tmp_path / "many.parquet"
+    rows = []
+    for i in range(12):
+        a = (i + 1) / 14
+        rows.append({"w_code": a, "w_docs": (1 - a) / 2, "w_news": (1 - a) / 2, "objective": 3 + (a - 0.4) ** 2,
+                     "loss_code": 3 - a, "tokens": 4096 if i % 2 else 8192})
+    pd.DataFrame(rows).to_parquet(path)
+    res = cli("import", str(recipe), str(path), "--json", cwd=tmp_path)
+    assert json.loads(res.stdout) == {"imported": 12, "rows": 12, "already_present": 0}
+    bad = cli("import", str(recipe), str(tmp_path / "missing.csv"), cwd=tmp_path, check=False)
+    assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: no such file"
+    cli("report", str(recipe), "--out", "report.html", cwd=tmp_path)
+    page = (tmp_path / "report.html").read_text()
+    for heading in ("Search history", "Surrogate", "Mixtures", "per-domain losses", "Fidelities"):
+        assert heading in page
+    assert page.count("data:image/png;base64,") == 4  # history, surrogate, mixtures, fidelity plots
+    assert "Spearman" in page
