@@ -19,7 +19,7 @@ from mixsearch.budget import Budget, spent
 from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.importer import import_runs, parse_mapping
 from mixsearch.lock import StudyLock
-from mixsearch.recipe import load_recipe, parse_recipe_text
+from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.store import LOSS, WEIGHT
 from mixsearch.study import FitResult, Study, shutdown
 from mixsearch.sweep import RoundReport, sweep
@@ -115,12 +115,14 @@ def _fit_table(fit: FitResult) -> Table:
 def _mixture_table(rows: list[dict], names: list[str], title: str, value: str) -> Table:
     table = Table(title=title)
     table.add_column("run_id")
+    table.add_column("fidelity")
     for n in names:
         table.add_column(n, justify="right")
     table.add_column(value, justify="right")
     for row in rows:
         v = row.get(value, math.nan)
-        table.add_row(row["run_id"][:10], *[f"{row[WEIGHT + n]:.3f}" for n in names],
+        fid = row.get("fidelity")
+        table.add_row(row["run_id"][:10], fid if isinstance(fid, str) else "-", *[f"{row[WEIGHT + n]:.3f}" for n in names],
                       "-" if v is None or not math.isfinite(v) else f"{v:.4f}")
     return table
 
@@ -130,8 +132,8 @@ def _fit_json(fit: FitResult) -> dict:
 
 
 def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
-    return [{"run_id": r["run_id"], "predicted": r["predicted"], "mixture": {n: r[WEIGHT + n] for n in names}}
-            for r in rows]
+    return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
+             "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
 
 
 def _best_json(best: dict | None, names: list[str]) -> dict | None:
@@ -298,25 +300,32 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
 
 
 @app.command()
-def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="auto, linear or lightgbm")] = None,
+def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
         runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Cross-validate surrogates on the completed runs and report Spearman / MAE."""
+    """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
+    and save the chosen one's predicted-vs-actual plot."""
+    from mixsearch.report import predicted_vs_actual, save_png
+
     study = _open(recipe, runs_dir)
     result = study.fit(surrogate)
+    fig, _ = predicted_vs_actual(study, result)
+    plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
-        _emit_json(_fit_json(result))
+        _emit_json({**_fit_json(result), "plot": str(plot)})
     else:
         out.print(_fit_table(result))
+        err.print(f"predicted vs actual: {plot}")
 
 
 @app.command()
 def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=1, help="batch size")] = None,
-            method: Annotated[str | None, typer.Option(help="regmix or argmin")] = None,
-            surrogate: Annotated[str | None, typer.Option(help="auto, linear or lightgbm")] = None,
+            method: Annotated[str | None, typer.Option(help="regmix, argmin, optimize, bo, mfbo, tpe, cmaes or qmc")] = None,
+            surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate and store the next batch of mixtures as 'proposed' runs."""
-    if method not in (None, "regmix", "argmin"):
-        raise UserError(f"unknown method '{method}' (use regmix or argmin)", where="--method")
+    methods = Search.model_fields["proposer"].annotation.__args__
+    if method not in (None, *methods):
+        raise UserError(f"unknown method '{method}' (use {', '.join(methods)})", where="--method")
     study = _open(recipe, runs_dir)
     _prepare(study, True)
     with StudyLock(study.store.root, "propose"):

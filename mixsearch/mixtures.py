@@ -37,9 +37,10 @@ class Space:
 
 
 def build_space(recipe: Recipe, train_tokens: dict[str, int]) -> Space:
-    """Bounds from per-domain min/max and epoch caps; prior = token share ** prior_power."""
+    """Bounds from per-domain min/max and epoch caps (at the largest token budget);
+    prior = token share ** prior_power."""
     names = tuple(recipe.domain_names)
-    budget = recipe.proxy.train.tokens
+    budget = max(train.tokens for _, _, train, _ in recipe.proxy.fidelity_configs())
     lo, hi = np.zeros(len(names)), np.ones(len(names))
     for i, name in enumerate(names):
         b = recipe.constraints.domains.get(name, Bounds())

@@ -129,10 +129,46 @@ class Resources(Strict):
     retries: int = Field(2, ge=0, description="retries of a run that raised")
 
 
+class Fidelity(Strict):
+    """One proxy size / token budget; fields left out take the proxy's model and train values."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    tokens: int | None = Field(None, gt=0)
+    layers: int | None = Field(None, ge=1)
+    width: int | None = Field(None, ge=8)
+    heads: int | None = Field(None, ge=1)
+    mlp: int | None = Field(None, ge=8)
+    cost: float | None = Field(None, gt=0, description="relative cost; default params x tokens")
+
+
 class Proxy(Strict):
     model: Model = Model()
     train: Train = Train()
     resources: Resources = Resources()
+    fidelities: list[Fidelity] = Field([], description="proxy sizes/budgets; the last is the target")
+
+    def fidelity_configs(self) -> list[tuple[str, Model, Train, float | None]]:
+        """(name, model, train, cost) per fidelity, cheapest first; the last is the target."""
+        if not self.fidelities:
+            return [("target", self.model, self.train, None)]
+        out = []
+        for f in self.fidelities:
+            arch = {k: v for k in ("layers", "width", "heads", "mlp") if (v := getattr(f, k)) is not None}
+            model = Model.model_validate({**self.model.model_dump(), **arch})
+            train = self.train.model_copy(update={"tokens": f.tokens or self.train.tokens})
+            out.append((f.name, model, train, f.cost))
+        return out
+
+    @model_validator(mode="after")
+    def _fidelities_valid(self) -> "Proxy":
+        names = [f.name for f in self.fidelities]
+        if len(set(names)) != len(names):
+            raise ValueError("fidelity names must be unique")
+        for f in self.fidelities:
+            heads, width = f.heads or self.model.heads, f.width or self.model.width
+            if width % heads:
+                raise ValueError(f"fidelity {f.name}: width {width} is not divisible by heads {heads}")
+        return self
 
 
 class Objective(Strict):
@@ -180,8 +216,9 @@ class Search(Strict):
     initial_runs: int = Field(16, ge=4, description="at least 4: a surrogate needs them")
     batch_size: int = Field(4, ge=1, description="proposals per round")
     rounds: int = Field(1, ge=0)
-    surrogate: Literal["auto", "linear", "lightgbm"] = "auto"
-    proposer: Literal["regmix", "argmin"] = "regmix"
+    surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
+    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc"] = "regmix"
+    initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
     candidates: int = Field(100_000, ge=100)
     top_k: int = Field(128, ge=1)
     cv_folds: int = Field(5, ge=2)
@@ -228,6 +265,10 @@ class Recipe(Strict):
         for name in (obj.weights or {}):
             if name not in domains:
                 raise ValueError(f"objective.weights names unknown domain '{name}'")
+        fids = [f[0] for f in self.proxy.fidelity_configs()]
+        for name in self.search.initial_fidelities or []:
+            if name not in fids:
+                raise ValueError(f"search.initial_fidelities names unknown fidelity '{name}'")
         for name in self.constraints.domains:
             if name not in domains:
                 raise ValueError(f"constraints.domains names unknown domain '{name}'")

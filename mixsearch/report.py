@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mixsearch.store import LOSS, WEIGHT, weights_matrix  # noqa: E402
-from mixsearch.study import MIN_RUNS_TO_FIT, Study  # noqa: E402
+from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
 
 
@@ -28,8 +28,10 @@ def _png(fig: plt.Figure) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _history(done: pd.DataFrame) -> str:
-    done = done.sort_values("finished_at", kind="stable")
+def _history(done: pd.DataFrame, target: np.ndarray) -> str:
+    """Objective of every run in finishing order; the best-so-far line counts target-fidelity runs."""
+    order = np.argsort(done["finished_at"].to_numpy(), kind="stable")
+    done, target = done.iloc[order], target[order]
     y = done["objective"].to_numpy(float)
     hours = np.zeros(len(done))
     for col in ("cpu_hours", "gpu_hours"):
@@ -38,8 +40,11 @@ def _history(done: pd.DataFrame) -> str:
     cost = np.cumsum(hours)
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, x, label in ((axes[0], np.arange(1, len(y) + 1), "completed runs"), (axes[1], cost, "device-hours")):
-        ax.scatter(x, y, s=14, alpha=0.6, label="run")
-        ax.step(x, np.minimum.accumulate(y), where="post", color="C3", label="best so far")
+        ax.scatter(x[target], y[target], s=14, alpha=0.6, label="run at target fidelity")
+        if (~target).any():
+            ax.scatter(x[~target], y[~target], s=10, alpha=0.4, marker="x", label="lower fidelity")
+        best = np.minimum.accumulate(np.where(target, y, np.inf))
+        ax.step(x[np.isfinite(best)], best[np.isfinite(best)], where="post", color="C3", label="best so far")
         ax.set_xlabel(label)
         ax.set_ylabel("objective")
         ax.legend()
@@ -47,12 +52,9 @@ def _history(done: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def _surrogate(study: Study, done: pd.DataFrame) -> tuple[str, str]:
-    if len(done) < MIN_RUNS_TO_FIT:
-        return "", f"<p>Fewer than {MIN_RUNS_TO_FIT} completed runs: no surrogate yet.</p>"
-    fit = study.fit()
-    X, y = weights_matrix(done, study.recipe.domain_names), done["objective"].to_numpy(float)
-    pred, k, _ = out_of_fold(fit.name, X, y, study.recipe.search.cv_folds, study.recipe.seed)
+def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float]:
+    """Out-of-fold predictions of the chosen surrogate against the actual objective."""
+    pred, y, k, _ = out_of_fold(fit.name, fit.data, study.recipe.search.cv_folds, study.recipe.seed)
     rho = spearman(pred, y)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(y, pred, s=16, alpha=0.7)
@@ -61,6 +63,23 @@ def _surrogate(study: Study, done: pd.DataFrame) -> tuple[str, str]:
     ax.set_xlabel("actual objective")
     ax.set_ylabel(f"{k}-fold out-of-fold prediction")
     ax.set_title(f"{fit.name}: Spearman {rho:.3f}")
+    return fig, rho
+
+
+def save_png(fig: plt.Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    os.replace(tmp, path)
+    return path
+
+
+def _surrogate(study: Study) -> tuple[str, str]:
+    if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
+        return "", f"<p>Fewer than {MIN_RUNS_TO_FIT} completed runs: no surrogate yet.</p>"
+    fit = study.fit()
+    fig, _ = predicted_vs_actual(study, fit)
     rows = "".join(f"<tr><td>{s.name}</td><td>{s.spearman:.3f}</td><td>{s.mae:.4f}</td><td>{s.fit_seconds:.2f}</td>"
                    f"<td>{'chosen' if s.name == fit.name else ''}</td></tr>" for s in fit.scores)
     table = ("<table><tr><th>surrogate</th><th>Spearman</th><th>MAE</th><th>fit s</th><th></th></tr>"
@@ -73,8 +92,9 @@ def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
     data = study.data()
     tokens = np.array([data.domains[n].train_tokens for n in names], float)
     bars = {"uniform": np.full(len(names), 1 / len(names)), "natural (token share)": tokens / tokens.sum()}
-    if not done.empty:
-        bars["best run"] = weights_matrix(done.loc[[done["objective"].astype(float).idxmin()]], names)[0]
+    best = study.best()
+    if best is not None:
+        bars["best run"] = np.array([best[WEIGHT + n] for n in names], float)
     proposed = view[view["status"] == "proposed"].sort_values("predicted")
     for i, (_, row) in enumerate(proposed.head(3).iterrows()):
         bars[f"proposal {i + 1} (pred {row['predicted']:.3f})"] = weights_matrix(row.to_frame().T, names)[0]
@@ -91,6 +111,8 @@ def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
 
 def _fidelities(done: pd.DataFrame) -> str:
     fid = done.assign(fidelity=done["params"].astype(str) + " params / " + done["tokens"].astype(str) + " tokens")
+    if "fidelity" in done:
+        fid["fidelity"] = done["fidelity"].fillna("") + " (" + fid["fidelity"] + ")"
     levels = sorted(fid["fidelity"].unique())
     if len(levels) < 2:
         return "<p>One fidelity only: no fidelity correlation to show.</p>"
@@ -131,8 +153,9 @@ def write_report(study: Study, path: Path) -> Path:
     if done.empty:
         parts.append("<p>No completed runs yet.</p>")
     else:
-        surrogate_png, surrogate_table = _surrogate(study, done)
-        parts += ["<h2>Search history</h2>", _history(done),
+        surrogate_png, surrogate_table = _surrogate(study)
+        target = np.isclose(study.fidelity_values(done), 1.0)
+        parts += ["<h2>Search history</h2>", _history(done, target),
                   "<h2>Surrogate</h2>", surrogate_table, surrogate_png,
                   "<h2>Mixtures</h2>", _mixtures(study, view, done),
                   "<h2>Best runs: per-domain losses</h2>", _loss_table(done, names),

@@ -6,6 +6,7 @@ import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -16,33 +17,49 @@ from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
-from mixsearch.propose import propose
+from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.proxy.train import RunSpec, train_proxy
-from mixsearch.recipe import Objective, Recipe
+from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
-from mixsearch.surrogate.base import Surrogate, known_surrogates, make_surrogate
+from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
 from mixsearch.surrogate.cv import CVScore, select
 
 MIN_RUNS_TO_FIT = 4
 UNFINISHED = ("pending", "proposed")
 
 
-def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]) -> float:
-    """The recipe's objective from a run's per-domain (and eval set) losses."""
+def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
+    """The losses the objective is a weighted sum of, with weights summing to one."""
     if obj.kind in ("domain", "eval"):
-        return losses[obj.target]
+        return {obj.target: 1.0}
     weights = obj.weights or {d: 1.0 for d in domains}
     total = sum(weights.values())
-    return sum(w * losses[d] for d, w in weights.items()) / total
+    return {d: w / total for d, w in weights.items()}
 
 
-def proxy_params(recipe: Recipe, vocab_size: int) -> int:
+def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]) -> float:
+    """The recipe's objective from a run's per-domain (and eval set) losses."""
+    return sum(w * losses[d] for d, w in objective_weights(obj, domains).items())
+
+
+def model_params(model: Model, vocab_size: int) -> int:
     import torch
 
     from mixsearch.proxy.model import GPT
 
     with torch.device("meta"):
-        return GPT(recipe.proxy.model, vocab_size).num_params()
+        return GPT(model, vocab_size).num_params()
+
+
+@dataclass(frozen=True)
+class FidelityConfig:
+    """One fidelity of the plan: what a run at it trains, and its cost relative to the target."""
+
+    name: str
+    model: Model
+    train: Train
+    params: int
+    value: float  # cost / target cost, in (0, 1]; the target is 1
 
 
 @dataclass
@@ -51,6 +68,7 @@ class FitResult:
     scores: list[CVScore]
     surrogate: Surrogate
     n_runs: int
+    data: TrainSet
 
 
 @dataclass
@@ -72,24 +90,38 @@ class Study:
         data = self.data()
         return mixtures.build_space(self.recipe, {n: d.train_tokens for n, d in data.domains.items()})
 
+    @cached_property
+    def fidelities(self) -> dict[str, FidelityConfig]:
+        """The fidelity plan, cheapest first; the last is the target."""
+        vocab = self.data().vocab_size
+        configs = self.recipe.proxy.fidelity_configs()
+        params = [model_params(m, vocab) for _, m, _, _ in configs]
+        costs = [c if c is not None else p * t.tokens for (_, _, t, c), p in zip(configs, params)]
+        return {name: FidelityConfig(name, m, t, p, cost / costs[-1])
+                for (name, m, t, _), p, cost in zip(configs, params, costs)}
+
+    @property
+    def target(self) -> FidelityConfig:
+        return list(self.fidelities.values())[-1]
+
     # ---- runs -------------------------------------------------------------------------------
-    def run_id(self, mixture: dict[str, float]) -> str:
-        r = self.recipe
+    def run_id(self, mixture: dict[str, float], fid: FidelityConfig) -> str:
         return stable_hash({"mixture": {k: round(v, 6) for k, v in mixture.items()},
-                            "model": r.proxy.model.model_dump(), "train": r.proxy.train.model_dump(),
-                            "seed": r.seed, "data": self.data().data_hash})
+                            "model": fid.model.model_dump(), "train": fid.train.model_dump(),
+                            "seed": self.recipe.seed, "data": self.data().data_hash})
 
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
-                 predicted: np.ndarray | None = None) -> list[dict]:
+                 predicted: np.ndarray | None = None, fidelity: list[str] | None = None) -> list[dict]:
         r, data = self.recipe, self.data()
-        params = proxy_params(r, data.vocab_size)
         rows = []
         for i, w in enumerate(W):
+            fid = self.fidelities[fidelity[i]] if fidelity else self.target
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
-                "run_id": self.run_id(mixture), "study": r.study, "status": status, "round": round_,
-                "origin": origin, "seed": r.seed, "data_hash": data.data_hash, "params": params,
-                "tokens": r.proxy.train.tokens, "model": json.dumps(r.proxy.model.model_dump()),
+                "run_id": self.run_id(mixture, fid), "study": r.study, "status": status, "round": round_,
+                "origin": origin, "seed": r.seed, "data_hash": data.data_hash, "fidelity": fid.name,
+                "fidelity_value": fid.value, "params": fid.params, "tokens": fid.train.tokens,
+                "model": json.dumps(fid.model.model_dump()),
                 "predicted": float(predicted[i]) if predicted is not None else math.nan,
                 "created_at": now(), **{WEIGHT + k: v for k, v in mixture.items()},
             })
@@ -104,15 +136,27 @@ class Study:
         return len(fresh)
 
     def seed_initial(self) -> int:
-        """Sample the recipe's initial mixtures (deterministic in the seed); store the new ones."""
+        """Sample the recipe's initial mixtures (deterministic in the seed), at each initial
+        fidelity; store the new ones."""
         r = self.recipe
-        W = mixtures.sample(self.space(), r.search.initial_runs, r.search.sampling,
-                            np.random.default_rng(r.seed))
-        return self.add(self.new_rows(W, "pending", 0, f"initial:{r.search.sampling.method}"))
+        W = mixtures.sample(self.space(), r.search.initial_runs, r.search.sampling, np.random.default_rng(r.seed))
+        names = r.search.initial_fidelities or [self.target.name]
+        rows = [row for name in names
+                for row in self.new_rows(W, "pending", 0, f"initial:{r.search.sampling.method}", fidelity=[name] * len(W))]
+        return self.add(rows)
 
     def unfinished(self) -> pd.DataFrame:
         view = self.store.runs()
         return view[view["status"].isin(UNFINISHED)] if len(view) else view
+
+    def _fidelity_of(self, row: dict) -> FidelityConfig:
+        name = row.get("fidelity")
+        if isinstance(name, str) and name in self.fidelities:
+            return self.fidelities[name]
+        if isinstance(name, str):
+            raise UserError(f"run {row['run_id']} is at fidelity '{name}', which the recipe no longer has",
+                            where="proxy.fidelities")
+        return self.target
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
                fn: Callable[[dict, dict], dict] = train_proxy, max_runs: int | None = None,
@@ -130,10 +174,12 @@ class Study:
         r, data = self.recipe, self.data()
         res = r.proxy.resources
         base = {row["run_id"]: row for row in todo.to_dict("records")}
-        specs = [RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
-                         seed=int(row["seed"]), model=r.proxy.model.model_dump(),
-                         train=r.proxy.train.model_dump(), threads=max(1, int(res.num_cpus)))
-                 for row in base.values()]
+        specs = []
+        for row in base.values():
+            fid = self._fidelity_of(row)
+            specs.append(RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
+                                 seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
+                                 threads=max(1, int(res.num_cpus))))
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result)
@@ -171,43 +217,75 @@ class Study:
 
     # ---- surrogate and proposals ------------------------------------------------------------
     def completed(self) -> pd.DataFrame:
+        """Done runs with a finite objective, at every fidelity."""
         view = self.store.runs()
         if view.empty:
             return view
         done = view[view["status"] == "done"]
         return done[np.isfinite(done["objective"].astype(float))]
 
+    def completed_at_target(self) -> pd.DataFrame:
+        done = self.completed()
+        return done[np.isclose(self.fidelity_values(done), 1.0)] if len(done) else done
+
+    def fidelity_values(self, df: pd.DataFrame) -> np.ndarray:
+        """Each run's fidelity in (0, 1]: from the recipe's plan by name, else the stored value
+        (imported runs: their tokens relative to the target's), else the target."""
+        by_name = {n: f.value for n, f in self.fidelities.items()} if "fidelity" in df else {}
+        stored = pd.to_numeric(df.get("fidelity_value", pd.Series(np.nan, index=df.index)), errors="coerce")
+        from_tokens = pd.to_numeric(df.get("tokens", pd.Series(np.nan, index=df.index)), errors="coerce") \
+            / self.target.train.tokens
+        named = df["fidelity"].map(by_name) if "fidelity" in df else pd.Series(np.nan, index=df.index)
+        out = named.fillna(stored).fillna(from_tokens.clip(upper=1.0)).fillna(1.0)
+        return out.to_numpy(float)
+
+    def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
+        done = self.completed() if done is None else done
+        names = self.recipe.domain_names
+        weights = objective_weights(self.recipe.objective, names)
+        cols = [LOSS + k for k in weights]
+        parts = None
+        if all(c in done for c in cols):
+            P = done[cols].to_numpy(float)
+            parts = P if np.isfinite(P).all() else None
+        return TrainSet(weights_matrix(done, names), done["objective"].to_numpy(float), self.fidelity_values(done),
+                        parts, np.array(list(weights.values())) if parts is not None else None)
+
     def fit(self, surrogate: str | None = None) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
         r = self.recipe
-        done = self.completed()
-        if len(done) < MIN_RUNS_TO_FIT:
-            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed runs to fit a surrogate, "
-                            f"has {len(done)} (run `mixsearch run` first)", where=f"study {r.study}")
+        n_target = len(self.completed_at_target())
+        if n_target < MIN_RUNS_TO_FIT:
+            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to fit a surrogate, "
+                            f"has {n_target} (run `mixsearch run` first)", where=f"study {r.study}")
         choice = surrogate or r.search.surrogate
-        names = known_surrogates() if choice == "auto" else [choice]
         if choice != "auto" and choice not in known_surrogates():
             raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                             where="--surrogate")
-        X, y = weights_matrix(done, r.domain_names), done["objective"].to_numpy(float)
-        best, scores = select(names, X, y, r.search.cv_folds, r.seed)
-        return FitResult(best, scores, make_surrogate(best, r.seed).fit(X, y), len(done))
+        names = known_surrogates() if choice == "auto" else [choice]
+        data = self.train_set()
+        best, scores = select(names, data, r.search.cv_folds, r.seed)
+        return FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data)
 
     def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
-        """Propose the next batch from a fitted surrogate; store it as 'proposed' rows."""
+        """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
         r = self.recipe
         view = self.store.runs()
         n = n or r.search.batch_size
+        method = method or r.search.proposer
         past = weights_matrix(view, r.domain_names) if len(view) else None
         round_ = int(view["round"].max()) + 1 if len(view) else 1
-        W, pred = propose(fitted.surrogate, self.space(), n, r.search, r.seed + round_, past, method)
-        origin = f"propose:{method or r.search.proposer}/{fitted.name}"
-        rows = self.new_rows(W, "proposed", round_, origin, pred)
+        levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
+        ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
+                              self.fidelity_values(view) if len(view) else None)
+        prop = propose(ctx, n, method)
+        origin = f"propose:{method}/{fitted.name}"
+        rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
         self.add(rows)
         return pd.DataFrame(rows)
 
     def best(self) -> dict | None:
-        done = self.completed()
+        done = self.completed_at_target()
         if done.empty:
             return None
         return done.loc[done["objective"].astype(float).idxmin()].to_dict()

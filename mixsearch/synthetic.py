@@ -43,3 +43,36 @@ class MixingLaw:
                        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"ftol": 1e-12})
         w = project(res.x, space.lo, space.hi)[0]
         return w, float(self(w[None])[0])
+
+
+@dataclass(frozen=True)
+class MultiFidelityBenchmark:
+    """Ground truth at several fidelities (cost ratios, the last is 1 = the target).
+
+    At fidelity f the loss is the target law plus an offset that grows as f shrinks (smaller
+    proxies are worse), plus a second law weighted by (1 - rho_f), scaled to the target law's
+    spread: low fidelities rank mixtures similarly to the target, but not identically.
+    """
+
+    law: MixingLaw
+    distortion: MixingLaw
+    fidelities: tuple[float, ...]
+    rho: tuple[float, ...]
+    z_mean: float
+    z_scale: float
+
+    @classmethod
+    def random(cls, d: int, seed: int, fidelities: tuple[float, ...] = (0.01, 0.1, 1.0),
+               rho: tuple[float, ...] = (0.6, 0.85, 1.0)) -> "MultiFidelityBenchmark":
+        law, dist = MixingLaw.random(d, seed), MixingLaw.random(d, seed + 7919)
+        ref = np.random.default_rng(seed).dirichlet(np.ones(d), size=4000)
+        z = dist(ref)
+        return cls(law, dist, fidelities, rho, float(z.mean()), float(law(ref).std() / (z.std() + 1e-12)))
+
+    def __call__(self, W: np.ndarray, fid: np.ndarray | float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+        W = np.atleast_2d(W)
+        fid = np.broadcast_to(np.asarray(fid, dtype=float), (len(W),))
+        rho = np.interp(np.log(fid), np.log(self.fidelities), self.rho)
+        z = (self.distortion(W) - self.z_mean) * self.z_scale
+        y = self.law(W) + 0.3 * (1 - fid ** 0.3) + (1 - rho) * z
+        return y + np.random.default_rng(seed).normal(0, noise, len(y)) if noise else y

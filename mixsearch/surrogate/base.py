@@ -1,28 +1,73 @@
-"""The surrogate contract and the name registry."""
+"""The surrogate contract, its training data, and the name registry."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 
-class Surrogate(ABC):
-    """fit(X, y) on mixtures X (n, d) and objective values y (n,); predict(X) returns means (m,).
+@dataclass(frozen=True)
+class TrainSet:
+    """Runs to fit on: mixtures X (n, d), objective y (n,), and optionally each run's fidelity in
+    (0, 1] (1 = the target fidelity) and the losses the objective is a weighted sum of."""
 
-    Implementations are deterministic for a given seed and must not modify their inputs.
+    X: np.ndarray
+    y: np.ndarray
+    fid: np.ndarray | None = None
+    parts: np.ndarray | None = None  # (n, m) losses with y = parts @ part_weights
+    part_weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    @property
+    def fidelities(self) -> np.ndarray:
+        return np.ones(len(self.y)) if self.fid is None else self.fid
+
+    def subset(self, idx: np.ndarray) -> "TrainSet":
+        return replace(self, X=self.X[idx], y=self.y[idx],
+                       fid=None if self.fid is None else self.fid[idx],
+                       parts=None if self.parts is None else self.parts[idx])
+
+    def target_only(self) -> "TrainSet":
+        return self.subset(np.flatnonzero(np.isclose(self.fidelities, 1.0)))
+
+
+class Surrogate(ABC):
+    """fit(TrainSet) then predict(X) -> predicted objective at the target fidelity (m,).
+
+    Single-fidelity surrogates see only the target-fidelity runs; multi-fidelity ones see all
+    and take fidelities in predict. Implementations are deterministic for a seed.
     """
 
     name: str = ""
+    multi_fidelity: bool = False
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
-    @abstractmethod
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "Surrogate": ...
+    def min_runs(self, dim: int) -> int:
+        """Fewest target-fidelity runs this family can be fitted on meaningfully."""
+        return 4
+
+    def applicable(self, data: TrainSet) -> bool:
+        return len(data.target_only()) >= self.min_runs(data.X.shape[1])
+
+    def fit(self, data: TrainSet) -> "Surrogate":
+        self._fit(data if self.multi_fidelity else data.target_only())
+        return self
 
     @abstractmethod
-    def predict(self, X: np.ndarray) -> np.ndarray: ...
+    def _fit(self, data: TrainSet) -> None: ...
+
+    @abstractmethod
+    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray: ...
+
+    def predict_std(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray | None:
+        """Posterior standard deviation, for families that have one."""
+        return None
 
 
 SURROGATES: dict[str, type[Surrogate]] = {}
@@ -33,15 +78,17 @@ def register(cls: type[Surrogate]) -> type[Surrogate]:
     return cls
 
 
-def make_surrogate(name: str, seed: int = 0) -> Surrogate:
-    from mixsearch.surrogate import lgbm, linear  # noqa: F401  (registers the built-ins)
+def _load_builtins() -> None:
+    from mixsearch.surrogate import gp, laws, lgbm, linear  # noqa: F401  (registers the built-ins)
 
+
+def make_surrogate(name: str, seed: int = 0) -> Surrogate:
+    _load_builtins()
     if name not in SURROGATES:
         raise KeyError(f"unknown surrogate '{name}' (known: {', '.join(sorted(SURROGATES))})")
     return SURROGATES[name](seed=seed)
 
 
 def known_surrogates() -> list[str]:
-    from mixsearch.surrogate import lgbm, linear  # noqa: F401
-
+    _load_builtins()
     return sorted(SURROGATES)

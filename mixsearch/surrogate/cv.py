@@ -1,4 +1,8 @@
-"""k-fold cross-validation of surrogates: Spearman rank correlation and MAE on held-out runs."""
+"""k-fold cross-validation of surrogates: Spearman rank correlation and MAE on held-out runs.
+
+Folds split the target-fidelity runs; lower-fidelity runs are always in the training part
+(multi-fidelity surrogates use them, the others ignore them).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.stats import spearmanr
 
-from mixsearch.surrogate.base import make_surrogate
+from mixsearch.surrogate.base import TrainSet, make_surrogate
+
+SPEARMAN_TIE = 0.01
 
 
 @dataclass(frozen=True)
@@ -23,19 +29,6 @@ class CVScore:
         return asdict(self)
 
 
-def out_of_fold(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[np.ndarray, int, float]:
-    """Each run predicted by a surrogate fitted without its fold: (predictions, folds, seconds per fit)."""
-    n = len(y)
-    k = max(2, min(folds, n))
-    order = np.random.default_rng(seed).permutation(n)
-    pred = np.empty(n)
-    start = time.perf_counter()
-    for fold in np.array_split(order, k):
-        train = np.setdiff1d(order, fold)
-        pred[fold] = make_surrogate(name, seed).fit(X[train], y[train]).predict(X[fold])
-    return pred, k, (time.perf_counter() - start) / k
-
-
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation; 0 when either side is constant."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
@@ -43,14 +36,33 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.nan_to_num(spearmanr(a, b).statistic))
 
 
-def cross_validate(name: str, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> CVScore:
-    """Spearman and MAE of the out-of-fold predictions of every run."""
-    pred, k, seconds = out_of_fold(name, X, y, folds, seed)
-    return CVScore(name, spearman(pred, y), float(np.mean(np.abs(pred - y))), seconds, k)
+def out_of_fold(name: str, data: TrainSet, folds: int, seed: int) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Each target-fidelity run predicted by a surrogate fitted without its fold:
+    (predictions, actual objectives, folds, seconds per fit)."""
+    target = np.flatnonzero(np.isclose(data.fidelities, 1.0))
+    k = max(2, min(folds, len(target)))
+    order = np.random.default_rng(seed).permutation(target)
+    pred = {}
+    start = time.perf_counter()
+    for fold in np.array_split(order, k):
+        train = np.setdiff1d(np.arange(len(data)), fold)
+        model = make_surrogate(name, seed).fit(data.subset(train))
+        pred.update(zip(fold, model.predict(data.X[fold])))
+    idx = np.sort(target)
+    return np.array([pred[i] for i in idx]), data.y[idx], k, (time.perf_counter() - start) / k
 
 
-def select(names: list[str], X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> tuple[str, list[CVScore]]:
-    """Score every candidate; the best has the highest Spearman, ties broken by lower MAE."""
-    scores = [cross_validate(n, X, y, folds, seed) for n in names]
-    best = max(scores, key=lambda s: (round(s.spearman, 6), -s.mae))
+def cross_validate(name: str, data: TrainSet, folds: int, seed: int) -> CVScore:
+    """Spearman and MAE of the out-of-fold predictions of every target-fidelity run."""
+    pred, actual, k, seconds = out_of_fold(name, data, folds, seed)
+    return CVScore(name, spearman(pred, actual), float(np.mean(np.abs(pred - actual))), seconds, k)
+
+
+def select(names: list[str], data: TrainSet, folds: int, seed: int) -> tuple[str, list[CVScore]]:
+    """Score every applicable candidate; the best has the highest Spearman, where Spearmans
+    within SPEARMAN_TIE of the highest count as ties, broken by the lower MAE."""
+    usable = [n for n in names if make_surrogate(n, seed).applicable(data)] or ["linear"]
+    scores = [cross_validate(n, data, folds, seed) for n in usable]
+    top = max(s.spearman for s in scores)
+    best = min((s for s in scores if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
     return best.name, scores

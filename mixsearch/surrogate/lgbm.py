@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.surrogate.base import Surrogate, register
+from mixsearch.surrogate.base import Surrogate, TrainSet, register
 
 ROUNDS = 1000
 
@@ -13,18 +13,18 @@ ROUNDS = 1000
 class LightGBMSurrogate(Surrogate):
     name = "lightgbm"
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> "LightGBMSurrogate":
+    def _fit(self, data: TrainSet) -> None:
         import lightgbm as lgb
 
+        X, y = data.X, data.y
         params = {
             "objective": "regression", "boosting": "gbdt", "learning_rate": 0.01, "num_leaves": 31,
             "min_data_in_leaf": max(2, min(20, len(X) // 8)), "min_data_in_bin": 1,
             "seed": self.seed, "deterministic": True, "force_row_wise": True, "num_threads": 1,
             "verbosity": -1,
         }
-        data = lgb.Dataset(X, y, params={"min_data_in_bin": 1, "verbosity": -1})
-        self.booster = lgb.train(params, data, num_boost_round=ROUNDS)
-        return self
+        dataset = lgb.Dataset(X, y, params={"min_data_in_bin": 1, "verbosity": -1})
+        self.booster = lgb.train(params, dataset, num_boost_round=ROUNDS)
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
         return np.asarray(self.booster.predict(X))

@@ -1,0 +1,80 @@
+"""Proposers: the next batch of (mixture, fidelity) pairs, always on the constrained simplex.
+
+One function per method, registered by the name a recipe uses (`search.proposer`):
+candidate-based on any surrogate (regmix, argmin, optimize), Bayesian optimisation (bo: batch
+qLogNEI on the target fidelity; mfbo: cost-aware multi-fidelity GIBBON), and Optuna samplers
+(tpe, cmaes, qmc) through ask/tell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from mixsearch.mixtures import DECIMALS, Space, dedupe, finalize
+from mixsearch.recipe import Search
+from mixsearch.surrogate.base import Surrogate, TrainSet
+
+
+@dataclass(frozen=True)
+class FidelityLevel:
+    name: str
+    value: float  # cost relative to the target, in (0, 1]
+
+
+@dataclass
+class ProposalContext:
+    surrogate: Surrogate | None
+    space: Space
+    data: TrainSet
+    fidelities: list[FidelityLevel]  # cheapest first; the last is the target
+    cfg: Search
+    seed: int
+    existing: np.ndarray | None = None  # mixtures of past runs (never proposed again)
+    existing_fid: np.ndarray | None = None  # their fidelity values
+
+    @property
+    def past(self) -> np.ndarray:
+        return np.zeros((0, self.space.dim)) if self.existing is None else np.round(self.existing, DECIMALS)
+
+
+@dataclass
+class Proposal:
+    W: np.ndarray  # (n, d)
+    fidelity: list[str]  # one fidelity name per row
+    predicted: np.ndarray  # predicted objective at the target fidelity
+
+
+Proposer = Callable[[ProposalContext, int], Proposal]
+PROPOSERS: dict[str, Proposer] = {}
+
+
+def register(name: str) -> Callable[[Proposer], Proposer]:
+    def deco(fn: Proposer) -> Proposer:
+        PROPOSERS[name] = fn
+        return fn
+
+    return deco
+
+
+def fresh(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
+    """Rows of W that are not (at DECIMALS places) a past run."""
+    same = np.all(np.abs(W[:, None, :] - existing[None, :, :]) < 0.5 * 10**-DECIMALS, -1)
+    return W[~np.any(same, 1)]
+
+
+def feasible(W: np.ndarray, space: Space) -> np.ndarray:
+    """Round onto the constrained simplex and drop duplicates."""
+    return dedupe(finalize(np.atleast_2d(W), space))
+
+
+def propose(ctx: ProposalContext, n: int, method: str) -> Proposal:
+    from mixsearch.propose import bo, candidates, optuna_samplers  # noqa: F401  (registers)
+
+    if method not in PROPOSERS:
+        raise KeyError(f"unknown proposer '{method}' (known: {', '.join(sorted(PROPOSERS))})")
+    prop = PROPOSERS[method](ctx, n)
+    assert ctx.space.contains(prop.W, tol=1e-9).all(), "proposer left the constrained simplex"
+    return prop

@@ -1,0 +1,118 @@
+"""Bayesian optimisation with BoTorch on the constrained simplex.
+
+- bo: batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
+  equality constraint and the per-domain bounds box bounds.
+- mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
+  AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
+  via optimize_acqf_mixed; the recommendation is the posterior-mean optimum at the target.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+from mixsearch.mixtures import Space, sample
+from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
+from mixsearch.propose.candidates import finish
+from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
+
+RESTARTS = 6
+RAW_SAMPLES = 256
+FIXED_COST = 0.005  # per-run overhead, in target-run units
+CANDIDATE_SET = 1000
+
+
+def _simplex(d: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
+    return [(torch.arange(d, dtype=torch.long), torch.ones(d, dtype=DTYPE), 1.0)]
+
+
+def _box(space: Space, fid: tuple[float, float] | None = None) -> torch.Tensor:
+    lo, hi = list(space.lo), list(space.hi)
+    if fid:
+        lo, hi = lo + [fid[0]], hi + [fid[1]]
+    return torch.tensor([lo, hi], dtype=DTYPE)
+
+
+@register("bo")
+def bo(ctx: ProposalContext, n: int) -> Proposal:
+    from botorch.acquisition.logei import qLogNoisyExpectedImprovement
+    from botorch.optim import optimize_acqf
+
+    gp = GPSurrogate(ctx.seed).fit(ctx.data)
+    torch.manual_seed(ctx.seed)
+    target = ctx.data.target_only()
+    acq = qLogNoisyExpectedImprovement(gp.model, X_baseline=torch.as_tensor(target.X, dtype=DTYPE),
+                                       prune_baseline=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cand, _ = optimize_acqf(acq, bounds=_box(ctx.space), q=n, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
+                                equality_constraints=_simplex(ctx.space.dim))
+    return finish(replace(ctx, surrogate=gp), list(cand.detach().numpy()), n)
+
+
+def recommend(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
+    """The posterior-mean optimum at the target fidelity (fidelity column fixed to 1)."""
+    from botorch.acquisition import PosteriorMean
+    from botorch.acquisition.fixed_feature import FixedFeatureAcquisitionFunction
+    from botorch.optim import optimize_acqf
+
+    d = space.dim
+    acq = FixedFeatureAcquisitionFunction(PosteriorMean(model.model), d=d + 1, columns=[d], values=[1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        x, _ = optimize_acqf(acq, bounds=_box(space), q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
+                             equality_constraints=_simplex(d))
+    return feasible(x.detach().numpy(), space)[0]
+
+
+@register("mfbo")
+def mfbo(ctx: ProposalContext, n: int) -> Proposal:
+    from botorch.acquisition.cost_aware import InverseCostWeightedUtility
+    from botorch.acquisition.max_value_entropy_search import qMultiFidelityLowerBoundMaxValueEntropy
+    from botorch.acquisition.utils import project_to_target_fidelity
+    from botorch.models.cost import AffineFidelityCostModel
+    from botorch.optim import optimize_acqf_mixed
+
+    mf = MultiFidelityGPSurrogate(ctx.seed)
+    if len(ctx.fidelities) < 2 or not mf.applicable(ctx.data):
+        return bo(ctx, n)  # one fidelity (so far): plain BO at the target
+    mf.fit(ctx.data)
+    torch.manual_seed(ctx.seed)
+    d = ctx.space.dim
+    values = [f.value for f in ctx.fidelities]
+    utility = InverseCostWeightedUtility(
+        cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0}, fixed_cost=FIXED_COST))
+    rng = np.random.default_rng(ctx.seed)
+    cset = sample(ctx.space, CANDIDATE_SET, ctx.cfg.sampling, rng, method="uniform", rounded=False)
+    cset = torch.as_tensor(np.hstack([cset, np.ones((len(cset), 1))]), dtype=DTYPE)
+    acq = qMultiFidelityLowerBoundMaxValueEntropy(
+        mf.model, candidate_set=cset, cost_aware_utility=utility,
+        project=lambda X: project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
+                                      num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
+                                      fixed_features_list=[{d: v} for v in values],
+                                      equality_constraints=_simplex(d), return_acq_values=False)
+    cand = cand.detach().numpy()
+    W = feasible(cand[:, :d], ctx.space)[: len(cand)]
+    fids = np.array([min(values, key=lambda v: abs(v - f)) for f in cand[: len(W), d]])
+    pairs = fresh(np.hstack([W, fids[:, None]]), _past_pairs(ctx))
+    W, fids = pairs[:, :d], pairs[:, d]
+    names = {f.value: f.name for f in ctx.fidelities}
+    if len(W) < n:  # fill at the target from the posterior mean
+        more = finish(replace(ctx, surrogate=mf), [], n - len(W))
+        W = np.vstack([W, more.W])
+        fids = np.concatenate([fids, np.ones(len(more.W))])
+    return Proposal(W, [names[min(values, key=lambda v: abs(v - f))] for f in fids], mf.predict(W))
+
+
+def _past_pairs(ctx: ProposalContext) -> np.ndarray:
+    """Past (mixture, fidelity) pairs: a mixture run cheaply may still be proposed at the target."""
+    if ctx.existing_fid is None:
+        return np.hstack([ctx.past, np.ones((len(ctx.past), 1))])
+    return np.hstack([ctx.past, ctx.existing_fid[:, None]])
