@@ -21,7 +21,7 @@ from mixsearch.importer import import_runs, parse_mapping
 from mixsearch.lock import StudyLock
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.store import LOSS, WEIGHT
-from mixsearch.study import FitResult, Study, shutdown
+from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study, shutdown
 from mixsearch.sweep import RoundReport, sweep
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -377,6 +377,60 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
     path = write_report(study, out_path or study.store.root / "report.html")
     _warn_unreadable(study)
     err.print(f"wrote {path}")
+
+
+@app.command("replay")
+def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this study's completed runs "
+                                                                 "(default: a synthetic pool)")] = None,
+               strategies: Annotated[str, typer.Option(help="comma-separated: random, regmix, gp-bo, mf-bo")] =
+               "random,regmix,gp-bo,mf-bo",
+               seeds: Annotated[int, typer.Option(min=1, help="repetitions (synthetic: a new pool each)")] = 5,
+               budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
+               domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
+               pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
+               tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
+               out_path: Annotated[Path, typer.Option("--out", help="plot file")] = Path("replay.png"),
+               runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
+    import warnings
+
+    from mixsearch import replay as rp
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    unknown = [n for n in names if n not in rp.STRATEGIES]
+    if unknown or not names:
+        raise UserError(f"unknown strategy '{unknown[0] if unknown else ''}' (use {', '.join(rp.STRATEGIES)})",
+                        where="--strategies")
+    if recipe is not None:
+        study = _open(recipe, runs_dir)
+        done = study.completed()
+        if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
+            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
+                            where=f"study {study.recipe.study}")
+        data = study.train_set(done)
+        pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
+    else:
+        pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
+    traces = []
+    with _progress(as_json) as bar, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        task = bar.add_task("replay", total=seeds, info="")
+        for seed, pool in enumerate(pools):
+            traces.append(rp.replay(pool, names, budget, seed, tolerance))
+            bar.update(task, advance=1)
+    optima = [p.optimum for p in pools]
+    table = rp.summarize(traces, optima, tolerance)
+    rp.plot(traces, optima, out_path)
+    if as_json:
+        _emit_json({"summary": table.to_dict("records"), "plot": str(out_path)})
+        return
+    t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
+    for col in table.columns:
+        t.add_column(col, justify="left" if col == "strategy" else "right")
+    for row in table.itertuples(index=False):
+        t.add_row(*[v if isinstance(v, str) else f"{v:.3g}" for v in row])
+    out.print(t)
+    err.print(f"plot: {out_path}")
 
 
 def main() -> None:

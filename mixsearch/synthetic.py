@@ -26,7 +26,7 @@ class MixingLaw:
         m = targets or d
         t = rng.normal(0.0, 0.3, size=(m, d))
         t[np.arange(min(m, d)), np.arange(min(m, d))] = -rng.uniform(1.5, 3.0, size=min(m, d))
-        return cls(c=rng.uniform(2.0, 3.0, m), k=rng.uniform(0.5, 1.5, m), t=t)
+        return cls(c=rng.uniform(1.5, 2.5, m), k=rng.uniform(0.8, 1.6, m), t=t)
 
     def losses(self, W: np.ndarray) -> np.ndarray:
         """(n, m) per-target losses."""

@@ -49,11 +49,13 @@ class Surrogate(ABC):
         self.seed = seed
 
     def min_runs(self, dim: int) -> int:
-        """Fewest target-fidelity runs this family can be fitted on meaningfully."""
+        """Fewest runs this family can be fitted on meaningfully (target-fidelity runs, or all
+        runs for multi-fidelity families)."""
         return 4
 
     def applicable(self, data: TrainSet) -> bool:
-        return len(data.target_only()) >= self.min_runs(data.X.shape[1])
+        n = len(data) if self.multi_fidelity else len(data.target_only())
+        return n >= self.min_runs(data.X.shape[1])
 
     def fit(self, data: TrainSet) -> "Surrogate":
         self._fit(data if self.multi_fidelity else data.target_only())

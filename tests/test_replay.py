@@ -1,0 +1,76 @@
+"""Replay benchmark and synthetic ground truth; a multi-fidelity study end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from mixsearch.replay import pool_from_runs, replay, summarize, synthetic_pool
+from mixsearch.synthetic import MultiFidelityBenchmark
+from tests.conftest import cli, write_recipe
+
+
+def test_synthetic_fidelities_correlate_imperfectly():
+    bench = MultiFidelityBenchmark.random(5, seed=0)
+    X = np.random.default_rng(0).dirichlet(np.ones(5), 500)
+    lo, mid, hi = (bench(X, f) for f in bench.fidelities)
+    assert (lo > hi).all() and (mid > hi).all()  # smaller proxies have higher loss
+    from mixsearch.surrogate.cv import spearman
+
+    r_lo, r_mid = spearman(lo, hi), spearman(mid, hi)
+    assert 0.3 < r_lo < r_mid < 0.999  # informative, not identical
+    assert np.allclose(bench(X[:1], 1.0), bench(X, 1.0)[:1])  # a pure function of each mixture
+
+
+def test_replay_traces_and_summary():
+    pool = synthetic_pool(4, 50, seed=1)
+    traces = replay(pool, ["random", "regmix", "gp-bo", "mf-bo"], budget=5.0, seed=0)
+    for t in traces:
+        assert t.cost == sorted(t.cost) and t.cost[-1] <= 5.0 + 1.0  # one step may cross the budget
+        finite = [b for b in t.best if math.isfinite(b)]
+        assert finite == sorted(finite, reverse=True)  # best-so-far never gets worse
+        assert min(finite) >= pool.optimum - 1e-12
+    mf = traces[3]
+    assert any(c < 1 for c in np.diff([0.0, *mf.cost]))  # it used cheap fidelities
+    table = summarize([traces], [pool.optimum], tolerance=0.5)
+    assert list(table["strategy"]) == ["random", "regmix", "gp-bo", "mf-bo"]
+    assert (table["reached"] == 1.0).all() and "cost_vs_random" in table
+
+
+def test_stopping_at_the_tolerance():
+    pool = synthetic_pool(4, 50, seed=2)
+    (t,) = replay(pool, ["random"], budget=50.0, seed=0, tolerance=0.01)
+    assert t.best[-1] <= pool.optimum * 1.01 and all(b > pool.optimum * 1.01 for b in t.best[:-1])
+
+
+def test_pool_from_runs_groups_by_mixture():
+    X = np.array([[0.5, 0.5], [0.5, 0.5], [0.2, 0.8]])
+    pool = pool_from_runs(X, np.array([0.1, 1.0, 1.0]), np.array([3.0, 2.5, 2.7]))
+    assert pool.Y.shape == (2, 2) and pool.optimum == 2.5 and np.isnan(pool.Y[0, 0])
+
+
+def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
+    recipe_dict["proxy"]["fidelities"] = [{"name": "small", "tokens": 2048, "width": 16, "heads": 2},
+                                          {"name": "full"}]
+    recipe_dict["search"].update(initial_fidelities=["small", "full"], proposer="mfbo", rounds=0)
+    recipe = write_recipe(tmp_path / "mf.yaml", recipe_dict)
+    res = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert res["initial_added"] == 12 and res["rounds"][0]["launched"] == {"done": 12, "failed": 0}
+    props = res["rounds"][0]["proposals"]
+    assert len(props) == 2 and {p["fidelity"] for p in props} <= {"small", "full"}
+    names = {s["name"] for s in res["rounds"][0]["fit"]["scores"]}
+    assert "mfgp" in names and "bimix" in names  # multi-fidelity families were candidates
+    cli("export", str(recipe), "--format", "parquet", "--out", "all.parquet", cwd=tmp_path)
+    df = pd.read_parquet(tmp_path / "all.parquet")
+    done = df[df["status"] == "done"]
+    assert sorted(done["fidelity"].value_counts().to_dict().items()) == [("full", 6), ("small", 6)]
+    small = done[done["fidelity"] == "small"]
+    assert ((0 < small["fidelity_value"]) & (small["fidelity_value"] < 0.5)).all() and (small["tokens"] == 2048).all()
+    assert (done.loc[done["fidelity"] == "full", "fidelity_value"] == 1.0).all()
+    assert res["best"]["run_id"] in set(done.loc[done["fidelity"] == "full", "run_id"])  # best is at the target
+    rep = json.loads(cli("replay", str(recipe), "--seeds", "1", "--budget", "3", "--strategies", "random,mf-bo",
+                         "--out", "r.png", "--json", cwd=tmp_path).stdout)
+    assert [r["strategy"] for r in rep["summary"]] == ["random", "mf-bo"] and (tmp_path / "r.png").exists()
