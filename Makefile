@@ -24,6 +24,7 @@ test: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/surrogates.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data

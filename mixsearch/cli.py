@@ -277,8 +277,9 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     best = study.best()
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
+    pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
     if as_json:
-        _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed,
+        _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
                     "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
                     "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                     "best": _best_json(best, r.domain_names)})
@@ -295,8 +296,24 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
         out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
     for f in failed:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
-    if best:
+    if pareto:
+        table = Table(title="Pareto set (completed target-fidelity runs)")
+        table.add_column("run_id")
+        for o in r.objective_list:
+            table.add_column(o.label, justify="right")
+        for p in pareto:
+            table.add_row(p["run_id"][:10], *[f"{v:.4f}" for v in p["objectives"]])
+        out.print(table)
+    elif best:
         out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+
+
+def _pareto_json(study: Study) -> list[dict]:
+    front = study.pareto()
+    Y = study.objectives_matrix(front)
+    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
+             "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
+            for row, y in zip(front.to_dict("records"), Y)]
 
 
 @app.command()

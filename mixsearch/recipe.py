@@ -178,6 +178,10 @@ class Objective(Strict):
     target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
     weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
 
+    @property
+    def label(self) -> str:
+        return f"{self.kind}:{self.target}" if self.target else self.kind
+
     @model_validator(mode="after")
     def _target_given(self) -> "Objective":
         if self.kind in ("domain", "eval") and not self.target:
@@ -217,7 +221,7 @@ class Search(Strict):
     batch_size: int = Field(4, ge=1, description="proposals per round")
     rounds: int = Field(1, ge=0)
     surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
-    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc"] = "regmix"
+    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
     initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
     candidates: int = Field(100_000, ge=100)
     top_k: int = Field(128, ge=1)
@@ -241,6 +245,8 @@ class Recipe(Strict):
     data: Data = Data()
     proxy: Proxy = Proxy()
     objective: Objective = Objective()
+    objectives: list[Objective] = Field([], description="two or more: a multi-objective (Pareto) search; "
+                                                         "the first is also `objective`")
     constraints: Constraints = Constraints()
     search: Search = Search()
     budget: BudgetSpec = BudgetSpec()
@@ -248,6 +254,11 @@ class Recipe(Strict):
     @property
     def domain_names(self) -> list[str]:
         return [d.name for d in self.domains]
+
+    @property
+    def objective_list(self) -> list[Objective]:
+        """What the search minimises: one objective, or several for a Pareto search."""
+        return self.objectives or [self.objective]
 
     @model_validator(mode="after")
     def _consistent(self) -> "Recipe":
@@ -257,14 +268,17 @@ class Recipe(Strict):
             raise ValueError(f"duplicate domain/eval_set names: {', '.join(dupes)}")
         domains = set(self.domain_names)
         evals = {e.name for e in self.eval_sets}
-        obj = self.objective
-        if obj.kind == "domain" and obj.target not in domains:
-            raise ValueError(f"objective.target '{obj.target}' is not a domain")
-        if obj.kind == "eval" and obj.target not in evals:
-            raise ValueError(f"objective.target '{obj.target}' is not an eval_set")
-        for name in (obj.weights or {}):
-            if name not in domains:
-                raise ValueError(f"objective.weights names unknown domain '{name}'")
+        if len(self.objectives) == 1:
+            raise ValueError("objectives needs two or more entries (use objective for one)")
+        for field_name, obj in [("objective", self.objective)] + [(f"objectives[{i}]", o)
+                                                                  for i, o in enumerate(self.objectives)]:
+            if obj.kind == "domain" and obj.target not in domains:
+                raise ValueError(f"{field_name}.target '{obj.target}' is not a domain")
+            if obj.kind == "eval" and obj.target not in evals:
+                raise ValueError(f"{field_name}.target '{obj.target}' is not an eval_set")
+            for name in (obj.weights or {}):
+                if name not in domains:
+                    raise ValueError(f"{field_name}.weights names unknown domain '{name}'")
         fids = [f[0] for f in self.proxy.fidelity_configs()]
         for name in self.search.initial_fidelities or []:
             if name not in fids:

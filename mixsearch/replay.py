@@ -161,9 +161,8 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
     r = _Replay(pool, "mf-bo", budget, stop_at)
     d, target = pool.X.shape[1], len(pool.fids) - 1
     order = rng.permutation(len(pool.X))
-    for i in order[: 4 * N_INIT]:  # a cheap batch first, and one run at the target
+    for i in order[: 4 * N_INIT]:  # a cheap batch first; the acquisition decides when to pay for the target
         r.evaluate(i, 0)
-    r.evaluate(order[0], target)
     utility = InverseCostWeightedUtility(cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0},
                                                                             fixed_cost=FIXED_COST))
     cset = torch.as_tensor(np.hstack([pool.X, np.ones((len(pool.X), 1))]), dtype=DTYPE)

@@ -25,6 +25,7 @@ from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make
 from mixsearch.surrogate.cv import CVScore, select
 
 MIN_RUNS_TO_FIT = 4
+OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 UNFINISHED = ("pending", "proposed")
 
 
@@ -198,12 +199,15 @@ class Study:
         status, error = result.get("status", "failed"), result.get("error")
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)
-        objective = math.nan
+        values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:
-                objective = objective_value(self.recipe.objective, losses, self.recipe.domain_names)
+                values = [objective_value(o, losses, self.recipe.domain_names) for o in self.recipe.objective_list]
             except KeyError as exc:
                 status, error = "failed", f"no loss for objective target {exc}"
+        objective = values[0]
+        if len(values) > 1:
+            row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
         row.update({
             "status": status, "error": error, "objective": objective,
             "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
@@ -272,17 +276,45 @@ class Study:
         r = self.recipe
         view = self.store.runs()
         n = n or r.search.batch_size
-        method = method or r.search.proposer
+        multi = len(r.objective_list) > 1
+        method = method or (r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe")
+        if multi and method not in ("motpe", "nsga2"):
+            raise UserError(f"a study with several objectives proposes with motpe or nsga2, not {method}",
+                            where="search.proposer")
         past = weights_matrix(view, r.domain_names) if len(view) else None
         round_ = int(view["round"].max()) + 1 if len(view) else 1
         levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
+        target = self.completed_at_target()
         ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
-                              self.fidelity_values(view) if len(view) else None)
+                              self.fidelity_values(view) if len(view) else None,
+                              objectives=None if len(r.objective_list) < 2 else
+                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)))
         prop = propose(ctx, n, method)
         origin = f"propose:{method}/{fitted.name}"
         rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
         self.add(rows)
         return pd.DataFrame(rows)
+
+    def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
+        """(n, k) objective values of a multi-objective study's runs; None for one objective."""
+        k = len(self.recipe.objective_list)
+        if k < 2:
+            return None
+        cols = [f"{OBJ}{i}" for i in range(k)]
+        if not all(c in done for c in cols):
+            return np.full((len(done), k), np.nan)
+        return done[cols].to_numpy(float)
+
+    def pareto(self) -> pd.DataFrame:
+        """Completed target-fidelity runs that no other such run dominates (all objectives)."""
+        done = self.completed_at_target()
+        Y = self.objectives_matrix(done)
+        if Y is None or done.empty:
+            return done
+        ok = np.isfinite(Y).all(1)
+        done, Y = done[ok], Y[ok]
+        dominated = [bool(np.any(np.all(Y <= y, 1) & np.any(Y < y, 1))) for y in Y]
+        return done[~np.array(dominated, bool)] if len(done) else done
 
     def best(self) -> dict | None:
         done = self.completed_at_target()

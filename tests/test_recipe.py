@@ -56,6 +56,11 @@ def _error(tmp_path: Path, data: dict) -> str:
          "constraints.domains.code: min 0.6 > max 0.2"),
         (lambda d: d["search"].update(surrogate="gp-magic"), "search.surrogate"),
         (lambda d: d.update(domains=d["domains"][:1]), "domains: List should have at least 2 items"),
+        (lambda d: d.update(objectives=[{"kind": "mean"}]), "objectives needs two or more entries"),
+        (lambda d: d.update(objectives=[{"kind": "mean"}, {"kind": "domain", "target": "web"}]),
+         "objectives[1].target 'web' is not a domain"),
+        (lambda d: d["proxy"].update(fidelities=[{"name": "a", "width": 31}]), "fidelity a: width 31 is not divisible"),
+        (lambda d: d["search"].update(initial_fidelities=["huge"]), "unknown fidelity 'huge'"),
     ],
 )
 def test_invalid_recipes_name_the_field(recipe_dict, tmp_path, mutate, expected):

@@ -34,6 +34,7 @@ class ProposalContext:
     seed: int
     existing: np.ndarray | None = None  # mixtures of past runs (never proposed again)
     existing_fid: np.ndarray | None = None  # their fidelity values
+    objectives: tuple[np.ndarray, np.ndarray] | None = None  # multi-objective: (mixtures, values (n, k))
 
     @property
     def past(self) -> np.ndarray:

@@ -16,18 +16,41 @@ import numpy as np
 import torch
 
 from mixsearch.mixtures import Space, sample
+from mixsearch.recipe import Sampling
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 
-RESTARTS = 6
-RAW_SAMPLES = 256
+RESTARTS = 4
+RAW_SAMPLES = 128
 FIXED_COST = 0.005  # per-run overhead, in target-run units
-CANDIDATE_SET = 1000
+CANDIDATE_SET = 500
+MAXITER = 25  # SLSQP iterations per restart: MF acquisition values are costly
 
 
 def _simplex(d: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
     return [(torch.arange(d, dtype=torch.long), torch.ones(d, dtype=DTYPE), 1.0)]
+
+
+def _initial_conditions(space: Space, seed: int):
+    """BoTorch's ic_generator, on our own sampler: feasible mixtures (no hit-and-run polytope
+    sampling, which dominates the time on many domains), the best raw samples by acquisition value."""
+    rng = np.random.default_rng(seed)
+
+    def generate(acq_function, bounds, q, num_restarts, raw_samples, fixed_features=None, **_: object):
+        d = space.dim
+        W = sample(space, raw_samples * q, Sampling(), rng, method="uniform", rounded=False)
+        X = torch.as_tensor(W, dtype=DTYPE).reshape(raw_samples, q, d)
+        if bounds.shape[-1] > d:  # a fidelity column
+            X = torch.cat([X, bounds[1, d:].expand(raw_samples, q, -1).clone()], dim=-1)
+        for col, value in (fixed_features or {}).items():
+            X[..., col] = value
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vals = torch.cat([acq_function(chunk) for chunk in X.split(64)])
+        return X[vals.topk(min(num_restarts, raw_samples)).indices]
+
+    return generate
 
 
 def _box(space: Space, fid: tuple[float, float] | None = None) -> torch.Tensor:
@@ -50,7 +73,8 @@ def bo(ctx: ProposalContext, n: int) -> Proposal:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf(acq, bounds=_box(ctx.space), q=n, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
-                                equality_constraints=_simplex(ctx.space.dim))
+                                equality_constraints=_simplex(ctx.space.dim),
+                                ic_generator=_initial_conditions(ctx.space, ctx.seed))
     return finish(replace(ctx, surrogate=gp), list(cand.detach().numpy()), n)
 
 
@@ -65,7 +89,7 @@ def recommend(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         x, _ = optimize_acqf(acq, bounds=_box(space), q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
-                             equality_constraints=_simplex(d))
+                             equality_constraints=_simplex(d), ic_generator=_initial_conditions(space, 0))
     return feasible(x.detach().numpy(), space)[0]
 
 
@@ -97,7 +121,9 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
         cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
                                       num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
                                       fixed_features_list=[{d: v} for v in values],
-                                      equality_constraints=_simplex(d), return_acq_values=False)
+                                      equality_constraints=_simplex(d), return_acq_values=False,
+                                      options={"maxiter": MAXITER},
+                                      ic_generator=_initial_conditions(ctx.space, ctx.seed))
     cand = cand.detach().numpy()
     W = feasible(cand[:, :d], ctx.space)[: len(cand)]
     fids = np.array([min(values, key=lambda v: abs(v - f)) for f in cand[: len(W), d]])

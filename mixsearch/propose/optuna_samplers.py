@@ -1,4 +1,5 @@
-"""Optuna samplers (TPE, CMA-ES, QMC) through ask/tell on the simplex.
+"""Optuna samplers through ask/tell on the simplex: TPE, CMA-ES, QMC for one objective; MOTPE
+(multi-objective TPE) and NSGA-II for several (a Pareto search).
 
 Optuna has no simplex constraint, so each domain gets u_j in (0, 1] and the mixture is the
 normalised exponential x_j = -log(u_j), x / sum(x) (a flat Dirichlet for uniform u), mapped into
@@ -31,8 +32,10 @@ def to_unit(w: np.ndarray, space: Space) -> np.ndarray:
 def _sampler(kind: str, seed: int):
     import optuna
 
-    if kind == "tpe":
+    if kind in ("tpe", "motpe"):
         return optuna.samplers.TPESampler(seed=seed, constant_liar=True, n_startup_trials=4, multivariate=True)
+    if kind == "nsga2":
+        return optuna.samplers.NSGAIISampler(seed=seed)
     if kind == "cmaes":
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     return optuna.samplers.QMCSampler(seed=seed, scramble=True, warn_independent_sampling=False)
@@ -45,12 +48,18 @@ def ask(kind: str, ctx: ProposalContext, n: int) -> np.ndarray:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     d = ctx.space.dim
     dists = {f"u{j}": optuna.distributions.FloatDistribution(U_MIN, 1.0) for j in range(d)}
-    study = optuna.create_study(direction="minimize", sampler=_sampler(kind, ctx.seed))
-    target = ctx.data.target_only()
-    for w, y in zip(target.X, target.y):
+    if ctx.objectives is not None:  # several objectives: a Pareto search
+        X, Y = ctx.objectives
+        keep = np.isfinite(Y).all(1)
+        X, Y = X[keep], Y[keep]
+    else:
+        target = ctx.data.target_only()
+        X, Y = target.X, target.y[:, None]
+    study = optuna.create_study(directions=["minimize"] * Y.shape[1], sampler=_sampler(kind, ctx.seed))
+    for w, y in zip(X, Y):
         u = to_unit(w, ctx.space)
         study.add_trial(optuna.trial.create_trial(params={f"u{j}": float(u[j]) for j in range(d)},
-                                                  distributions=dists, value=float(y)))
+                                                  distributions=dists, values=[float(v) for v in y]))
     out = []
     for _ in range(n):
         trial = study.ask(dists)
@@ -73,5 +82,5 @@ def _optuna(kind: str):
     return propose
 
 
-for _kind in ("tpe", "cmaes", "qmc"):
+for _kind in ("tpe", "cmaes", "qmc", "motpe", "nsga2"):
     register(_kind)(_optuna(_kind))

@@ -18,6 +18,7 @@ from mixsearch.surrogate.base import Surrogate, TrainSet, register
 
 DELTA = 0.02  # Huber threshold, in loss units
 STARTS = 8
+BIMIX_STARTS, BIMIX_MAXITER = 4, 250  # its power terms make each start slower
 EPS = 0.01
 
 Law = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (theta, X, D) -> prediction
@@ -29,7 +30,7 @@ def _huber(r: torch.Tensor, delta: float) -> torch.Tensor:
 
 
 def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y: np.ndarray,
-            delta: float = DELTA) -> np.ndarray:
+            delta: float = DELTA, maxiter: int = 500) -> np.ndarray:
     """The parameters, over all starts, with the lowest Huber loss."""
     Xt, Dt, yt = (torch.as_tensor(a, dtype=torch.float64) for a in (X, D, y))
 
@@ -43,7 +44,7 @@ def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y:
 
     best, best_val = starts[0], np.inf
     for x0 in starts:
-        res = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+        res = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
         if res.fun < best_val:
             best, best_val = res.x, res.fun
     return best
@@ -102,10 +103,10 @@ class BiMixSurrogate(Surrogate):
         rng = np.random.default_rng(self.seed)
         d = data.X.shape[1]
         starts = []
-        for s in _starts(data.y, d + 1, rng, 0.5):
+        for s in _starts(data.y, d + 1, rng, 0.5)[:BIMIX_STARTS]:
             a = np.log(max(float(np.exp(s[1])) / d, 1e-6))
             starts.append(np.concatenate([[s[0]], np.full(d, a) + rng.normal(0, 0.3, d), [np.log(0.3), np.log(0.3)]]))
-        self.theta = fit_law(_bimix, starts, data.X, data.fidelities, data.y)
+        self.theta = fit_law(_bimix, starts, data.X, data.fidelities, data.y, maxiter=BIMIX_MAXITER)
 
     def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
         D = np.ones(len(X)) if fid is None else fid

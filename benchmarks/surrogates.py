@@ -1,0 +1,102 @@
+"""Surrogate and proposal benchmarks: one command, two tables.
+
+1. fit + propose a batch of 8 on 512 runs x 17 domains (synthetic mixing law with interactions,
+   one held-out target loss), per surrogate/proposer (goals: <= 10 s regression, <= 60 s GP/MF-GP).
+2. Replay on the synthetic multi-fidelity benchmark: cost to get within 1% of the pool optimum,
+   median over seeds (goal: MF-BO <= 1/5 of random Dirichlet search).
+
+    python benchmarks/surrogates.py [--seeds 7] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+import warnings
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from mixsearch.mixtures import Space, sample
+from mixsearch.propose import FidelityLevel, ProposalContext, propose
+from mixsearch.recipe import Sampling, Search
+from mixsearch.replay import replay, summarize, synthetic_pool
+from mixsearch.surrogate import make_surrogate
+from mixsearch.surrogate.base import TrainSet
+from mixsearch.synthetic import MultiFidelityBenchmark
+
+CASES = [  # (surrogate, proposer, goal seconds)
+    ("linear", "regmix", 10), ("loglinear", "regmix", 10), ("lightgbm", "regmix", 10),
+    ("mixing_law", "regmix", 10), ("mixing_law", "optimize", 10), ("bimix", "regmix", 10),
+    ("gp", "bo", 60), ("mfgp", "mfbo", 60),
+]
+
+
+def fit_propose_rows(n_runs: int, d: int) -> list[tuple[str, ...]]:
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    bench = MultiFidelityBenchmark.random(d, seed=0)
+    X = sample(space, n_runs, Sampling(method="dirichlet"), np.random.default_rng(0))
+    single = TrainSet(X, bench(X, 1.0, noise=0.003))
+    fid = np.random.default_rng(1).choice(bench.fidelities, size=n_runs, p=[0.6, 0.3, 0.1])
+    multi = TrainSet(X, bench(X, fid, noise=0.003), fid)
+    levels = [FidelityLevel(f"f{i}", v) for i, v in enumerate(bench.fidelities)]
+    rows = []
+    for name, method, goal in CASES:
+        data = multi if name in ("mfgp", "bimix") else single
+        start = time.perf_counter()
+        model = make_surrogate(name, 0).fit(data)
+        fitted = time.perf_counter() - start
+        ctx = ProposalContext(model, space, data, levels, Search(), 0, X, data.fidelities)
+        prop = propose(ctx, 8, method)
+        total = time.perf_counter() - start
+        true = bench(prop.W, 1.0).min()
+        rows.append((f"{name} + {method}", f"{len(data)} x {d}", f"{fitted:.1f}", f"{total:.1f}", f"<= {goal} s",
+                     "yes" if total <= goal else "NO", f"{true - bench(X, 1.0).min():+.4f}"))
+    return rows
+
+
+def replay_rows(seeds: int, pool: int, d: int, budget: float) -> tuple[list[tuple[str, ...]], float]:
+    traces, optima = [], []
+    for seed in range(seeds):
+        p = synthetic_pool(d, pool, seed)
+        traces.append(replay(p, ["random", "regmix", "gp-bo", "mf-bo"], budget, seed, tolerance=0.01))
+        optima.append(p.optimum)
+    table = summarize(traces, optima, 0.01)
+    rows = [(r.strategy, f"{r.median_cost_to_1pct:.2f}", f"{r.reached:.0%}", f"{r.median_final_regret:.4f}",
+             f"{r.cost_vs_random:.2f}x" if "cost_vs_random" in table else "-") for r in table.itertuples()]
+    mf = table.loc[table["strategy"] == "mf-bo", "cost_vs_random"]
+    return rows, float(mf.iloc[0]) if len(mf) else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seeds", type=int, default=7)
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    args = parser.parse_args()
+    warnings.simplefilter("ignore")
+    console = Console(width=160)
+    n_runs, seeds = (128, 2) if args.quick else (512, args.seeds)
+    header = f"{os.cpu_count()} CPUs, torch {torch.__version__} threads {torch.get_num_threads()}"
+    t1 = Table(title=f"fit + propose 8 mixtures — {header}")
+    for col in ("surrogate + proposer", "runs x domains", "fit s", "fit+propose s", "goal", "met",
+                "best proposal vs best run (true loss)"):
+        t1.add_column(col)
+    for row in fit_propose_rows(n_runs, 17):
+        t1.add_row(*row)
+    console.print(t1)
+    rows, ratio = replay_rows(seeds, 400, 6, 40.0)
+    t2 = Table(title=f"replay on the synthetic multi-fidelity benchmark (6 domains, pool 400, fidelities "
+                     f"0.01/0.1/1), median of {seeds} seeds; goal: mf-bo <= 0.20x random "
+                     f"({'met' if ratio <= 0.2 else 'not met'}: {ratio:.2f}x)")
+    for col in ("strategy", "cost to within 1%", "seeds reaching it", "final regret", "cost vs random"):
+        t2.add_column(col)
+    for row in rows:
+        t2.add_row(*row)
+    console.print(t2)
+
+
+if __name__ == "__main__":
+    main()
