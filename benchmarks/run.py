@@ -104,7 +104,7 @@ def ray_rows(data: PreparedData, quick: bool) -> list[tuple[str, ...]]:
     init = time.perf_counter() - t0
     done = []
     t0 = time.perf_counter()
-    schedule.execute(specs, data, Resources(num_cpus=CPUS), lambda s, r: done.append(r))
+    schedule.execute([[s] for s in specs], data, Resources(num_cpus=CPUS), lambda s, r: done.append(r))
     ray_wall = time.perf_counter() - t0
     schedule.shutdown()
     assert len(done) == n and all(r["status"] == "done" for r in done)

@@ -121,12 +121,25 @@ class Train(Strict):
     grad_clip: float = Field(1.0, gt=0)
     eval_tokens: int = Field(16_384, gt=0, description="validation tokens per domain")
     eval_every: int | None = Field(None, gt=0, description="steps between interim evals")
+    compile: bool = Field(False, description="torch.compile the model (CUDA only)")
 
 
 class Resources(Strict):
     num_cpus: float = Field(1.0, gt=0)
-    num_gpus: float = Field(0.0, ge=0, description="fraction of a GPU per run, e.g. 0.25")
-    retries: int = Field(2, ge=0, description="retries of a run that raised")
+    num_gpus: float = Field(0.0, ge=0, description="fraction of a GPU per task, e.g. 0.25")
+    runs_per_gpu: int | Literal["auto"] | None = Field(
+        None, description="pack tasks on a GPU: num_gpus = 1/runs_per_gpu (auto: from memory)")
+    ensemble: int | Literal["auto"] = Field(
+        1, description="train this many runs of one fidelity as one batched model per task (auto: from memory)")
+    retries: int = Field(2, ge=0, description="retries of a task that raised or whose worker died")
+
+    @model_validator(mode="after")
+    def _positive(self) -> "Resources":
+        for name in ("runs_per_gpu", "ensemble"):
+            value = getattr(self, name)
+            if isinstance(value, int) and value < 1:
+                raise ValueError(f"{name} must be >= 1 or auto")
+        return self
 
 
 class Fidelity(Strict):

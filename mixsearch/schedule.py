@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import UserError
+from mixsearch.proxy.ensemble import train_ensemble
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Resources
 
@@ -44,30 +45,41 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(cause).__name__
 
 
-def execute(specs: Sequence[RunSpec], data: PreparedData, resources: Resources, on_result: ResultFn,
+def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
             fn: Callable[[dict, dict], dict] = train_proxy,
-            should_stop: Callable[[], bool] | None = None) -> None:
-    """Run every spec as a Ray task (retried `resources.retries` times if it raises or its worker
-    dies) and call on_result(spec, result) as each one finishes; a task that still fails gives
-    status 'failed'. When should_stop() turns true, tasks still in flight are cancelled and
-    reported to no one: their runs stay open for the next command."""
+            ensemble_fn: Callable[[list[dict], dict], list[dict]] = train_ensemble,
+            should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
+    """Run each group as one Ray task: a group of one with `fn`, a larger one as an ensemble with
+    `ensemble_fn`. Tasks are retried `resources.retries` times if they raise or their worker dies;
+    on_result(spec, result) is called for each run as its task finishes, and a task that still
+    fails gives its runs status 'failed'. When should_stop() turns true, tasks in flight are
+    cancelled and reported to no one: their runs stay open for the next command."""
     import ray
 
-    if resources.num_gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
+    gpus = resources.num_gpus if num_gpus is None else num_gpus
+    if gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
         raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
-    task = ray.remote(fn).options(num_cpus=resources.num_cpus, num_gpus=resources.num_gpus,
-                                  max_retries=resources.retries, retry_exceptions=True)
+    options = {"num_cpus": resources.num_cpus, "num_gpus": gpus, "max_retries": resources.retries,
+               "retry_exceptions": True}
+    single, batch = ray.remote(fn).options(**options), ray.remote(ensemble_fn).options(**options)
     data_ref = ray.put(data.to_dict())
-    pending = {task.remote(spec.to_dict(), data_ref): spec for spec in specs}
+    pending = {}
+    for group in groups:
+        if len(group) == 1:
+            pending[single.remote(group[0].to_dict(), data_ref)] = list(group)
+        else:
+            pending[batch.remote([s.to_dict() for s in group], data_ref)] = list(group)
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
         for ref in done:
-            spec = pending.pop(ref)
+            group = pending.pop(ref)
             try:
-                result = ray.get(ref)
+                out = ray.get(ref)
+                results = out if isinstance(out, list) else [out]
             except Exception as exc:  # a task that failed after its retries: record it, keep going
-                result = {"status": "failed", "losses": {}, "error": _error_text(exc)}
-            on_result(spec, result)
+                results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+            for spec, result in zip(group, results):
+                on_result(spec, result)
         if pending and should_stop and should_stop():
             for ref in pending:
                 ray.cancel(ref, force=True)

@@ -18,6 +18,7 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
+from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
@@ -25,6 +26,7 @@ from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make
 from mixsearch.surrogate.cv import CVScore, select
 
 MIN_RUNS_TO_FIT = 4
+MAX_RUNS_PER_GPU = 8
 OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 UNFINISHED = ("pending", "proposed")
 
@@ -175,12 +177,14 @@ class Study:
         r, data = self.recipe, self.data()
         res = r.proxy.resources
         base = {row["run_id"]: row for row in todo.to_dict("records")}
-        specs = []
+        by_fidelity: dict[str, list[RunSpec]] = {}
         for row in base.values():
             fid = self._fidelity_of(row)
-            specs.append(RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
-                                 seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
-                                 threads=max(1, int(res.num_cpus))))
+            by_fidelity.setdefault(fid.name, []).append(
+                RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
+                        seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
+                        threads=max(1, int(res.num_cpus))))
+        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result)
@@ -190,8 +194,32 @@ class Study:
                 on_result(row)
 
         schedule.connect(address)
-        schedule.execute(specs, data, res, record, fn=fn, should_stop=should_stop)
+        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=self.num_gpus())
         return counts
+
+    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec]) -> list[list[RunSpec]]:
+        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: as many as fit in memory)."""
+        k = self.recipe.proxy.resources.ensemble
+        if k == "auto":
+            k = auto_size(fid.model, fid.train, self.data().vocab_size, fid.params, free_memory())
+        return [specs[i: i + k] for i in range(0, len(specs), k)]
+
+    def num_gpus(self) -> float:
+        """GPU share per task: num_gpus, or 1/runs_per_gpu (auto: as many tasks as fit in GPU memory)."""
+        res = self.recipe.proxy.resources
+        if res.runs_per_gpu is None:
+            return res.num_gpus
+        if res.runs_per_gpu != "auto":
+            return 1.0 / res.runs_per_gpu
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError("auto needs a GPU visible to this process; give a number", where="proxy.resources.runs_per_gpu")
+        fid = self.target
+        k = 1 if res.ensemble == "auto" else res.ensemble
+        per_task = k * member_bytes(fid.model, fid.train, self.data().vocab_size, fid.params)
+        total = torch.cuda.get_device_properties(0).total_memory
+        return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
 
     def _result_row(self, base: dict, result: dict) -> dict:
         losses = result.get("losses") or {}
@@ -199,6 +227,7 @@ class Study:
         status, error = result.get("status", "failed"), result.get("error")
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)
+        share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:
@@ -211,8 +240,9 @@ class Study:
         row.update({
             "status": status, "error": error, "objective": objective,
             "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
-            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": res.num_gpus,
-            "cpu_hours": wall * res.num_cpus / 3600, "gpu_hours": wall * res.num_gpus / 3600,
+            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": self.num_gpus(),
+            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * self.num_gpus() * share / 3600,
+            "ensemble": int(result.get("ensemble") or 1),
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},

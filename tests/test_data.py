@@ -15,7 +15,7 @@ import pytest
 
 from mixsearch.data import prepare as prep
 from mixsearch.data.fetch import archive_members, fetch_domain
-from mixsearch.data.sampler import MixtureSampler, eval_windows
+from mixsearch.data.sampler import MixtureSampler, Prefetcher, eval_windows
 from mixsearch.data.tokenizer import BPETokenizer, ByteTokenizer
 from mixsearch.errors import UserError
 from mixsearch.recipe import Domain, parse_recipe
@@ -105,6 +105,15 @@ def test_sampler_draws_domains_in_proportion():
     assert set(zero.batch()[0].flatten().tolist()) == {2}
     w = eval_windows(np.arange(1000, dtype=np.uint16), 16, 160)
     assert w.shape == (10, 17) and torch_equal_rows(w)
+
+
+def test_prefetcher_yields_the_samplers_batches_in_order():
+    arrays = {"a": np.arange(500, dtype=np.uint16)}
+    ref = MixtureSampler(arrays, {"a": 1.0}, context=8, batch_size=4, seed=3)
+    pre = Prefetcher(MixtureSampler(arrays, {"a": 1.0}, context=8, batch_size=4, seed=3).batch, count=10, depth=2)
+    for _ in range(10):
+        (x1, y1), (x2, y2) = ref.batch(), pre.batch()
+        assert (x1 == x2).all() and (y1 == y2).all()
 
 
 def torch_equal_rows(w) -> bool:

@@ -66,3 +66,22 @@ def test_rerun_is_idempotent(study, tmp_path):
     again = study.store.runs()
     assert len(again) == len(first) == 8
     assert set(again["run_id"]) == set(first["run_id"])
+
+
+def test_ensembles_through_ray(recipe_dict, tmp_path, ray_local):
+    recipe_dict["proxy"]["resources"]["ensemble"] = 4
+    ens = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "ens")
+    ens.seed_initial()
+    assert ens.launch() == {"done": 6, "failed": 0}
+    view = ens.store.runs()
+    assert sorted(view["ensemble"]) == [2, 2, 4, 4, 4, 4]  # 6 runs: a group of 4 and a group of 2
+    assert view["run_id"].is_unique and (view["status"] == "done").all()
+    assert np.allclose(view["cpu_hours"] * view["ensemble"] * 3600, view["wall_time"])  # a task's cost, split
+    recipe_dict["proxy"]["resources"]["ensemble"] = 1
+    solo = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "solo")
+    solo.seed_initial()
+    solo.launch()
+    a = ens.store.runs().set_index("run_id").sort_index()
+    b = solo.store.runs().set_index("run_id").sort_index()
+    assert list(a.index) == list(b.index)  # same runs, same ids
+    assert np.allclose(a["objective"], b["objective"], rtol=2e-3)  # same results, up to float reordering

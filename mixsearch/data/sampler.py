@@ -39,3 +39,25 @@ def eval_windows(val: np.ndarray, context: int, max_tokens: int) -> torch.Tensor
     n = max(1, min(max_tokens // context, (len(val) - 1) // context))
     starts = np.linspace(0, len(val) - context - 1, n).astype(np.int64)
     return torch.from_numpy(np.stack([np.asarray(val[s: s + context + 1], dtype=np.int64) for s in starts]))
+
+
+class Prefetcher:
+    """Draws `count` batches on a background thread, `depth` ahead, in pinned memory, so the
+    host never starves the GPU (used on CUDA; `batch()` has the sampler's interface)."""
+
+    def __init__(self, draw, count: int, depth: int = 4) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        pin = torch.cuda.is_available()
+
+        def work() -> None:
+            for _ in range(count):
+                x, y = draw()
+                self._queue.put((x.pin_memory(), y.pin_memory()) if pin else (x, y))
+
+        threading.Thread(target=work, daemon=True).start()
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._queue.get()

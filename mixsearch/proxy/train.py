@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from mixsearch.data.prepare import PreparedData
-from mixsearch.data.sampler import MixtureSampler, eval_windows
+from mixsearch.data.sampler import MixtureSampler, Prefetcher, eval_windows
 from mixsearch.proxy.model import GPT
 from mixsearch.recipe import Model, Train
 
@@ -94,7 +94,11 @@ def train_proxy(spec: dict, data: dict) -> dict:
                              mcfg.context, tcfg.batch_size, run.seed)
     tokens_per_step = tcfg.batch_size * mcfg.context
     steps = max(1, math.ceil(tcfg.tokens / tokens_per_step))
-    result = {"params": model.num_params(), "steps": steps, "host": socket.gethostname(),
+    if device.type == "cuda":
+        sampler = Prefetcher(sampler.batch, steps)
+        if tcfg.compile:
+            model = torch.compile(model)
+    result = {"params": sum(p.numel() for p in model.parameters()), "steps": steps, "host": socket.gethostname(),
               "device": str(device), "error": None, "curve": []}
     last = torch.zeros((), device=device)
     for step in range(steps):
