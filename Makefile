@@ -25,6 +25,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/surrogates.py
+	$(BIN)/python benchmarks/proxy_throughput.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data

@@ -17,16 +17,13 @@ import time
 from pathlib import Path
 
 import torch
-from rich.console import Console
-from rich.table import Table
-
 from mixsearch import schedule
 from mixsearch.proxy.ensemble import train_ensemble
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Resources, Train
 
-from run import stdlib_data  # noqa: E402  (benchmarks/ is the script's directory)
+from run import print_table, stdlib_data  # noqa: E402  (benchmarks/ is the script's directory)
 
 GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
 
@@ -95,13 +92,9 @@ def main() -> None:
         for k in sizes:
             out = train_ensemble(specs(k, model, train, cpus), data.to_dict())
             row(f"ensemble K={k}", k * out[0]["tokens_per_s"])
-    table = Table(title=f"proxy throughput — {name}; model 2L d256 8 heads MLP512 ctx{context} "
-                        f"({n_params / 1e6:.2f}M params), batch {batch}, torch {torch.__version__}")
-    for col in ("mode", "tokens/s", f"proxy-runs/hour at {args.budget:.0e} tokens", "MFU"):
-        table.add_column(col)
-    for r in rows:
-        table.add_row(*r)
-    Console(width=160).print(table)
+    print_table(f"proxy throughput — {name}; model 2L d256 8 heads MLP512 ctx{context} "
+                f"({n_params / 1e6:.2f}M params), batch {batch}, torch {torch.__version__}",
+                ("mode", "tokens/s", f"proxy-runs/hour at {args.budget:.0e} tokens", "MFU"), rows)
 
 
 if __name__ == "__main__":

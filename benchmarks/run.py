@@ -51,6 +51,16 @@ def stdlib_data(root: Path, context: int) -> PreparedData:
     return prepare(recipe)
 
 
+def print_table(title: str, columns: tuple[str, ...], rows: list[tuple[str, ...]]) -> None:
+    """Print one benchmark table."""
+    table = Table(title=title)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=160).print(table)
+
+
 def bare_loop(model_cfg: Model, train: Train, data: PreparedData, threads: int) -> float:
     """Tokens/s of the plainest loop: same model and optimizer, batches pre-sampled in memory."""
     torch.set_num_threads(threads)
@@ -125,13 +135,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = stdlib_data(Path(tmp), context=128)
         rows = throughput_rows(data, args.quick) + ray_rows(data, args.quick)
-    table = Table(title=f"mixsearch benchmarks — {platform.processor() or platform.machine()}, {CPUS} CPUs, "
-                        f"torch {torch.__version__}, device cpu")
-    for col in ("measure", "mixsearch", "bare / in-process", "ratio", "goal"):
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*row)
-    Console(width=160).print(table)
+    print_table(f"mixsearch benchmarks — {platform.processor() or platform.machine()}, {CPUS} CPUs, "
+                f"torch {torch.__version__}, device cpu",
+                ("measure", "mixsearch", "bare / in-process", "ratio", "goal"), rows)
 
 
 if __name__ == "__main__":

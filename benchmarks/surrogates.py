@@ -17,9 +17,6 @@ import warnings
 
 import numpy as np
 import torch
-from rich.console import Console
-from rich.table import Table
-
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe import Sampling, Search
@@ -27,6 +24,7 @@ from mixsearch.replay import replay, summarize, synthetic_pool
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.synthetic import MultiFidelityBenchmark
+from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 CASES = [  # (surrogate, proposer, goal seconds)
     ("linear", "regmix", 10), ("loglinear", "regmix", 10), ("lightgbm", "regmix", 10),
@@ -77,25 +75,16 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
-    console = Console(width=160)
     n_runs, seeds = (128, 2) if args.quick else (512, args.seeds)
     header = f"{os.cpu_count()} CPUs, torch {torch.__version__} threads {torch.get_num_threads()}"
-    t1 = Table(title=f"fit + propose 8 mixtures — {header}")
-    for col in ("surrogate + proposer", "runs x domains", "fit s", "fit+propose s", "goal", "met",
-                "best proposal vs best run (true loss)"):
-        t1.add_column(col)
-    for row in fit_propose_rows(n_runs, 17):
-        t1.add_row(*row)
-    console.print(t1)
+    print_table(f"fit + propose 8 mixtures — {header}",
+                ("surrogate + proposer", "runs x domains", "fit s", "fit+propose s", "goal", "met",
+                 "best proposal vs best run (true loss)"), fit_propose_rows(n_runs, 17))
     rows, ratio = replay_rows(seeds, 400, 6, 40.0)
-    t2 = Table(title=f"replay on the synthetic multi-fidelity benchmark (6 domains, pool 400, fidelities "
-                     f"0.01/0.1/1), median of {seeds} seeds; goal: mf-bo <= 0.20x random "
-                     f"({'met' if ratio <= 0.2 else 'not met'}: {ratio:.2f}x)")
-    for col in ("strategy", "cost to within 1%", "seeds reaching it", "final regret", "cost vs random"):
-        t2.add_column(col)
-    for row in rows:
-        t2.add_row(*row)
-    console.print(t2)
+    print_table(f"replay on the synthetic multi-fidelity benchmark (6 domains, pool 400, fidelities 0.01/0.1/1), "
+                f"median of {seeds} seeds; goal: mf-bo <= 0.20x random ({'met' if ratio <= 0.2 else 'not met'}: "
+                f"{ratio:.2f}x)",
+                ("strategy", "cost to within 1%", "seeds reaching it", "final regret", "cost vs random"), rows)
 
 
 if __name__ == "__main__":

@@ -347,12 +347,17 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     _prepare(study, True)
     with StudyLock(study.store.root, "propose"):
         result = study.fit(surrogate)
-        rows = study.propose(result, n, method).to_dict("records")
+        frame = study.propose(result, n, method)
+        rows = frame.to_dict("records")
     names = study.recipe.domain_names
     if as_json:
-        _emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names)})
+        _emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names),
+                    "recommendation": frame.attrs.get("recommendation")})
     else:
         out.print(_mixture_table(rows, names, "proposed mixtures", "predicted"))
+        if frame.attrs.get("recommendation"):
+            rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
+            out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
 
 
 

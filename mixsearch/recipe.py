@@ -236,6 +236,8 @@ class Search(Strict):
     surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
     proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
     initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
+    mf_acquisition: Literal["gibbon", "mes", "kg"] = Field(
+        "gibbon", description="mfbo: GIBBON, max-value entropy, or knowledge gradient (minutes per batch on 2 cores)")
     candidates: int = Field(100_000, ge=100)
     top_k: int = Field(128, ge=1)
     cv_folds: int = Field(5, ge=2)

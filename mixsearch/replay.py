@@ -119,9 +119,9 @@ def _regmix(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator)
     batch = rng.permutation(r.available(cheap))[: max(N_INIT, len(pool.X) // 4)]
     for i in batch:
         r.evaluate(i, cheap)
-    fit = r.train_set(target_only=False)
-    model = LightGBMSurrogate(int(rng.integers(1 << 30)))
-    model._fit(fit)  # RegMix fits the small proxies' losses directly
+    cheap_runs = r.train_set(target_only=False)
+    # RegMix regresses the small proxies' losses directly, as if they were the target
+    model = LightGBMSurrogate(int(rng.integers(1 << 30))).fit(TrainSet(cheap_runs.X, cheap_runs.y))
     for i in r.available(target)[np.argsort(model.predict(pool.X[r.available(target)]), kind="stable")]:
         if not r.running:
             break

@@ -323,7 +323,10 @@ class Study:
         origin = f"propose:{method}/{fitted.name}"
         rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
         self.add(rows)
-        return pd.DataFrame(rows)
+        df = pd.DataFrame(rows)
+        if prop.recommendation is not None:
+            df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
+        return df
 
     def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
         """(n, k) objective values of a multi-objective study's runs; None for one objective."""

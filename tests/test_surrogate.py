@@ -167,3 +167,18 @@ def test_unknown_surrogate_and_proposer():
     with pytest.raises(KeyError, match="unknown proposer 'magic'"):
         propose(_ctx(Space(("a", "b"), np.zeros(2), np.ones(2), np.full(2, 0.5)), TrainSet(np.eye(2), np.ones(2))),
                 1, "magic")
+
+
+@pytest.mark.parametrize("acquisition", ["mes", "kg"])
+def test_other_multi_fidelity_acquisitions(acquisition):
+    bench = MultiFidelityBenchmark.random(3, seed=4)
+    space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
+    rng = np.random.default_rng(1)
+    X = rng.dirichlet(np.ones(3), 24)
+    fid = np.where(np.arange(24) < 18, 0.01, 1.0)
+    data = TrainSet(X, bench(X, fid), fid)
+    levels = [FidelityLevel("small", 0.01), FidelityLevel("large", 1.0)]
+    ctx = _ctx(space, data, existing=X, existing_fid=fid, fidelities=levels, mf_acquisition=acquisition)
+    prop = propose(ctx, 1, "mfbo")
+    assert len(prop.W) == 1 and space.contains(prop.W, tol=1e-9).all() and prop.fidelity[0] in {"small", "large"}
+    assert prop.recommendation is not None and space.contains(prop.recommendation[None]).all()

@@ -46,6 +46,7 @@ class Proposal:
     W: np.ndarray  # (n, d)
     fidelity: list[str]  # one fidelity name per row
     predicted: np.ndarray  # predicted objective at the target fidelity
+    recommendation: np.ndarray | None = None  # mfbo: the posterior-mean optimum at the target
 
 
 Proposer = Callable[[ProposalContext, int], Proposal]

@@ -4,7 +4,8 @@
   equality constraint and the per-domain bounds box bounds.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
   AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
-  via optimize_acqf_mixed; the recommendation is the posterior-mean optimum at the target.
+  via optimize_acqf_mixed, or max-value entropy, or knowledge gradient (search.mf_acquisition);
+  the recommendation is the posterior-mean optimum at the target.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ RAW_SAMPLES = 128
 FIXED_COST = 0.005  # per-run overhead, in target-run units
 CANDIDATE_SET = 500
 MAXITER = 25  # SLSQP iterations per restart: MF acquisition values are costly
+KG_FANTASIES = 32
 
 
 def _simplex(d: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -96,8 +98,6 @@ def recommend(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
 @register("mfbo")
 def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.acquisition.cost_aware import InverseCostWeightedUtility
-    from botorch.acquisition.max_value_entropy_search import qMultiFidelityLowerBoundMaxValueEntropy
-    from botorch.acquisition.utils import project_to_target_fidelity
     from botorch.models.cost import AffineFidelityCostModel
     from botorch.optim import optimize_acqf_mixed
 
@@ -113,9 +113,7 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     rng = np.random.default_rng(ctx.seed)
     cset = sample(ctx.space, CANDIDATE_SET, ctx.cfg.sampling, rng, method="uniform", rounded=False)
     cset = torch.as_tensor(np.hstack([cset, np.ones((len(cset), 1))]), dtype=DTYPE)
-    acq = qMultiFidelityLowerBoundMaxValueEntropy(
-        mf.model, candidate_set=cset, cost_aware_utility=utility,
-        project=lambda X: project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1))
+    acq = _mf_acquisition(ctx.cfg.mf_acquisition, mf, cset, utility, d, ctx.space)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
@@ -123,7 +121,8 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
                                       fixed_features_list=[{d: v} for v in values],
                                       equality_constraints=_simplex(d), return_acq_values=False,
                                       options={"maxiter": MAXITER},
-                                      ic_generator=_initial_conditions(ctx.space, ctx.seed))
+                                      ic_generator=None if ctx.cfg.mf_acquisition == "kg"
+                                      else _initial_conditions(ctx.space, ctx.seed))
     cand = cand.detach().numpy()
     W = feasible(cand[:, :d], ctx.space)[: len(cand)]
     fids = np.array([min(values, key=lambda v: abs(v - f)) for f in cand[: len(W), d]])
@@ -134,7 +133,29 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
         more = finish(replace(ctx, surrogate=mf), [], n - len(W))
         W = np.vstack([W, more.W])
         fids = np.concatenate([fids, np.ones(len(more.W))])
-    return Proposal(W, [names[min(values, key=lambda v: abs(v - f))] for f in fids], mf.predict(W))
+    return Proposal(W, [names[min(values, key=lambda v: abs(v - f))] for f in fids], mf.predict(W),
+                    recommendation=recommend(mf, ctx.space))
+
+
+def _mf_acquisition(kind: str, mf: MultiFidelityGPSurrogate, cset: torch.Tensor, utility, d: int, space: Space):
+    """GIBBON (default), max-value entropy, or knowledge gradient; all cost-aware, all projecting
+    to the target fidelity."""
+    from botorch.acquisition.knowledge_gradient import qMultiFidelityKnowledgeGradient
+    from botorch.acquisition.max_value_entropy_search import (
+        qMultiFidelityLowerBoundMaxValueEntropy,
+        qMultiFidelityMaxValueEntropy,
+    )
+    from botorch.acquisition.utils import project_to_target_fidelity
+
+    def project(X: torch.Tensor) -> torch.Tensor:
+        return project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1)
+
+    if kind == "kg":
+        best = -float(mf.predict(recommend(mf, space)[None])[0])  # the model is of the negated objective
+        return qMultiFidelityKnowledgeGradient(mf.model, num_fantasies=KG_FANTASIES, current_value=torch.tensor(best),
+                                               cost_aware_utility=utility, project=project)
+    cls = qMultiFidelityMaxValueEntropy if kind == "mes" else qMultiFidelityLowerBoundMaxValueEntropy
+    return cls(mf.model, candidate_set=cset, cost_aware_utility=utility, project=project)
 
 
 def _past_pairs(ctx: ProposalContext) -> np.ndarray:

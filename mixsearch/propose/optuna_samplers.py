@@ -9,6 +9,8 @@ inverse map (u_j = exp(-x_j)).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from mixsearch.mixtures import Space, project
@@ -73,7 +75,7 @@ def _optuna(kind: str):
         for attempt in range(5):  # ask again for duplicates of past runs
             if len(W) >= n:
                 break
-            more = ask(kind, ctx.__class__(**{**ctx.__dict__, "seed": ctx.seed + 1000 * (attempt + 1)}), n)
+            more = ask(kind, replace(ctx, seed=ctx.seed + 1000 * (attempt + 1)), n)
             W = fresh(feasible(np.vstack([W, more]), ctx.space), ctx.past)
         W = W[:n]
         pred = ctx.surrogate.predict(W) if ctx.surrogate is not None else np.full(len(W), np.nan)
