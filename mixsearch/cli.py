@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -65,17 +66,10 @@ def _open(recipe: Path, runs_dir: Path) -> Study:
 
 
 def _prepare(study: Study, quiet: bool) -> None:
-    with err.status("tokenizing domains (cached by content hash)…", spinner="dots") if not quiet else _Null():
+    with err.status("tokenizing domains (cached by content hash)…", spinner="dots") if not quiet else nullcontext():
         study.data(on_domain=None if quiet else lambda n, d: err.print(
             f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"))
 
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *a: object) -> None:
-        return None
 
 def _progress(as_json: bool) -> Progress:
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -83,12 +77,13 @@ def _progress(as_json: bool) -> Progress:
 
 
 def _progress_callback(bar: Progress, study: Study):
-    """A per-result callback; the bar's total is the number of runs open when the first result arrives."""
+    """A per-result callback; when a round's first result arrives, the bar grows by the runs open then."""
     task = bar.add_task("proxy runs", total=None, info="")
 
     def on_result(row: dict) -> None:
-        if bar.tasks[task].total is None:
-            bar.update(task, total=len(study.unfinished()) + 1)
+        state = bar.tasks[task]
+        if state.total is None or state.completed >= state.total:
+            bar.update(task, total=state.completed + len(study.unfinished()) + 1)
         obj = row.get("objective", math.nan)
         info = f"last: done objective={obj:.4f}" if row["status"] == "done" else f"last: failed ({row.get('error')})"
         bar.update(task, advance=1, info=info)

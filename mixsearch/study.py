@@ -263,15 +263,15 @@ class Study:
         return done[np.isclose(self.fidelity_values(done), 1.0)] if len(done) else done
 
     def fidelity_values(self, df: pd.DataFrame) -> np.ndarray:
-        """Each run's fidelity in (0, 1]: from the recipe's plan by name, else the stored value
-        (imported runs: their tokens relative to the target's), else the target."""
-        by_name = {n: f.value for n, f in self.fidelities.items()} if "fidelity" in df else {}
-        stored = pd.to_numeric(df.get("fidelity_value", pd.Series(np.nan, index=df.index)), errors="coerce")
-        from_tokens = pd.to_numeric(df.get("tokens", pd.Series(np.nan, index=df.index)), errors="coerce") \
-            / self.target.train.tokens
-        named = df["fidelity"].map(by_name) if "fidelity" in df else pd.Series(np.nan, index=df.index)
-        out = named.fillna(stored).fillna(from_tokens.clip(upper=1.0)).fillna(1.0)
-        return out.to_numpy(float)
+        """Each run's fidelity in (0, 1]: from the recipe's plan by name, else the stored value,
+        else (imported runs) its tokens relative to the target's, else the target."""
+        def column(name: str) -> pd.Series:
+            return pd.to_numeric(df[name], errors="coerce") if name in df else pd.Series(np.nan, index=df.index)
+
+        values = {n: f.value for n, f in self.fidelities.items()}
+        named = df["fidelity"].map(values) if "fidelity" in df else pd.Series(np.nan, index=df.index)
+        from_tokens = (column("tokens") / self.target.train.tokens).clip(upper=1.0)
+        return named.fillna(column("fidelity_value")).fillna(from_tokens).fillna(1.0).to_numpy(float)
 
     def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
         done = self.completed() if done is None else done

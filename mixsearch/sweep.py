@@ -80,5 +80,7 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
 def _open_round(study: Study) -> int:
     """The round the open runs belong to (the newest round if none are open)."""
     open_runs = study.unfinished()
-    view = open_runs if not open_runs.empty else study.store.runs()
-    return int(view["round"].min() if not open_runs.empty else view["round"].max()) if len(view) else 0
+    if not open_runs.empty:
+        return int(open_runs["round"].min())
+    view = study.store.runs()
+    return int(view["round"].max()) if len(view) else 0
