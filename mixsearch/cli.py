@@ -406,7 +406,8 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
                pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
                tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
-               out_path: Annotated[Path, typer.Option("--out", help="plot file")] = Path("replay.png"),
+               out_path: Annotated[Path | None, typer.Option("--out", help="plot file (default: "
+                                                                           "runs/<study or synthetic>/replay.png)")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
     import warnings
@@ -418,13 +419,13 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     if unknown or not names:
         raise UserError(f"unknown strategy '{unknown[0] if unknown else ''}' (use {', '.join(rp.STRATEGIES)})",
                         where="--strategies")
-    if recipe is not None:
-        study = _open(recipe, runs_dir)
-        done = study.completed()
+    study = _open(recipe, runs_dir) if recipe is not None else None
+    out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
+    if study is not None:
         if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
             raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
                             where=f"study {study.recipe.study}")
-        data = study.train_set(done)
+        data = study.train_set()
         pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
     else:
         pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
