@@ -40,6 +40,10 @@ class Budget:
     tokens: int | None = None
     gpus: bool = False
 
+    @property
+    def active(self) -> bool:
+        return self.hours is not None or self.tokens is not None
+
     def reached(self, s: Spent) -> bool:
         hours = s.gpu_hours if self.gpus else s.cpu_hours
         return bool((self.hours is not None and hours >= self.hours)

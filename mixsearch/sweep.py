@@ -46,8 +46,8 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
     launched_total = 0
     stopped_by = "rounds"
 
-    def exhausted() -> bool:
-        return budget.reached(spent(study.store.runs()))
+    def exhausted() -> bool:  # asked after every result: read the store only when there is a budget
+        return budget.active and budget.reached(spent(study.store.runs()))
 
     for _ in range(rounds):
         if exhausted():
