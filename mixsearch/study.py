@@ -185,16 +185,17 @@ class Study:
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
                         threads=max(1, int(res.num_cpus))))
         groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
+        gpus = self.num_gpus()
 
         def record(spec: RunSpec, result: dict) -> None:
-            row = self._result_row(base[spec.run_id], result)
+            row = self._result_row(base[spec.run_id], result, gpus)
             self.store.append([row])
             counts[row["status"]] += 1
             if on_result:
                 on_result(row)
 
         schedule.connect(address)
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=self.num_gpus())
+        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
         return counts
 
     def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec]) -> list[list[RunSpec]]:
@@ -221,7 +222,7 @@ class Study:
         total = torch.cuda.get_device_properties(0).total_memory
         return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
 
-    def _result_row(self, base: dict, result: dict) -> dict:
+    def _result_row(self, base: dict, result: dict, gpus: float) -> dict:
         losses = result.get("losses") or {}
         row = {k: v for k, v in base.items() if not k.startswith(LOSS) and k not in ("seq", "updated_at")}
         status, error = result.get("status", "failed"), result.get("error")
@@ -240,8 +241,8 @@ class Study:
         row.update({
             "status": status, "error": error, "objective": objective,
             "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
-            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": self.num_gpus(),
-            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * self.num_gpus() * share / 3600,
+            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
+            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
             "ensemble": int(result.get("ensemble") or 1),
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
@@ -288,7 +289,8 @@ class Study:
     def fit(self, surrogate: str | None = None) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
         r = self.recipe
-        n_target = len(self.completed_at_target())
+        done = self.completed()
+        n_target = int(np.isclose(self.fidelity_values(done), 1.0).sum()) if len(done) else 0
         if n_target < MIN_RUNS_TO_FIT:
             raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to fit a surrogate, "
                             f"has {n_target} (run `mixsearch run` first)", where=f"study {r.study}")
@@ -297,7 +299,7 @@ class Study:
             raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                             where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
-        data = self.train_set()
+        data = self.train_set(done)
         best, scores = select(names, data, r.search.cv_folds, r.seed)
         return FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data)
 
