@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,39 +21,66 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
+from mixsearch.store_schema import LOSS, WEIGHT, build_schema, conform
 
-WEIGHT = "w_"
-LOSS = "loss_"
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
 EXPORT_FORMATS = ("parquet", "csv", "dataset")
+READ_ATTEMPTS = 50  # re-reads of a store whose parts change (compaction) while it is read
 
 
 def now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(timezone.utc))
 
 
+def writable_dir(path: Path) -> Path:
+    """Create `path` (and parents) if needed; a UserError if that or writing in it is refused."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if not os.access(path, os.W_OK | os.X_OK):
+            raise PermissionError("permission denied")
+    except OSError as exc:  # permission denied, a file in the way, read-only file system
+        raise UserError(f"not writable ({exc.strerror or exc})", where=str(path)) from None
+    return path
+
+
 def atomic_write_table(table: pa.Table, path: Path) -> None:
     """Write a Parquet file to a temp name beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(path.parent)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     try:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
+    except PermissionError as exc:
+        raise UserError(f"not writable ({exc.strerror or exc})", where=str(path.parent)) from None
     finally:
         tmp.unlink(missing_ok=True)
 
 
-class Store:
-    """The runs of one study."""
+def _latest(table: pa.Table) -> pa.Table:
+    """One row per run_id: the one with the highest seq (rows are in seq order)."""
+    ids = table.column("run_id").to_pandas()
+    keep = ~ids.duplicated(keep="last").to_numpy()
+    return table.filter(pa.array(keep))
 
-    def __init__(self, runs_dir: str | Path, study: str) -> None:
+
+class Store:
+    """The runs of one study. `columns`: the study's dynamic columns (see store_schema), so
+    every part has the same columns whichever command wrote it."""
+
+    def __init__(self, runs_dir: str | Path, study: str, columns: Sequence[str] = ()) -> None:
         self.root = Path(runs_dir) / study
         self.parts = self.root / "parts"
-        self.unreadable: dict[Path, str] = {}  # parts that failed to read, with the reason
+        self.columns = list(columns)
+        self.unreadable: dict[Path, str] = {}  # parts that failed to read in the last read, with the reason
+        self._cache: dict[Path, tuple[tuple[int, int], pa.Table]] = {}  # parts are immutable once in place
 
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.exists() else []
+
+    def schema(self, table: pa.Table | None = None) -> pa.Schema:
+        """The store's schema, extended by any other columns `table` has."""
+        return build_schema(self.columns, table.schema if table is not None else None)
 
     def append(self, rows: Sequence[dict]) -> Path | None:
         """Append rows as one new part; each row gets a `seq` that orders updates."""
@@ -63,46 +90,72 @@ class Store:
         stamped = [{**r, "seq": base + i, "updated_at": now()} for i, r in enumerate(rows)]
         name = f"part-{base:020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
         path = self.parts / name
-        atomic_write_table(pa.Table.from_pandas(pd.DataFrame(stamped), preserve_index=False), path)
+        table = pa.Table.from_pandas(pd.DataFrame(stamped), preserve_index=False)
+        atomic_write_table(conform(table, self.schema(table)), path)
         return path
 
-    def _read(self, files: Iterable[Path]) -> tuple[list[Path], pd.DataFrame]:
-        """Read parts; an unreadable one is recorded in `self.unreadable` (never silently
-        dropped: callers report it) and left in place. Returns the parts read and their rows."""
-        frames, read = [], []
-        for path in files:
-            try:
-                frames.append(pq.read_table(path).to_pandas())
-                read.append(path)
-                self.unreadable.pop(path, None)
-            except (OSError, pa.ArrowException) as exc:
-                self.unreadable[path] = str(exc).splitlines()[0][:200]
-        frames = [f for f in frames if len(f)]
-        if not frames:
-            return read, pd.DataFrame(columns=["run_id", "status", "seq"])
-        return read, pd.concat(frames, ignore_index=True).sort_values("seq", kind="stable")
+    def _read_part(self, path: Path) -> pa.Table:
+        st = path.stat()
+        key = (st.st_mtime_ns, st.st_size)
+        hit = self._cache.get(path)
+        if hit is None or hit[0] != key:
+            table = pq.read_table(path)
+            hit = (key, conform(table, self.schema(table)))
+            self._cache[path] = hit
+        return hit[1]
+
+    def _read(self) -> tuple[list[Path], pa.Table]:
+        """Read every part, conformed to the store's schema, as one table in `seq` order.
+
+        A part that cannot be parsed is recorded in `self.unreadable` (never silently dropped:
+        callers report it) and left in place. A part that vanishes while being read was removed
+        by a compaction, whose part holds its rows: the listing is read again. The read counts
+        only when two listings around it agree, so it never misses a part being swapped in."""
+        for attempt in range(READ_ATTEMPTS):
+            files = self.part_files()
+            tables, read, unreadable, vanished = [], [], {}, False
+            for path in files:
+                try:
+                    tables.append(self._read_part(path))
+                    read.append(path)
+                except (OSError, pa.ArrowException) as exc:
+                    if not path.exists():
+                        vanished = True
+                        break
+                    unreadable[path] = str(exc).splitlines()[0][:200]
+            if not vanished and self.part_files() == files:
+                self.unreadable = unreadable
+                listed = set(files)
+                self._cache = {p: v for p, v in self._cache.items() if p in listed}
+                break
+            time.sleep(0.002 * attempt)
+        else:
+            raise UserError("the store kept changing while being read; try again", where=str(self.parts))
+        schema = self.schema()
+        tables = [t for t in tables if len(t)] or [schema.empty_table()]
+        table = pa.concat_tables(tables, promote_options="permissive")
+        order = table.select(["run_id", "seq"]).to_pandas()
+        order = order.sort_values("seq", kind="stable").drop_duplicates(["run_id", "seq"])  # a part read twice
+        return read, table.take(pa.array(order.index.to_numpy()))
 
     def log(self) -> pd.DataFrame:
         """Every readable row ever written, in write order."""
-        return self._read(self.part_files())[1]
+        return self._read()[1].to_pandas()
 
     def runs(self) -> pd.DataFrame:
         """One row per run: its newest state."""
-        log = self.log()
-        if log.empty:
-            return log
-        return log.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+        return _latest(self._read()[1]).to_pandas()
 
     def compact(self) -> int:
-        """Rewrite the current view as one part and remove the parts it replaced; returns rows kept.
-        Unreadable parts are left where they are."""
-        files = self.part_files()
-        read, log = self._read(files)
-        view = log.drop_duplicates("run_id", keep="last")
+        """Rewrite the current view as one part, then remove the parts it replaced; returns rows
+        kept. The new part is in place before any old one goes. Unreadable parts are left where
+        they are."""
+        read, table = self._read()
+        view = _latest(table)
         if len(read) <= 1:
             return len(view)
         name = f"part-{time.time_ns():020d}-{os.getpid()}-compact.parquet"
-        atomic_write_table(pa.Table.from_pandas(view, preserve_index=False), self.parts / name)
+        atomic_write_table(conform(view, self.schema(view)), self.parts / name)
         for f in read:
             f.unlink(missing_ok=True)
         return len(view)
@@ -114,9 +167,10 @@ class Store:
             raise UserError(f"unknown export format '{fmt}' (use {', '.join(EXPORT_FORMATS)})", where="--format")
         view = self.runs().assign(schema_version=SCHEMA_VERSION)
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(path.parent)
         tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
         table = pa.Table.from_pandas(view, preserve_index=False)
+        table = conform(table, self.schema(table))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"mixsearch.schema_version": str(SCHEMA_VERSION).encode()})
         try:

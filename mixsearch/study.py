@@ -22,6 +22,7 @@ from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
+from mixsearch.store_schema import recipe_columns
 from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
 from mixsearch.surrogate.cv import CVScore, select
 
@@ -82,7 +83,9 @@ class Study:
 
     @classmethod
     def open(cls, recipe: Recipe, runs_dir: str | Path) -> "Study":
-        return cls(recipe, Store(runs_dir, recipe.study))
+        losses = recipe.domain_names + [e.name for e in recipe.eval_sets]
+        columns = recipe_columns(recipe.domain_names, losses, len(recipe.objective_list))
+        return cls(recipe, Store(runs_dir, recipe.study, columns))
 
     def data(self, on_domain=None) -> PreparedData:
         if self._data is None:

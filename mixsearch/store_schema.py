@@ -1,0 +1,69 @@
+"""The store's column schema, in one place: every part is written with it, so the raw parts
+read as one dataset (pyarrow.dataset, polars, duckdb) with their defaults.
+
+Known columns have fixed types; the dynamic ones (`w_<domain>`, `loss_<name>`,
+`objective_<i>`) are float64 and come from the recipe, plus any a row brings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pyarrow as pa
+
+WEIGHT = "w_"
+LOSS = "loss_"
+OBJECTIVE = "objective_"  # objective_<i>: each objective of a multi-objective study
+DYNAMIC = (WEIGHT, LOSS, OBJECTIVE)
+
+_TS = pa.timestamp("us", tz="UTC")
+KNOWN: dict[str, pa.DataType] = {
+    "run_id": pa.string(), "study": pa.string(), "status": pa.string(), "round": pa.int64(),
+    "origin": pa.string(), "seed": pa.int64(), "data_hash": pa.string(), "fidelity": pa.string(),
+    "fidelity_value": pa.float64(), "params": pa.int64(), "tokens": pa.int64(), "model": pa.string(),
+    "ensemble": pa.int64(), "predicted": pa.float64(), "objective": pa.float64(), "train_loss": pa.float64(),
+    "wall_time": pa.float64(), "tokens_trained": pa.int64(), "tokens_per_s": pa.float64(),
+    "num_cpus": pa.float64(), "num_gpus": pa.float64(), "cpu_hours": pa.float64(), "gpu_hours": pa.float64(),
+    "host": pa.string(), "device": pa.string(), "error": pa.string(), "curve": pa.string(),
+    "created_at": _TS, "finished_at": _TS, "updated_at": _TS, "seq": pa.int64(),
+}
+
+
+def recipe_columns(domains: Sequence[str], loss_names: Sequence[str], n_objectives: int) -> list[str]:
+    """The dynamic columns a study's rows have: a weight per domain, a loss per domain and eval
+    set, and objective_<i> when there are several objectives."""
+    return ([WEIGHT + d for d in domains] + [LOSS + n for n in loss_names]
+            + ([f"{OBJECTIVE}{i}" for i in range(n_objectives)] if n_objectives > 1 else []))
+
+
+def is_dynamic(name: str) -> bool:
+    return name.startswith(DYNAMIC) and name not in KNOWN
+
+
+def build_schema(dynamic: Iterable[str], extra: pa.Schema | None = None) -> pa.Schema:
+    """Known columns, then the dynamic ones (in the order given), then any other columns of
+    `extra` (a table's own schema; unknown columns keep their type, sorted by name)."""
+    fields = [pa.field(n, t) for n, t in KNOWN.items()]
+    names = set(KNOWN)
+    for n in dynamic:
+        if n not in names:
+            fields.append(pa.field(n, pa.float64()))
+            names.add(n)
+    if extra is not None:
+        for f in sorted(extra, key=lambda f: (not is_dynamic(f.name), f.name)):
+            if f.name not in names:
+                fields.append(pa.field(f.name, pa.float64() if is_dynamic(f.name) else f.type))
+                names.add(f.name)
+    return pa.schema(fields)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """`table` with exactly `schema`'s columns, in its order and types; absent ones all-null."""
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            columns.append(col if col.type == field.type else col.cast(field.type))
+        else:
+            columns.append(pa.nulls(len(table), field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
