@@ -1,8 +1,10 @@
-"""A per-study lock file that survives crashes: stale locks are detected by pid, host and heartbeat."""
+"""A per-study lock file that survives crashes: stale locks are detected by pid (with its start
+time), host and heartbeat."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import socket
 import threading
@@ -10,28 +12,44 @@ import time
 import uuid
 from pathlib import Path
 
+import psutil
+
 from mixsearch.errors import LockHeld
+from mixsearch.paths import not_writable, writable_dir
 
 HEARTBEAT_S = 15.0
-STALE_AFTER_S = 120.0  # a lock from another host whose heartbeat is older than this is stale
+STALE_AFTER_S = 120.0  # a lock whose heartbeat is older than this is stale, on any host
+START_TOLERANCE_S = 0.05  # process start times are in clock ticks
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch); None if there is no such process."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).create_time()
+    except (psutil.NoSuchProcess, ValueError):
+        return None
+    except psutil.AccessDenied:
+        return math.inf  # alive, start time unknown
+
+
+def _alive(pid: int, started: float | None) -> bool:
+    """Whether the process that took the lock still runs: its pid exists and, when the lock
+    recorded it, started at the same time (a reused pid, e.g. after a container restart, did not)."""
+    now_started = _started(pid)
+    if now_started is None:
         return False
-    except PermissionError:
+    if started is None or math.isinf(now_started):
         return True
-    return True
+    return abs(now_started - float(started)) <= START_TOLERANCE_S
 
 
 class StudyLock:
     """`with StudyLock(dir):` holds runs/<study>/.lock for the duration, refreshing a heartbeat.
 
-    The lock is taken with O_EXCL. An existing lock is stale when its process is gone (same
-    host) or its heartbeat is older than STALE_AFTER_S (another host); a stale lock is renamed
-    away (atomic, so only one contender wins) and taken over.
+    The lock is taken with O_EXCL. An existing lock is stale when its heartbeat is older than
+    STALE_AFTER_S (any host), or, on this host, when its process is gone or its pid now belongs
+    to a process that started at another time; a stale lock is renamed away (atomic, so only
+    one contender wins) and taken over.
     """
 
     def __init__(self, root: Path, command: str = "") -> None:
@@ -42,8 +60,8 @@ class StudyLock:
         self._thread: threading.Thread | None = None
 
     def _info(self) -> dict:
-        return {"pid": os.getpid(), "host": socket.gethostname(), "token": self.token,
-                "command": self.command, "since": time.time()}
+        return {"pid": os.getpid(), "started": _started(os.getpid()), "host": socket.gethostname(),
+                "token": self.token, "command": self.command, "since": time.time()}
 
     def holder(self) -> dict | None:
         try:
@@ -52,23 +70,22 @@ class StudyLock:
             return None
 
     def _stale(self, info: dict | None) -> bool:
-        if info is None:  # unreadable or being written: judge by age of the file
-            try:
-                return time.time() - self.path.stat().st_mtime > STALE_AFTER_S
-            except FileNotFoundError:
-                return True
-        if info.get("host") == socket.gethostname():
-            return not _alive(int(info.get("pid", -1)))
         try:
-            return time.time() - self.path.stat().st_mtime > STALE_AFTER_S
+            if time.time() - self.path.stat().st_mtime > STALE_AFTER_S:  # no heartbeat
+                return True
         except FileNotFoundError:
             return True
+        if info is None:  # unreadable or being written: judged by the heartbeat alone
+            return False
+        return info.get("host") == socket.gethostname() and not _alive(int(info.get("pid", -1)), info.get("started"))
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writable_dir(self.path.parent)
         for _ in range(3):
             try:
                 fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except PermissionError as exc:
+                raise not_writable(self.path.parent, exc) from None
             except FileExistsError:
                 info = self.holder()
                 if not self._stale(info):
@@ -92,6 +109,9 @@ class StudyLock:
 
     def _beat(self) -> None:
         while not self._stop.wait(HEARTBEAT_S):
+            info = self.holder()
+            if info is not None and info.get("token") != self.token:
+                return  # taken over by another process: its file, not ours to touch
             try:
                 os.utime(self.path)
             except FileNotFoundError:

@@ -16,6 +16,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mixsearch.paths import writable_dir  # noqa: E402
 from mixsearch.store import LOSS, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
@@ -67,7 +68,7 @@ def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float
 
 
 def save_png(fig: plt.Figure, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(path.parent)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
@@ -164,7 +165,7 @@ def write_report(study: Study, path: Path) -> Path:
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"
             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>"
             + "\n".join(parts) + "</body></html>")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    writable_dir(path.parent)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, path)

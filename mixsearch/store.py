@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
+from mixsearch.paths import not_writable, writable_dir
 from mixsearch.store_schema import LOSS, WEIGHT, build_schema, conform
 
 STATUSES = ("pending", "proposed", "done", "failed")
@@ -33,17 +34,6 @@ def now() -> pd.Timestamp:
     return pd.Timestamp(datetime.now(timezone.utc))
 
 
-def writable_dir(path: Path) -> Path:
-    """Create `path` (and parents) if needed; a UserError if that or writing in it is refused."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        if not os.access(path, os.W_OK | os.X_OK):
-            raise PermissionError("permission denied")
-    except OSError as exc:  # permission denied, a file in the way, read-only file system
-        raise UserError(f"not writable ({exc.strerror or exc})", where=str(path)) from None
-    return path
-
-
 def atomic_write_table(table: pa.Table, path: Path) -> None:
     """Write a Parquet file to a temp name beside `path`, then rename it into place."""
     writable_dir(path.parent)
@@ -52,7 +42,7 @@ def atomic_write_table(table: pa.Table, path: Path) -> None:
         pq.write_table(table, tmp)
         os.replace(tmp, path)
     except PermissionError as exc:
-        raise UserError(f"not writable ({exc.strerror or exc})", where=str(path.parent)) from None
+        raise not_writable(path.parent, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 

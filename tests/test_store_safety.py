@@ -125,3 +125,14 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
         assert pl.read_parquet(study.store.parts / "*.parquet").height == table.num_rows
     study.store.compact()
     assert str(pq.read_schema(study.store.part_files()[0]).remove_metadata()) in schemas
+
+
+def test_cli_on_an_unwritable_runs_dir_is_one_line_exit_2(recipe_dict, tmp_path):
+    from tests.conftest import cli, write_recipe
+
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    (tmp_path / "afile").write_text("x")
+    for command in ("run", "export"):
+        res = cli(command, str(recipe), "--runs-dir", str(tmp_path / "afile" / "runs"), cwd=tmp_path, check=False)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.strip().splitlines() == [f"error: {tmp_path}/afile/runs/tiny: not writable (Not a directory)"]
