@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 
 from mixsearch.data.prepare import PreparedData
@@ -14,9 +15,21 @@ from mixsearch.recipe import Resources
 
 ResultFn = Callable[[RunSpec, dict], None]
 
+# The embedded Ray is for this machine only: Ray's single-machine mode (its default on macOS and
+# Windows) makes the node IP 127.0.0.1, so the GCS, raylet, workers and driver listen on loopback
+# only; token authentication stays on. Ray reads these when it is imported, so they are set only
+# if this process has not imported it yet (as in every command).
+EMBEDDED_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+EMBEDDED_ENV_DEFAULTS = {"RAY_AUTH_MODE": "token"}
+
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join `address` (auto, host:port or ray://...), or start an embedded local Ray instance."""
+    """Join `address` (auto, host:port or ray://...), or start an embedded local Ray instance
+    listening on 127.0.0.1 only, with token authentication."""
+    if not address and "ray" not in sys.modules:
+        os.environ.update(EMBEDDED_ENV)
+        for key, value in EMBEDDED_ENV_DEFAULTS.items():
+            os.environ.setdefault(key, value)
     import ray
 
     if ray.is_initialized():
@@ -27,7 +40,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
         else:
             ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                      logging_level=logging.WARNING, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
+    except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
         where = f"--address {address}" if address else "local Ray"
         raise UserError(f"cannot start or join Ray: {str(exc).splitlines()[0]}", where=where) from None
 

@@ -65,7 +65,7 @@ def write_recipe(path: Path, data: dict) -> Path:
 
 def cli(*args: str, cwd: Path, check: bool = True, **popen) -> subprocess.CompletedProcess[str]:
     """Run `python -m mixsearch ARGS` as a user would; `check` asserts exit code 0."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "COLUMNS": "200"}
+    env = {**os.environ, "COLUMNS": "200"}
     res = subprocess.run([sys.executable, "-m", "mixsearch", *args], cwd=cwd, env=env,
                          capture_output=True, text=True, timeout=600, **popen)
     if check and res.returncode:
@@ -75,10 +75,14 @@ def cli(*args: str, cwd: Path, check: bool = True, **popen) -> subprocess.Comple
 
 @pytest.fixture(scope="module")
 def ray_local():
-    """One embedded Ray instance for the tests that schedule in-process."""
+    """One embedded Ray instance for the tests that schedule in-process, started as commands do."""
+    from mixsearch import schedule
+
+    saved = dict(os.environ)
+    schedule.connect(num_cpus=2)
     import ray
 
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield ray
     ray.shutdown()
+    os.environ.clear()
+    os.environ.update(saved)  # connect's Ray settings must not leak into commands other tests start

@@ -86,8 +86,7 @@ def test_sigkill_mid_sweep_then_resume(recipe_dict, tmp_path):
     recipe_dict["proxy"]["train"]["tokens"] = 16384
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     store = Store(tmp_path / "runs", "tiny")
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
-    proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "sweep", str(recipe)], cwd=tmp_path, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "sweep", str(recipe)], cwd=tmp_path,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 240
     done = 0
