@@ -68,7 +68,8 @@ def _open(recipe: Path, runs_dir: Path) -> Study:
 def _prepare(study: Study, quiet: bool) -> None:
     with err.status("tokenizing domains (cached by content hash)…", spinner="dots") if not quiet else nullcontext():
         study.data(on_domain=None if quiet else lambda n, d: err.print(
-            f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"))
+            f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"
+            + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else "")))
 
 
 def _progress(as_json: bool) -> Progress:
@@ -180,7 +181,8 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
     data = study.data()
     if as_json:
         _emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
-                    "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens}
+                    "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
+                                    "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes}
                                 for n, d in {**data.domains, **data.eval_sets}.items()}})
     else:
         err.print(f"data hash {data.data_hash}, vocabulary {data.vocab_size}")

@@ -92,6 +92,8 @@ class Data(Strict):
     cache_dir: str = ".cache/mixsearch"
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
     max_tokens_per_domain: int | None = Field(None, gt=0)
+    max_decode_errors: float = Field(0.001, ge=0, le=1, description="largest fraction of a domain's bytes "
+                                                                     "that may be invalid UTF-8")
 
 
 class Model(Strict):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixsearch.data.sources import effective_source, iter_documents, source_files
+from mixsearch.data.sources import DecodeStats, effective_source, iter_documents, source_files
 from mixsearch.data.tokenizer import BPETokenizer, ByteTokenizer, TextTokenizer
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
@@ -30,6 +30,8 @@ class DomainTokens:
     val_path: str
     train_tokens: int
     val_tokens: int
+    text_bytes: int = 0  # bytes of its text files
+    undecodable_bytes: int = 0  # of them, not valid UTF-8 (replaced by U+FFFD)
 
     def train(self) -> np.ndarray:
         return np.memmap(self.train_path, dtype=DTYPE, mode="r", shape=(self.train_tokens,))
@@ -93,9 +95,10 @@ def _tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[Te
     return BPETokenizer(path), f"bpe-{key}"
 
 
-def _tokenize(recipe: Recipe, domain: Domain, tok: TextTokenizer, out: Path, val_only: bool) -> tuple[int, int]:
+def _tokenize(recipe: Recipe, domain: Domain, tok: TextTokenizer, out: Path, val_only: bool,
+              stats: DecodeStats) -> tuple[int, int]:
     """Tokenize docs in a stable shuffled order; the last val_fraction of tokens is validation."""
-    docs = sorted(iter_documents(recipe, domain), key=lambda d: hashlib.sha1(d.encode()).digest())
+    docs = sorted(iter_documents(recipe, domain, stats), key=lambda d: hashlib.sha1(d.encode()).digest())
     eot = np.asarray([tok.eot], dtype=DTYPE)
     parts = []
     total = 0
@@ -120,17 +123,28 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok: TextTokenizer, tok_id: str
                        "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only})
     final = cache / "tokens" / f"{domain.name}-{key}"
     meta_path = final / "meta.json"
-    if not meta_path.exists():
+    if not meta_path.exists() or "text_bytes" not in json.loads(meta_path.read_text()):  # older caches lack counts
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=final.parent))
-        n_train, n_val = _tokenize(recipe, domain, tok, tmp, val_only)
-        (tmp / "meta.json").write_text(json.dumps({"train_tokens": n_train, "val_tokens": n_val}))
+        stats = DecodeStats()
+        n_train, n_val = _tokenize(recipe, domain, tok, tmp, val_only, stats)
+        (tmp / "meta.json").write_text(json.dumps({"train_tokens": n_train, "val_tokens": n_val,
+                                                   "text_bytes": stats.bytes, "undecodable_bytes": stats.undecodable}))
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
     meta = json.loads(meta_path.read_text())
     return DomainTokens(domain.name, str(final / "train.bin"), str(final / "val.bin"),
-                        meta["train_tokens"], meta["val_tokens"])
+                        meta["train_tokens"], meta["val_tokens"], meta.get("text_bytes", 0),
+                        meta.get("undecodable_bytes", 0))
+
+
+def _check_decoding(dt: DomainTokens, limit: float, kind: str) -> None:
+    share = dt.undecodable_bytes / dt.text_bytes if dt.text_bytes else 0.0
+    if share > limit:
+        raise UserError(f"{share:.2%} of its bytes ({dt.undecodable_bytes:,} of {dt.text_bytes:,}) are not valid "
+                        f"UTF-8, above data.max_decode_errors = {limit:g} (binary or mis-encoded files?)",
+                        where=f"{kind} {dt.name}")
 
 
 def _check_size(dt: DomainTokens, context: int, kind: str) -> None:
@@ -154,6 +168,7 @@ def prepare(recipe: Recipe, on_domain=None) -> PreparedData:
     for kind, group in (("domain", recipe.domains), ("eval_set", recipe.eval_sets)):
         for d in group:
             dt = _prepare_one(recipe, d, tok, tok_id, content[d.name], cache, kind == "eval_set")
+            _check_decoding(dt, recipe.data.max_decode_errors, kind)
             _check_size(dt, context, kind)
             out[kind][d.name] = dt
             if on_domain:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 import glob
 import json
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +15,38 @@ import pyarrow.parquet as pq
 from mixsearch.data.fetch import MANIFEST, fetched_dir
 from mixsearch.errors import UserError
 from mixsearch.recipe import Domain, Recipe, Source
+
+
+_undecodable = threading.local()
+
+
+def _count_and_replace(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    _undecodable.n += exc.end - exc.start
+    return "\ufffd", exc.end
+
+
+codecs.register_error("mixsearch.count", _count_and_replace)
+
+
+@dataclass
+class DecodeStats:
+    """Bytes read from a domain's text files, and how many of them were not valid UTF-8."""
+
+    bytes: int = 0
+    undecodable: int = 0
+
+    @property
+    def fraction(self) -> float:
+        return self.undecodable / self.bytes if self.bytes else 0.0
+
+    def decode(self, raw: bytes) -> str:
+        """raw as UTF-8, each undecodable run replaced by U+FFFD and its bytes counted."""
+        _undecodable.n = 0
+        text = raw.decode("utf-8", errors="mixsearch.count")
+        self.bytes += len(raw)
+        self.undecodable += _undecodable.n
+        return text
 
 
 def effective_source(recipe: Recipe, domain: Domain) -> Source:
@@ -39,16 +74,18 @@ def source_files(recipe: Recipe, domain: Domain) -> list[Path]:
     return files
 
 
-def iter_documents(recipe: Recipe, domain: Domain) -> Iterator[str]:
-    """Yield the text documents of a domain in a stable order."""
+def iter_documents(recipe: Recipe, domain: Domain, stats: DecodeStats | None = None) -> Iterator[str]:
+    """Yield the text documents of a domain in a stable order; bytes that are not UTF-8 become
+    U+FFFD and are counted in `stats`."""
     src = effective_source(recipe, domain)
     where = f"domain {domain.name}: source"
+    stats = stats if stats is not None else DecodeStats()
     for path in source_files(recipe, domain):
         if src.files:
-            yield path.read_bytes().decode("utf-8", errors="replace")
+            yield stats.decode(path.read_bytes())
         elif src.jsonl:
-            with path.open(encoding="utf-8", errors="replace") as fh:
-                for lineno, line in enumerate(fh, 1):
+            with path.open("rb") as fh:
+                for lineno, line in enumerate(map(stats.decode, fh), 1):
                     if not line.strip():
                         continue
                     try:
