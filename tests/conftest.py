@@ -63,9 +63,10 @@ def write_recipe(path: Path, data: dict) -> Path:
     return path
 
 
-def cli(*args: str, cwd: Path, check: bool = True, **popen) -> subprocess.CompletedProcess[str]:
-    """Run `python -m mixsearch ARGS` as a user would; `check` asserts exit code 0."""
-    env = {**os.environ, "COLUMNS": "200"}
+def cli(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None,
+        **popen) -> subprocess.CompletedProcess[str]:
+    """Run `python -m mixsearch ARGS` as a user would (`env`: extra variables); `check` asserts exit code 0."""
+    env = {**os.environ, "COLUMNS": "200", **(env or {})}
     res = subprocess.run([sys.executable, "-m", "mixsearch", *args], cwd=cwd, env=env,
                          capture_output=True, text=True, timeout=600, **popen)
     if check and res.returncode:

@@ -25,13 +25,14 @@ def _free_port() -> int:
 
 @pytest.fixture
 def cluster(tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}  # as users run a cluster: token authentication
     port = _free_port()
     common = ["--num-cpus", "1", "--disable-usage-stats"]
 
     def ray(*args: str) -> None:
         subprocess.run([RAY, *args], env=env, check=True, capture_output=True, timeout=180)
 
+    ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
     ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
         *common)
     try:
@@ -43,7 +44,8 @@ def cluster(tmp_path):
 
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
-    res = json.loads(cli("sweep", str(recipe), "--address", cluster, "--json", cwd=tmp_path).stdout)
+    res = json.loads(cli("sweep", str(recipe), "--address", cluster, "--json", cwd=tmp_path,
+                         env={"RAY_AUTH_MODE": "token"}).stdout)
     assert res["rounds"][0]["launched"] == {"done": 6, "failed": 0}
     assert len(res["rounds"][0]["proposals"]) == 2
     view = Store(tmp_path / "runs", "tiny").runs()
