@@ -27,10 +27,11 @@ def _sdist(path: Path, marker: Path) -> None:
         "evil-1.0/setup.py": f"open({str(marker)!r}, 'w').write('ran')\nfrom setuptools import setup\nsetup(name='evil', version='1.0')\n",
         "evil-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n",
         "evil-1.0/docs/readme.txt": "Plain text that should be extracted.\n",
+        "evil-1.0/data/blob.bin": "binary:\udcff\udcfe\udc80",
     }
     with tarfile.open(path, "w:gz") as tar:
         for name, text in members.items():
-            data = text.encode()
+            data = text.encode("utf-8", errors="surrogateescape")
             info = tarfile.TarInfo(name)
             info.size = len(data)
             tar.addfile(info, io.BytesIO(data))
@@ -121,3 +122,15 @@ def test_fetch_never_replaces_a_directory_it_did_not_write(recipe_dict, tmp_path
     recipe.domains[0].fetch.max_bytes = 10
     assert fetch_all(recipe)["code"]["bytes"] == 10
     assert (mine / MANIFEST).exists() and sorted(p.name for p in mine.parent.iterdir()) == ["code"]
+
+
+def test_fetched_bytes_that_are_not_utf8_reach_prepare_to_be_counted(recipe_dict, tmp_path, local_index):
+    from mixsearch.data.sources import DecodeStats, iter_documents
+
+    recipe = _recipe(recipe_dict, tmp_path)
+    recipe.domains[0].fetch.include = ["docs/*.txt", "data/*.bin"]
+    fetch_all(recipe)
+    stats = DecodeStats()
+    docs = sorted(iter_documents(recipe, recipe.domains[0], stats))
+    assert docs == ["Plain text that should be extracted.\n", "binary:\ufffd\ufffd\ufffd"]
+    assert stats.undecodable == 3

