@@ -125,7 +125,8 @@ class Store:
         tables = [t for t in tables if len(t)] or [schema.empty_table()]
         table = pa.concat_tables(tables, promote_options="permissive")
         order = table.select(["run_id", "seq"]).to_pandas()
-        order = order.sort_values("seq", kind="stable").drop_duplicates(["run_id", "seq"])  # a part read twice
+        # a row can be in a part and in the compacted part that replaces it, when both were listed
+        order = order.sort_values("seq", kind="stable").drop_duplicates(["run_id", "seq"])
         return read, table.take(pa.array(order.index.to_numpy()))
 
     def log(self) -> pd.DataFrame:

@@ -24,7 +24,8 @@ JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 def _sdist(path: Path, marker: Path) -> None:
     """A crafted sdist whose setup.py writes `marker` if anything runs it."""
     members = {
-        "evil-1.0/setup.py": f"open({str(marker)!r}, 'w').write('ran')\nfrom setuptools import setup\nsetup(name='evil', version='1.0')\n",
+        "evil-1.0/setup.py": f"open({str(marker)!r}, 'w').write('ran')\n"
+                             "from setuptools import setup\nsetup(name='evil', version='1.0')\n",
         "evil-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: evil\nVersion: 1.0\n",
         "evil-1.0/docs/readme.txt": "Plain text that should be extracted.\n",
         "evil-1.0/data/blob.bin": "binary:\udcff\udcfe\udc80",

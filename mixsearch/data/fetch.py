@@ -12,8 +12,8 @@ import os
 import shutil
 import subprocess
 import tarfile
-import uuid
 import tempfile
+import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,7 +33,7 @@ def _run(cmd: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 def _download_pip(spec: str, dest: Path) -> list[Path]:
     """The release file of NAME==VERSION, downloaded from the index as a file (pip would build an
     sdist's metadata, running its setup.py)."""
-    return [pypi.download(spec, dest)[0]]
+    return [pypi.download(spec, dest)]
 
 
 def _download_apt(names: list[str], dest: Path) -> list[Path]:

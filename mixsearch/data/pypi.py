@@ -144,7 +144,7 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def download(spec: str, dest: Path) -> tuple[Path, ReleaseFile]:
+def download(spec: str, dest: Path) -> Path:
     """Download the release file of `spec` (NAME==VERSION) into dest, checked against its sha256;
     a file already there with the right hash is reused."""
     name, version = parse_pin(spec)
@@ -153,7 +153,7 @@ def download(spec: str, dest: Path) -> tuple[Path, ReleaseFile]:
         raise UserError(f"unsafe file name '{release.filename}' in the index", where="fetch.pip")
     path = dest / release.filename
     if path.exists() and sha256_of(path) == release.sha256:
-        return path, release
+        return path
     tmp = dest / f".tmp-{uuid.uuid4().hex}-{release.filename}"
     try:
         h = hashlib.sha256()
@@ -169,4 +169,4 @@ def download(spec: str, dest: Path) -> tuple[Path, ReleaseFile]:
         raise UserError(f"cannot download {release.url}: {getattr(exc, 'reason', exc)}", where="fetch.pip") from None
     finally:
         tmp.unlink(missing_ok=True)
-    return path, release
+    return path
