@@ -135,3 +135,13 @@ def test_fetched_bytes_that_are_not_utf8_reach_prepare_to_be_counted(recipe_dict
     docs = sorted(iter_documents(recipe, recipe.domains[0], stats))
     assert docs == ["Plain text that should be extracted.\n", "binary:\ufffd\ufffd\ufffd"]
     assert stats.undecodable == 3
+
+
+def test_fetch_reads_a_pep503_html_index_in_a_directory(recipe_dict, tmp_path, local_index, monkeypatch):
+    """A static index (file://, HTML pages) as pip's find-links mirrors are laid out."""
+    page = local_index["page"]
+    (page / "index.html").write_text(f'<html><body><a href="../../files/evil-1.0.tar.gz#sha256='
+                                     f'{local_index["sha256"]}">evil-1.0.tar.gz</a></body></html>')
+    monkeypatch.setenv("PIP_INDEX_URL", page.parent.as_uri())
+    manifest = fetch_all(_recipe(recipe_dict, tmp_path))["code"]
+    assert manifest["archives"] == ["evil-1.0.tar.gz"] and not local_index["marker"].exists()

@@ -7,6 +7,7 @@ else an sdist.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -40,14 +41,16 @@ class ReleaseFile:
     sha256: str
 
 
+@functools.cache
+def _pip_config_index() -> str:
+    res = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                         capture_output=True, text=True)
+    return res.stdout.strip() if res.returncode == 0 else ""
+
+
 def index_url() -> str:
     """pip's configured index (PIP_INDEX_URL, else `pip config`'s global.index-url), else PyPI."""
-    url = os.environ.get("PIP_INDEX_URL")
-    if not url:
-        res = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
-                             capture_output=True, text=True)
-        url = res.stdout.strip() if res.returncode == 0 else ""
-    url = url or DEFAULT_INDEX
+    url = os.environ.get("PIP_INDEX_URL") or _pip_config_index() or DEFAULT_INDEX
     return url if url.endswith("/") else url + "/"
 
 
@@ -81,8 +84,9 @@ def _open(url: str, accept: str | None = None):
 def _project_files(index: str, name: str) -> list[dict]:
     """The files of a project as PEP 691 dicts (filename, url, hashes, yanked)."""
     page = urllib.parse.urljoin(index, f"{name}/")
+    target = page + "index.html" if page.startswith("file:") else page  # a directory of static pages
     try:
-        with _open(page, f"{JSON_TYPE}, text/html;q=0.1") as resp:
+        with _open(target, f"{JSON_TYPE}, text/html;q=0.1") as resp:
             body, ctype = resp.read(), resp.headers.get("Content-Type", "")
     except (urllib.error.URLError, OSError) as exc:
         raise UserError(f"cannot read {page}: {getattr(exc, 'reason', exc)}", where="fetch.pip") from None
