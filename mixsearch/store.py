@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
+from mixsearch.schema import with_known_columns
 
 WEIGHT = "w_"
 LOSS = "loss_"
@@ -89,9 +90,8 @@ class Store:
     def runs(self) -> pd.DataFrame:
         """One row per run: its newest state."""
         log = self.log()
-        if log.empty:
-            return log
-        return log.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+        view = log if log.empty else log.drop_duplicates("run_id", keep="last").reset_index(drop=True)
+        return with_known_columns(view)
 
     def compact(self) -> int:
         """Rewrite the current view as one part and remove the parts it replaced; returns rows kept.
