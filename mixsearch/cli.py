@@ -7,7 +7,8 @@ that need them, so `--help`, `status` and errors start fast.
 from __future__ import annotations
 
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, get_args
 
@@ -56,6 +57,15 @@ def _warn_unreadable(study: Study) -> None:
     for path, why in study.store.unreadable.items():
         print(f"warning: {path}: unreadable Parquet part, left in place; its rows are not counted ({why})",
               file=sys.stderr)
+
+
+@contextmanager
+def _warning_unreadable(study: Study) -> Iterator[None]:
+    """Warn about unreadable parts when the block ends, also when it fails (e.g. too few runs)."""
+    try:
+        yield
+    finally:
+        _warn_unreadable(study)
 
 
 def _fit_json(fit: FitResult) -> dict:
@@ -278,11 +288,10 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     from mixsearch.report import predicted_vs_actual, save_png
 
     study = _open(recipe, runs_dir)
-    with RunProgress().phase("cross-validating surrogates"):
+    with _warning_unreadable(study), RunProgress().phase("cross-validating surrogates"):
         result = study.fit(surrogate)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
-    _warn_unreadable(study)
     if as_json:
         emit_json({**_fit_json(result), "plot": str(plot)})
     else:
@@ -302,11 +311,11 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         raise UserError(f"unknown method '{method}' (use {', '.join(PROPOSERS)})", where="--method")
     study = _open(recipe, runs_dir)
     _prepare(study, True)
-    with StudyLock(study.store.root, "propose"), RunProgress().phase("fitting the surrogate and proposing"):
+    with (_warning_unreadable(study), StudyLock(study.store.root, "propose"),
+          RunProgress().phase("fitting the surrogate and proposing")):
         result = study.fit(surrogate)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
-    _warn_unreadable(study)
     names = study.recipe.domain_names
     if as_json:
         emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names),
@@ -328,9 +337,8 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
     from mixsearch.lock import StudyLock
 
     study = _open(recipe, runs_dir)
-    with StudyLock(study.store.root, "import"):
+    with _warning_unreadable(study), StudyLock(study.store.root, "import"):
         new, total = import_runs(study, file, parse_mapping(mapping or []))
-    _warn_unreadable(study)
     if as_json:
         emit_json({"imported": new, "rows": total, "already_present": total - new})
     else:
@@ -389,10 +397,11 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     study = _open(recipe, runs_dir) if recipe is not None else None
     out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
     if study is not None:
-        if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
+        with _warning_unreadable(study):
+            done = study.completed_at_target()
+        if len(done) < MIN_RUNS_TO_FIT:
             raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
                             where=f"study {study.recipe.study}")
-        _warn_unreadable(study)
         data = study.train_set()
         pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
     else:
