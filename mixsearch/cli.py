@@ -42,9 +42,10 @@ STARTER = Path(__file__).parent / "starter.yaml"
 
 
 def _open(recipe: Path, runs_dir: Path) -> Study:
+    r = load_recipe(recipe)  # before the study's imports, so a bad recipe fails fast
     from mixsearch.study import Study
 
-    return Study.open(load_recipe(recipe), runs_dir)
+    return Study.open(r, runs_dir)
 
 
 def _prepare(study: Study, quiet: bool) -> None:
@@ -125,6 +126,9 @@ def data_fetch(recipe: RecipeArg, as_json: JsonOpt = False) -> None:
     if not any(d.fetch for d in [*r.domains, *r.eval_sets]):
         err.print(f"nothing to fetch: no domain or eval set of {recipe} has a `fetch` section",
                   markup=False, highlight=False, soft_wrap=True)
+        if as_json:
+            emit_json({})
+        return
     done = fetch_all(r, on_done=lambda n, m: err.print(
         f"  {n}: {m['documents']} documents, {m['bytes'] / 1e6:.2f} MB from {', '.join(m['archives'])}"))
     if as_json:
@@ -227,10 +231,10 @@ def sweep_cmd(recipe: RecipeArg, rounds: Annotated[int, typer.Option(min=1, help
 @app.command()
 def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Runs by status, failures with their errors, budget used, and the best mixture so far."""
+    study = _open(recipe, runs_dir)
     from mixsearch.budget import spent
     from mixsearch.lock import StudyLock
 
-    study = _open(recipe, runs_dir)
     r = study.recipe
     view = study.store.runs()
     counts = {k: int(v) for k, v in view["status"].value_counts().items()}

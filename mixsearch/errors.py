@@ -16,8 +16,9 @@ class UserError(Exception):
     exit_code = EXIT_INPUT
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
+        """Several problems are several lines of `message`; each line is prefixed with `where`."""
         self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__("\n".join(f"{where}: {line}" for line in message.splitlines()) if where else message)
 
 
 class LockHeld(UserError):

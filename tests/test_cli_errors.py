@@ -86,3 +86,15 @@ def test_a_study_with_only_open_runs(recipe_dict, tmp_path, truncated):
         assert ("unreadable Parquet part" in res.stderr) == truncated
     report = cli("report", str(recipe), "--out", "report.html", cwd=tmp_path)
     assert (tmp_path / "report.html").exists() and "Traceback" not in report.stderr
+
+
+def test_a_recipe_error_shows_every_problem(recipe_dict, tmp_path):
+    recipe_dict["seed"] = "x"
+    recipe_dict["proxy"]["model"]["heads"] = 0
+    recipe_dict["search"]["batch_size"] = 0
+    write_recipe(tmp_path / "bad.yaml", recipe_dict)
+    res = cli("status", "bad.yaml", cwd=tmp_path, check=False)
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode == 2 and len(lines) == 3 and "more)" not in res.stderr, res.stderr
+    assert all(line.startswith("error: bad.yaml: ") for line in lines)
+    assert {line.split(": ")[2] for line in lines} == {"seed", "proxy.model.heads", "search.batch_size"}

@@ -70,7 +70,8 @@ def run(app: Callable[..., object], argv: list[str]) -> int:
     except Terminated as exc:
         code, message = exc.exit_code, f"interrupted by {exc.name}"
     if message is not None:
-        print(f"error: {message}", file=sys.stderr)
+        for line in message.splitlines():  # several problems (e.g. of a recipe): one line each
+            print(f"error: {line}", file=sys.stderr)
         if as_json:
             output.emit_error_json(message, code)
     return code

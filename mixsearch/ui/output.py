@@ -21,8 +21,9 @@ WIDE = 200  # tables written to a file or pipe are not wrapped at 80 columns
 
 
 def _console(stderr: bool) -> Console:
+    """A terminal's own width (or COLUMNS); WIDE for files and pipes."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else WIDE)
+    return Console(stderr=stderr, width=None if stream.isatty() or "COLUMNS" in os.environ else WIDE)
 
 
 err = _console(stderr=True)
