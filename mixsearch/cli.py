@@ -20,7 +20,7 @@ from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.ui import entry
 from mixsearch.ui.output import emit_json, err, out
-from mixsearch.ui.progress import RunProgress, sweep_callback
+from mixsearch.ui.progress import RunProgress, spinner, sweep_callback
 from mixsearch.ui.tables import fit_table, mixture_table
 
 if TYPE_CHECKING:
@@ -292,7 +292,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     from mixsearch.report import predicted_vs_actual, save_png
 
     study = _open(recipe, runs_dir)
-    with _warning_unreadable(study), RunProgress().phase("cross-validating surrogates"):
+    with _warning_unreadable(study), spinner("cross-validating surrogates"):
         result = study.fit(surrogate)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
@@ -316,7 +316,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     study = _open(recipe, runs_dir)
     _prepare(study, True)
     with (_warning_unreadable(study), StudyLock(study.store.root, "propose"),
-          RunProgress().phase("fitting the surrogate and proposing")):
+          spinner("fitting the surrogate and proposing")):
         result = study.fit(surrogate)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
@@ -411,11 +411,10 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     else:
         pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
     traces = []
-    progress = RunProgress("replay")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for seed, pool in enumerate(pools):
-            with progress.phase(f"replay {seed + 1}/{seeds}"):
+            with spinner(f"replay {seed + 1}/{seeds}"):
                 traces.append(rp.replay(pool, names, budget, seed, tolerance))
     optima = [p.optimum for p in pools]
     table = rp.summarize(traces, optima, tolerance)

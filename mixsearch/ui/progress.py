@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
@@ -76,15 +76,17 @@ class RunProgress:
 
     @contextmanager
     def phase(self, text: str) -> Iterator[None]:
-        if self._bar is not None:  # one live display at a time: the bar's spinner and text show it
+        """A slow step between runs: the bar's text on a terminal, else a timestamped line."""
+        if self._bar is not None:  # one live display at a time: the bar's spinner shows it
             self._bar.update(self._task, info=f"{text}…")
-            yield
-        elif self.tty:
-            with err.status(f"{text}…", spinner="dots"):
-                yield
         else:
             err.print(f"{_stamp()} {text}", markup=False, highlight=False, soft_wrap=True)
-            yield
+        yield
+
+
+def spinner(text: str) -> AbstractContextManager:
+    """A spinner on stderr while a slow command step runs, on a terminal only."""
+    return err.status(f"{text}…", spinner="dots") if err.is_terminal else nullcontext()
 
 
 def sweep_callback(progress: RunProgress, open_runs: Callable[[], int]) -> Callable[[dict], None]:
