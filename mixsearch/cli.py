@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, get_args
 import typer
 from rich.table import Table
 
-from mixsearch import __version__
+from mixsearch import __version__, signals
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.ui import entry
@@ -433,4 +433,5 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: errors become one line on stderr and a documented exit code (see ui/entry.py)."""
+    signals.install()
     sys.exit(entry.run(app, sys.argv[1:] if argv is None else argv))

@@ -25,7 +25,7 @@ def with_known_columns(df: pd.DataFrame) -> pd.DataFrame:
         if col in df:
             continue
         if col in TEXT:
-            missing[col] = pd.Series(None, index=df.index, dtype=object)
+            missing[col] = pd.Series(None, index=df.index, dtype="str")
         elif col in NUMBER:
             missing[col] = pd.Series(float("nan"), index=df.index, dtype=float)
         else:

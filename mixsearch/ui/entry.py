@@ -11,6 +11,7 @@ import errno
 import os
 import sys
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from typer._click import exceptions as ce
 
@@ -50,10 +51,7 @@ def run(app: Callable[..., object], argv: list[str]) -> int:
     code, message = EXIT_OK, None
     try:
         try:
-            if as_json:
-                with output.json_stdout():
-                    result = app(args=argv, prog_name="mixsearch", standalone_mode=False)
-            else:
+            with output.json_stdout() if as_json else nullcontext():
                 result = app(args=argv, prog_name="mixsearch", standalone_mode=False)
             code = result if isinstance(result, int) else EXIT_OK
         except ce.NoArgsIsHelpError as exc:
