@@ -18,13 +18,13 @@ from rich.table import Table
 from mixsearch import __version__, signals
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
-from mixsearch.ui import entry
+from mixsearch.ui import documents, entry
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, spinner, sweep_callback
 from mixsearch.ui.tables import fit_table, mixture_table
 
 if TYPE_CHECKING:
-    from mixsearch.study import FitResult, Study
+    from mixsearch.study import Study
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Search LLM data mixtures with proxy models, surrogates and proposals.")
@@ -67,27 +67,6 @@ def _warning_unreadable(study: Study) -> Iterator[None]:
         yield
     finally:
         _warn_unreadable(study)
-
-
-def _fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
-
-
-def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
-    from mixsearch.store import WEIGHT
-
-    return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
-             "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
-
-
-def _best_json(best: dict | None, names: list[str]) -> dict | None:
-    from mixsearch.store import LOSS, WEIGHT
-
-    if best is None:
-        return None
-    losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
-    return {"run_id": best["run_id"], "objective": best["objective"],
-            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
 
 
 def _version(value: bool) -> None:
@@ -185,11 +164,11 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     if as_json:
         emit_json({
             "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
-            "rounds": [{"round": rep.round, "launched": rep.launched, "fit": _fit_json(rep.fit) if rep.fit else None,
-                        "proposals": _proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
+            "rounds": [{"round": rep.round, "launched": rep.launched,
+                        "fit": documents.fit_json(rep.fit) if rep.fit else None, "proposals": documents.proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
             "failed": result.failed, "spent": result.spent.to_dict(),
             "budget": {"hours": budget.hours, "tokens": budget.tokens},
-            "best": _best_json(best, r.domain_names), "exit_code": code})
+            "best": documents.best_json(best, r.domain_names), "exit_code": code})
     else:
         if best:
             out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
@@ -243,12 +222,12 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     best = study.best()
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
-    pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
+    pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     if as_json:
         emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
                    "failures": failures, "pareto": pareto, "spent": used.to_dict(), "budget": r.budget.model_dump(),
                    "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-                   "best": _best_json(best, r.domain_names)})
+                   "best": documents.best_json(best, r.domain_names)})
         return
     table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
@@ -274,16 +253,6 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
         out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
 
 
-def _pareto_json(study: Study) -> list[dict]:
-    from mixsearch.store import WEIGHT
-
-    front = study.pareto()
-    Y = study.objectives_matrix(front)
-    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
-             "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
-            for row, y in zip(front.to_dict("records"), Y)]
-
-
 @app.command()
 def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
         runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
@@ -297,7 +266,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
-        emit_json({**_fit_json(result), "plot": str(plot)})
+        emit_json({**documents.fit_json(result), "plot": str(plot)})
     else:
         out.print(fit_table(result))
         err.print(f"predicted vs actual: {plot}")
@@ -322,7 +291,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
     if as_json:
-        emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names),
+        emit_json({"fit": documents.fit_json(result), "proposals": documents.proposal_json(rows, names),
                    "recommendation": frame.attrs.get("recommendation")})
     else:
         out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 from typer._click import exceptions as ce
 
-from mixsearch.errors import EXIT_INPUT, EXIT_OK, UserError
+from mixsearch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, UserError
 from mixsearch.signals import Terminated
 from mixsearch.ui import output
 
@@ -65,6 +65,10 @@ def run(app: Callable[..., object], argv: list[str]) -> int:
             code, message = EXIT_INPUT, exc.format_message()
         except OSError as exc:  # the environment: permissions, a full disk, a missing directory
             code, message = EXIT_INPUT, _os_line(exc)
+        except Exception as exc:  # a bug: the traceback is printed, exit 1; scripts still get a document
+            if as_json:
+                output.emit_error_json(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
+            raise
     except Terminated as exc:
         code, message = exc.exit_code, f"interrupted by {exc.name}"
     if message is not None:
