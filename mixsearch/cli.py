@@ -1,68 +1,51 @@
-"""The `mixsearch` command line: thin wiring of the study steps, with rich output or --json."""
+"""The `mixsearch` command line: thin wiring of the study steps, with rich output or --json.
+
+Heavy modules (the study, torch, Ray, surrogates, plotting) are imported inside the commands
+that need them, so `--help`, `status` and errors start fast.
+"""
 
 from __future__ import annotations
 
-import json
-import math
 import sys
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, get_args
 
-import click
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mixsearch import __version__
-from mixsearch.budget import Budget, spent
-from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED, UserError
-from mixsearch.importer import import_runs, parse_mapping
-from mixsearch.lock import StudyLock
+from mixsearch import __version__, signals
+from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
-from mixsearch.store import LOSS, WEIGHT
-from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study, shutdown
-from mixsearch.sweep import RoundReport, sweep
+from mixsearch.ui import documents, entry
+from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui.progress import RunProgress, spinner, sweep_callback
+from mixsearch.ui.tables import fit_table, mixture_table
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+if TYPE_CHECKING:
+    from mixsearch.study import Study
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Search LLM data mixtures with proxy models, surrogates and proposals.")
 data_app = typer.Typer(no_args_is_help=True, help="Fetch and tokenize the recipe's text.")
 app.add_typer(data_app, name="data")
 
-err = Console(stderr=True)
-out = Console()
+PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file", show_default=False)]
 RunsDir = Annotated[Path, typer.Option("--runs-dir", envvar="MIXSEARCH_RUNS_DIR", help="where studies live")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="one JSON document on stdout (progress stays on stderr)")]
 AddressOpt = Annotated[str | None, typer.Option("--address", help="join a Ray cluster: auto, host:port, ray://...")]
 
 STARTER = Path(__file__).parent / "starter.yaml"
 
 
-def _emit_json(obj: Any) -> None:
-    def default(o: Any) -> Any:
-        if hasattr(o, "isoformat"):
-            return o.isoformat()
-        if hasattr(o, "item"):
-            return o.item()
-        return str(o)
-
-    def clean(o: Any) -> Any:
-        if isinstance(o, float) and not math.isfinite(o):
-            return None
-        if isinstance(o, dict):
-            return {k: clean(v) for k, v in o.items()}
-        if isinstance(o, list):
-            return [clean(v) for v in o]
-        return o
-
-    print(json.dumps(clean(obj), default=default, indent=1))
-
-
 def _open(recipe: Path, runs_dir: Path) -> Study:
-    return Study.open(load_recipe(recipe), runs_dir)
+    r = load_recipe(recipe)  # before the study's imports, so a bad recipe fails fast
+    from mixsearch.study import Study
+
+    return Study.open(r, runs_dir)
 
 
 def _prepare(study: Study, quiet: bool) -> None:
@@ -72,79 +55,31 @@ def _prepare(study: Study, quiet: bool) -> None:
             + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else "")))
 
 
-def _progress(as_json: bool) -> Progress:
-    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, disable=as_json)
-
-
-def _progress_callback(bar: Progress, study: Study):
-    """A per-result callback; when a round's first result arrives, the bar grows by the runs open then."""
-    task = bar.add_task("proxy runs", total=None, info="")
-
-    def on_result(row: dict) -> None:
-        state = bar.tasks[task]
-        if state.total is None or state.completed >= state.total:
-            bar.update(task, total=state.completed + len(study.unfinished()) + 1)
-        obj = row.get("objective", math.nan)
-        info = f"last: done objective={obj:.4f}" if row["status"] == "done" else f"last: failed ({row.get('error')})"
-        bar.update(task, advance=1, info=info)
-
-    return on_result
-
-
 def _warn_unreadable(study: Study) -> None:
     for path, why in study.store.unreadable.items():
         print(f"warning: {path}: unreadable Parquet part, left in place; its rows are not counted ({why})",
               file=sys.stderr)
 
 
-def _fit_table(fit: FitResult) -> Table:
-    table = Table(title=f"surrogates, {fit.scores[0].folds}-fold CV on {fit.n_runs} runs")
-    for col in ("surrogate", "spearman", "MAE", "fit s", ""):
-        table.add_column(col, justify="right" if col not in ("surrogate", "") else "left")
-    for s in fit.scores:
-        table.add_row(s.name, f"{s.spearman:.3f}", f"{s.mae:.4f}", f"{s.fit_seconds:.2f}",
-                      "[green]chosen" if s.name == fit.name else "")
-    return table
+@contextmanager
+def _warning_unreadable(study: Study) -> Iterator[None]:
+    """Warn about unreadable parts when the block ends, also when it fails (e.g. too few runs)."""
+    try:
+        yield
+    finally:
+        _warn_unreadable(study)
 
 
-def _mixture_table(rows: list[dict], names: list[str], title: str, value: str) -> Table:
-    table = Table(title=title)
-    table.add_column("run_id")
-    table.add_column("fidelity")
-    for n in names:
-        table.add_column(n, justify="right")
-    table.add_column(value, justify="right")
-    for row in rows:
-        v = row.get(value, math.nan)
-        fid = row.get("fidelity")
-        table.add_row(row["run_id"][:10], fid if isinstance(fid, str) else "-", *[f"{row[WEIGHT + n]:.3f}" for n in names],
-                      "-" if v is None or not math.isfinite(v) else f"{v:.4f}")
-    return table
-
-
-def _fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
-
-
-def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
-    return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
-             "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
-
-
-def _best_json(best: dict | None, names: list[str]) -> dict | None:
-    if best is None:
-        return None
-    losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
-    return {"run_id": best["run_id"], "objective": best["objective"],
-            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
+def _version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
 
 
 @app.callback()
-def _root(version: Annotated[bool, typer.Option("--version", help="print the version")] = False) -> None:
-    if version:
-        print(__version__)
-        raise typer.Exit()
+def _root(version: Annotated[bool, typer.Option("--version", help="print the version and exit", is_eager=True,
+                                                callback=_version)] = False) -> None:
+    """Search LLM data mixtures with proxy models, surrogates and proposals."""
 
 
 @app.command()
@@ -158,7 +93,8 @@ def init(path: Annotated[Path, typer.Argument(help="where to write the recipe")]
     parse_recipe_text(text, str(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    err.print(f"wrote {path}; next: mixsearch data fetch {path} && mixsearch run {path}")
+    err.print(f"wrote {path}; next: mixsearch data fetch {path} && mixsearch data prepare {path} "
+              f"&& mixsearch run {path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @data_app.command("fetch")
@@ -167,10 +103,16 @@ def data_fetch(recipe: RecipeArg, as_json: JsonOpt = False) -> None:
     from mixsearch.data.fetch import fetch_all
 
     r = load_recipe(recipe)
-    done = fetch_all(r, on_done=None if as_json else lambda n, m: err.print(
+    if not any(d.fetch for d in [*r.domains, *r.eval_sets]):
+        err.print(f"nothing to fetch: no domain or eval set of {recipe} has a `fetch` section",
+                  markup=False, highlight=False, soft_wrap=True)
+        if as_json:
+            emit_json({})
+        return
+    done = fetch_all(r, on_done=lambda n, m: err.print(
         f"  {n}: {m['documents']} documents, {m['bytes'] / 1e6:.2f} MB from {', '.join(m['archives'])}"))
     if as_json:
-        _emit_json(done)
+        emit_json(done)
 
 
 @data_app.command("prepare")
@@ -180,18 +122,22 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
     _prepare(study, as_json)
     data = study.data()
     if as_json:
-        _emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
-                    "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
-                                    "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes}
-                                for n, d in {**data.domains, **data.eval_sets}.items()}})
+        emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
+                   "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
+                                   "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes}
+                               for n, d in {**data.domains, **data.eval_sets}.items()}})
     else:
         err.print(f"data hash {data.data_hash}, vocabulary {data.vocab_size}")
-
 
 
 def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_json: bool,
            budget_hours: float | None, max_runs: int | None, command: str) -> int:
     """Shared by `run` and `sweep`: lock the study, do the rounds, report; returns the exit code."""
+    from mixsearch.budget import Budget
+    from mixsearch.lock import StudyLock
+    from mixsearch.study import shutdown
+    from mixsearch.sweep import RoundReport, sweep
+
     study = _open(recipe, runs_dir)
     r = study.recipe
     if max_runs is not None and max_runs < 1:
@@ -201,15 +147,16 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:
-            out.print(_fit_table(rep.fit))
-            out.print(_mixture_table(rep.proposals, r.domain_names,
-                                     f"proposed mixtures (after round {rep.round})", "predicted"))
+            out.print(fit_table(rep.fit))
+            out.print(mixture_table(rep.proposals, r.domain_names,
+                                    f"proposed mixtures (after round {rep.round})", "predicted"))
 
     with StudyLock(study.store.root, command):
         _prepare(study, as_json)
         try:
-            with _progress(as_json) as bar:
-                result = sweep(study, rounds, budget, max_runs, address, _progress_callback(bar, study), on_round)
+            with RunProgress() as progress:
+                result = sweep(study, rounds, budget, max_runs, address,
+                               sweep_callback(progress, lambda: len(study.unfinished())), on_round, progress.phase)
         finally:
             shutdown()
             study.store.compact()
@@ -217,16 +164,16 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     best = study.best()
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
-        _emit_json({
+        emit_json({
             "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
-            "rounds": [{"round": rep.round, "launched": rep.launched, "fit": _fit_json(rep.fit) if rep.fit else None,
-                        "proposals": _proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
+            "rounds": [{"round": rep.round, "launched": rep.launched,
+                        "fit": documents.fit_json(rep.fit) if rep.fit else None, "proposals": documents.proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
             "failed": result.failed, "spent": result.spent.to_dict(),
             "budget": {"hours": budget.hours, "tokens": budget.tokens},
-            "best": _best_json(best, r.domain_names), "exit_code": code})
+            "best": documents.best_json(best, r.domain_names), "exit_code": code})
     else:
         if best:
-            out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+            out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
@@ -258,7 +205,7 @@ def sweep_cmd(recipe: RecipeArg, rounds: Annotated[int, typer.Option(min=1, help
     """For cron/CI: continue the study where it stopped, do ROUNDS rounds of launch → fit → propose, exit.
 
     Exit codes: 0 done; 2 invalid input; 3 the study is locked by another live process;
-    4 finished, but some runs failed after their retries."""
+    4 finished, but some runs failed after their retries; 130/143 interrupted (SIGINT/SIGTERM)."""
     raise typer.Exit(_sweep(recipe, rounds, address, runs_dir, as_json, budget_hours, max_runs, "sweep"))
 
 
@@ -266,20 +213,23 @@ def sweep_cmd(recipe: RecipeArg, rounds: Annotated[int, typer.Option(min=1, help
 def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Runs by status, failures with their errors, budget used, and the best mixture so far."""
     study = _open(recipe, runs_dir)
+    from mixsearch.budget import spent
+    from mixsearch.lock import StudyLock
+
     r = study.recipe
     view = study.store.runs()
-    counts = view["status"].value_counts().to_dict() if len(view) else {}
-    failed = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records") if len(view) else []
+    counts = {k: int(v) for k, v in view["status"].value_counts().items()}
+    failures = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records")
     used = spent(view)
     best = study.best()
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
-    pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
+    pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     if as_json:
-        _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
-                    "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
-                    "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-                    "best": _best_json(best, r.domain_names)})
+        emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
+                   "failures": failures, "pareto": pareto, "spent": used.to_dict(), "budget": r.budget.model_dump(),
+                   "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
+                   "best": documents.best_json(best, r.domain_names)})
         return
     table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
@@ -291,7 +241,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     out.print(f"spent: {used.cpu_hours:.3f} CPU-h, {used.gpu_hours:.3f} GPU-h{limit}; {used.tokens:,} tokens")
     if lock:
         out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
-    for f in failed:
+    for f in failures:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
     if pareto:
         table = Table(title="Pareto set (completed target-fidelity runs)")
@@ -302,15 +252,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
             table.add_row(p["run_id"][:10], *[f"{v:.4f}" for v in p["objectives"]])
         out.print(table)
     elif best:
-        out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
-
-
-def _pareto_json(study: Study) -> list[dict]:
-    front = study.pareto()
-    Y = study.objectives_matrix(front)
-    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
-             "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
-            for row, y in zip(front.to_dict("records"), Y)]
+        out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
 
 
 @app.command()
@@ -321,41 +263,43 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     from mixsearch.report import predicted_vs_actual, save_png
 
     study = _open(recipe, runs_dir)
-    result = study.fit(surrogate)
-    fig, _ = predicted_vs_actual(study, result)
-    plot = save_png(fig, study.store.root / "fit.png")
+    with _warning_unreadable(study), spinner("cross-validating surrogates"):
+        result = study.fit(surrogate)
+        fig, _ = predicted_vs_actual(study, result)
+        plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
-        _emit_json({**_fit_json(result), "plot": str(plot)})
+        emit_json({**documents.fit_json(result), "plot": str(plot)})
     else:
-        out.print(_fit_table(result))
+        out.print(fit_table(result))
         err.print(f"predicted vs actual: {plot}")
 
 
 @app.command()
 def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=1, help="batch size")] = None,
-            method: Annotated[str | None, typer.Option(help="regmix, argmin, optimize, bo, mfbo, tpe, cmaes or qmc")] = None,
+            method: Annotated[str | None, typer.Option(help=f"proposer: {', '.join(PROPOSERS)} (default: recipe)")] = None,
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate and store the next batch of mixtures as 'proposed' runs."""
-    methods = Search.model_fields["proposer"].annotation.__args__
-    if method not in (None, *methods):
-        raise UserError(f"unknown method '{method}' (use {', '.join(methods)})", where="--method")
+    from mixsearch.lock import StudyLock
+
+    if method not in (None, *PROPOSERS):
+        raise UserError(f"unknown method '{method}' (use {', '.join(PROPOSERS)})", where="--method")
     study = _open(recipe, runs_dir)
     _prepare(study, True)
-    with StudyLock(study.store.root, "propose"):
+    with (_warning_unreadable(study), StudyLock(study.store.root, "propose"),
+          spinner("fitting the surrogate and proposing")):
         result = study.fit(surrogate)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
     if as_json:
-        _emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names),
-                    "recommendation": frame.attrs.get("recommendation")})
+        emit_json({"fit": documents.fit_json(result), "proposals": documents.proposal_json(rows, names),
+                   "recommendation": frame.attrs.get("recommendation")})
     else:
-        out.print(_mixture_table(rows, names, "proposed mixtures", "predicted"))
+        out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
         if frame.attrs.get("recommendation"):
             rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
             out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
-
 
 
 @app.command("import")
@@ -364,11 +308,14 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
                                                                   "(targets: w_<domain>, loss_<name>, objective, tokens, params, seed)")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
+    from mixsearch.importer import import_runs, parse_mapping
+    from mixsearch.lock import StudyLock
+
     study = _open(recipe, runs_dir)
-    with StudyLock(study.store.root, "import"):
+    with _warning_unreadable(study), StudyLock(study.store.root, "import"):
         new, total = import_runs(study, file, parse_mapping(mapping or []))
     if as_json:
-        _emit_json({"imported": new, "rows": total, "already_present": total - new})
+        emit_json({"imported": new, "rows": total, "already_present": total - new})
     else:
         err.print(f"imported {new} new runs ({total - new} of {total} rows were already in the store)")
 
@@ -415,6 +362,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     import warnings
 
     from mixsearch import replay as rp
+    from mixsearch.study import MIN_RUNS_TO_FIT
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     unknown = [n for n in names if n not in rp.STRATEGIES]
@@ -424,7 +372,9 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     study = _open(recipe, runs_dir) if recipe is not None else None
     out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
     if study is not None:
-        if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
+        with _warning_unreadable(study):
+            done = study.completed_at_target()
+        if len(done) < MIN_RUNS_TO_FIT:
             raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
                             where=f"study {study.recipe.study}")
         data = study.train_set()
@@ -432,17 +382,16 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     else:
         pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
     traces = []
-    with _progress(as_json) as bar, warnings.catch_warnings():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = bar.add_task("replay", total=seeds, info="")
         for seed, pool in enumerate(pools):
-            traces.append(rp.replay(pool, names, budget, seed, tolerance))
-            bar.update(task, advance=1)
+            with spinner(f"replay {seed + 1}/{seeds}"):
+                traces.append(rp.replay(pool, names, budget, seed, tolerance))
     optima = [p.optimum for p in pools]
     table = rp.summarize(traces, optima, tolerance)
     rp.plot(traces, optima, out_path)
     if as_json:
-        _emit_json({"summary": table.to_dict("records"), "plot": str(out_path)})
+        emit_json({"summary": table.to_dict("records"), "plot": str(out_path)})
         return
     t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
     for col in table.columns:
@@ -453,17 +402,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     err.print(f"plot: {out_path}")
 
 
-def main() -> None:
-    """Entry point: user errors become one line on stderr and a documented exit code."""
-    try:
-        code = app(standalone_mode=False)
-    except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("interrupted", file=sys.stderr)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_INPUT)
-    sys.exit(code if isinstance(code, int) else EXIT_OK)
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: errors become one line on stderr and a documented exit code (see ui/entry.py)."""
+    signals.install()
+    sys.exit(entry.run(app, sys.argv[1:] if argv is None else argv))

@@ -7,7 +7,7 @@ EXIT_INTERNAL = 1  # a bug: a traceback is printed
 EXIT_INPUT = 2  # invalid recipe, file, option or state: one line on stderr
 EXIT_LOCKED = 3  # another process holds the study's lock
 EXIT_RUNS_FAILED = 4  # the command finished, but some runs failed after their retries
-EXIT_INTERRUPTED = 130
+# 128 + the signal number when interrupted: 130 (SIGINT), 143 (SIGTERM); see signals.py
 
 
 class UserError(Exception):
@@ -16,8 +16,9 @@ class UserError(Exception):
     exit_code = EXIT_INPUT
 
     def __init__(self, message: str, *, where: str | None = None) -> None:
+        """Several problems are several lines of `message`; each line is prefixed with `where`."""
         self.where = where
-        super().__init__(f"{where}: {message}" if where else message)
+        super().__init__("\n".join(f"{where}: {line}" for line in message.splitlines()) if where else message)
 
 
 class LockHeld(UserError):

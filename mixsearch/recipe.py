@@ -327,17 +327,17 @@ def _loc(loc: tuple[object, ...], data: object) -> str:
 
 
 def parse_recipe(data: object, where: str) -> Recipe:
-    """Validate a recipe mapping; raise UserError naming the first bad field."""
+    """Validate a recipe mapping; raise UserError with one line per bad field."""
     if not isinstance(data, dict):
         raise UserError("expected a mapping at the top level", where=where)
     try:
         return Recipe.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and k.startswith("function-")))
-        msg = err["msg"].removeprefix("Value error, ")
-        raise UserError(f"{_loc(loc, data)}: {msg}{more}", where=where) from None
+        lines = []
+        for err in exc.errors():
+            loc = tuple(k for k in err["loc"] if not (isinstance(k, str) and k.startswith("function-")))
+            lines.append(f"{_loc(loc, data)}: {' '.join(err['msg'].removeprefix('Value error, ').split())}")
+        raise UserError("\n".join(dict.fromkeys(lines)), where=where) from None
 
 
 def parse_recipe_text(text: str, where: str) -> Recipe:

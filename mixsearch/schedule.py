@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from mixsearch.data.prepare import PreparedData
@@ -34,6 +36,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
+    handler = signal.getsignal(signal.SIGTERM)  # ray.init replaces it with sys.exit; keep the caller's
     try:
         if address:
             ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
@@ -43,6 +46,9 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
     except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
         where = f"--address {address}" if address else "local Ray"
         raise UserError(f"cannot start or join Ray: {str(exc).splitlines()[0]}", where=where) from None
+    finally:
+        if threading.current_thread() is threading.main_thread() and handler is not None:
+            signal.signal(signal.SIGTERM, handler)
 
 
 def shutdown() -> None:

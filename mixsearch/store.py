@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 from mixsearch.errors import UserError
 from mixsearch.paths import not_writable, writable_dir
 from mixsearch.store_schema import LOSS, WEIGHT, build_schema, conform
+from mixsearch.schema import with_known_columns
 
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
@@ -135,7 +136,7 @@ class Store:
 
     def runs(self) -> pd.DataFrame:
         """One row per run: its newest state."""
-        return _latest(self._read()[1]).to_pandas()
+        return with_known_columns(_latest(self._read()[1]).to_pandas())
 
     def compact(self) -> int:
         """Rewrite the current view as one part, then remove the parts it replaced; returns rows

@@ -8,23 +8,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from mixsearch import mixtures, schedule
-from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.mixtures import Space
-from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
-from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
 from mixsearch.store_schema import recipe_columns
-from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
-from mixsearch.surrogate.cv import CVScore, select
+
+if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
+    from mixsearch.data.prepare import PreparedData
+    from mixsearch.mixtures import Space
+    from mixsearch.proxy.train import RunSpec
+    from mixsearch.surrogate.base import Surrogate, TrainSet
+    from mixsearch.surrogate.cv import CVScore
 
 MIN_RUNS_TO_FIT = 4
 MAX_RUNS_PER_GPU = 8
@@ -47,12 +47,12 @@ def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]
 
 
 def model_params(model: Model, vocab_size: int) -> int:
-    import torch
-
-    from mixsearch.proxy.model import GPT
-
-    with torch.device("meta"):
-        return GPT(model, vocab_size).num_params()
+    """GPT(model, vocab_size).num_params() without building it: tied token embedding and head,
+    position embedding, per block two LayerNorms, bias-free qkv/out projections and MLP, a final
+    LayerNorm."""
+    w, hidden = model.width, model.mlp or 4 * model.width
+    block = 2 * 2 * w + 4 * w * w + 2 * w * hidden
+    return vocab_size * w + model.context * w + model.layers * block + 2 * w
 
 
 @dataclass(frozen=True)
@@ -89,17 +89,30 @@ class Study:
 
     def data(self, on_domain=None) -> PreparedData:
         if self._data is None:
+            from mixsearch.data.prepare import prepare
+
             self._data = prepare(self.recipe, on_domain)
         return self._data
 
+    @cached_property
+    def vocab_size(self) -> int:
+        """The tokenizer's vocabulary; a byte tokenizer's is known without preparing the data."""
+        if self._data is None and self.recipe.tokenizer.kind == "byte":
+            from mixsearch.data.tokenizer import ByteTokenizer
+
+            return ByteTokenizer.vocab_size
+        return self.data().vocab_size
+
     def space(self) -> Space:
+        from mixsearch import mixtures
+
         data = self.data()
         return mixtures.build_space(self.recipe, {n: d.train_tokens for n, d in data.domains.items()})
 
     @cached_property
     def fidelities(self) -> dict[str, FidelityConfig]:
         """The fidelity plan, cheapest first; the last is the target."""
-        vocab = self.data().vocab_size
+        vocab = self.vocab_size
         configs = self.recipe.proxy.fidelity_configs()
         params = [model_params(m, vocab) for _, m, _, _ in configs]
         costs = [c if c is not None else p * t.tokens for (_, _, t, c), p in zip(configs, params)]
@@ -144,6 +157,8 @@ class Study:
     def seed_initial(self) -> int:
         """Sample the recipe's initial mixtures (deterministic in the seed), at each initial
         fidelity; store the new ones."""
+        from mixsearch import mixtures
+
         r = self.recipe
         W = mixtures.sample(self.space(), r.search.initial_runs, r.search.sampling, np.random.default_rng(r.seed))
         names = r.search.initial_fidelities or [self.target.name]
@@ -165,10 +180,14 @@ class Study:
         return self.target
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
-               fn: Callable[[dict, dict], dict] = train_proxy, max_runs: int | None = None,
+               fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
-        """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
-        each result is stored as it arrives. should_stop() is asked after each result."""
+        """Train the open (pending/proposed) runs on Ray (with `fn`, default train_proxy), oldest
+        round first, at most `max_runs`; each result is stored as it arrives. should_stop() is
+        asked after each result."""
+        from mixsearch import schedule
+        from mixsearch.proxy.train import RunSpec, train_proxy
+
         todo = self.unfinished()
         if not todo.empty:
             todo = todo.sort_values(["round", "seq"], kind="stable")
@@ -198,11 +217,13 @@ class Study:
                 on_result(row)
 
         schedule.connect(address)
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        schedule.execute(groups, data, res, record, fn=fn or train_proxy, should_stop=should_stop, num_gpus=gpus)
         return counts
 
     def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec]) -> list[list[RunSpec]]:
         """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: as many as fit in memory)."""
+        from mixsearch.proxy.ensemble import auto_size, free_memory
+
         k = self.recipe.proxy.resources.ensemble
         if k == "auto":
             k = auto_size(fid.model, fid.train, self.data().vocab_size, fid.params, free_memory())
@@ -216,6 +237,8 @@ class Study:
         if res.runs_per_gpu != "auto":
             return 1.0 / res.runs_per_gpu
         import torch
+
+        from mixsearch.proxy.ensemble import member_bytes
 
         if not torch.cuda.is_available():
             raise UserError("auto needs a GPU visible to this process; give a number", where="proxy.resources.runs_per_gpu")
@@ -278,6 +301,8 @@ class Study:
         return named.fillna(column("fidelity_value")).fillna(from_tokens).fillna(1.0).to_numpy(float)
 
     def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
+        from mixsearch.surrogate.base import TrainSet
+
         done = self.completed() if done is None else done
         names = self.recipe.domain_names
         weights = objective_weights(self.recipe.objective, names)
@@ -291,6 +316,9 @@ class Study:
 
     def fit(self, surrogate: str | None = None) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
+        from mixsearch.surrogate.base import known_surrogates, make_surrogate
+        from mixsearch.surrogate.cv import select
+
         r = self.recipe
         done = self.completed()
         n_target = int(np.isclose(self.fidelity_values(done), 1.0).sum()) if len(done) else 0
@@ -308,6 +336,8 @@ class Study:
 
     def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
+        from mixsearch.propose import FidelityLevel, ProposalContext, propose
+
         r = self.recipe
         view = self.store.runs()
         n = n or r.search.batch_size
@@ -362,4 +392,6 @@ class Study:
 
 
 def shutdown() -> None:
+    from mixsearch import schedule
+
     schedule.shutdown()

@@ -7,6 +7,7 @@ Nothing here keeps state outside the store: runs a killed sweep left open are `p
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from mixsearch.budget import Budget, Spent, spent
@@ -35,11 +36,13 @@ class SweepResult:
 
 def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None, address: str | None = None,
           on_result: Callable[[dict], None] | None = None,
-          on_round: Callable[[RoundReport], None] | None = None) -> SweepResult:
+          on_round: Callable[[RoundReport], None] | None = None,
+          phase: Callable[[str], AbstractContextManager] | None = None) -> SweepResult:
     """Seed the initial runs if the study has none, then up to `rounds` rounds of launch → fit → propose.
 
     A round that could not launch all its open runs (budget or max_runs reached) ends the sweep
-    before fitting, so the next sweep finishes that round first.
+    before fitting, so the next sweep finishes that round first. `phase(text)` wraps the slow
+    steps between launches (fit and propose), e.g. to show a spinner.
     """
     added = study.seed_initial()
     reports: list[RoundReport] = []
@@ -70,8 +73,9 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
         if len(study.completed()) < MIN_RUNS_TO_FIT:
             stopped_by = "too-few-completed-runs"
             break
-        report.fit = study.fit()
-        report.proposals = study.propose(report.fit).to_dict("records")
+        with (phase or (lambda _: nullcontext()))(f"round {round_no}: fitting the surrogate and proposing"):
+            report.fit = study.fit()
+            report.proposals = study.propose(report.fit).to_dict("records")
         if on_round:
             on_round(report)
     return SweepResult(added, reports, stopped_by, spent(study.store.runs()))

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
 
 import pandas as pd
 import pytest
 
+from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
+
+PROGRESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run [0-9a-f]{10} done objective=\d+\.\d{4} "
+                      r"\[\d+/\d+\] eta (\d+:\d\d:\d\d|\?)$")
 
 
 def test_end_to_end(recipe_dict, tmp_path):
@@ -15,8 +23,13 @@ def test_end_to_end(recipe_dict, tmp_path):
     prep = json.loads(cli("data", "prepare", str(recipe), "--json", cwd=tmp_path).stdout)
     assert set(prep["domains"]) == {"code", "docs", "news"} and prep["vocab_size"] == 257
 
-    summary = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
-    assert summary["initial_added"] == 6
+    ran = cli("run", str(recipe), "--json", cwd=tmp_path)
+    summary = json.loads(ran.stdout)
+    assert summary["initial_added"] == 6 and summary["failed"] == 0
+    # stderr is a pipe: one plain progress line per finished run, with time, id, status, objective, ETA
+    progress = [line for line in ran.stderr.splitlines() if PROGRESS.match(line)]
+    assert len(progress) == 8, ran.stderr
+    assert progress[-1].endswith("[8/8] eta 0:00:00")
     assert [r["round"] for r in summary["rounds"]] == [0, 1]
     assert summary["rounds"][0]["launched"] == {"done": 6, "failed": 0}
     assert summary["rounds"][1]["launched"] == {"done": 2, "failed": 0}
@@ -34,6 +47,7 @@ def test_end_to_end(recipe_dict, tmp_path):
 
     status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
     assert status["by_status"] == {"done": 8, "proposed": 2} and status["best"]["run_id"]
+    assert status["failed"] == 0 and status["failures"] == []  # a count, as in run/sweep
 
     fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
     assert fit["chosen"] == "linear" and fit["runs"] == 8 and -1 <= fit["scores"][0]["spearman"] <= 1
@@ -53,7 +67,7 @@ def test_end_to_end(recipe_dict, tmp_path):
 def test_human_output_and_init(tmp_path):
     res = cli("init", "recipes/mine.yaml", "--study", "mine", cwd=tmp_path)
     text = (tmp_path / "recipes" / "mine.yaml").read_text()
-    assert "study: mine" in text and "mixsearch data fetch" in res.stderr
+    assert "study: mine" in text and "mixsearch data fetch" in res.stderr and "mixsearch data prepare" in res.stderr
     again = cli("init", "recipes/mine.yaml", cwd=tmp_path, check=False)
     assert again.returncode == 2 and "exists already" in again.stderr
 
@@ -81,3 +95,47 @@ def test_user_errors_are_one_line_exit_2(recipe_dict, tmp_path, args, message):
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(message), res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_json_stdout_holds_one_document_whatever_children_print(tmp_path):
+    """While a --json command runs, fd 1 (inherited by Ray's processes) points at stderr."""
+    code = ("import os, sys\n"
+            "from mixsearch.ui.output import emit_json, json_stdout\n"
+            "with json_stdout():\n"
+            "    os.system('echo raylet-says-hello')\n"
+            "    print('a stray print')\n"
+            "    emit_json({'a': 1})\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=True)
+    assert json.loads(res.stdout) == {"a": 1}
+    assert "raylet-says-hello" in res.stderr and "a stray print" in res.stderr
+
+
+def test_json_of_fetch_and_replay_and_help_lists_every_method(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    fetched = cli("data", "fetch", str(recipe), "--json", cwd=tmp_path)
+    assert json.loads(fetched.stdout) == {} and "nothing to fetch" in fetched.stderr
+    replay = cli("replay", "--strategies", "random,regmix", "--seeds", "1", "--domains", "2", "--pool", "20",
+                 "--budget", "3", "--json", cwd=tmp_path)
+    assert {row["strategy"] for row in json.loads(replay.stdout)["summary"]} == {"random", "regmix"}
+    from mixsearch.recipe import Search
+
+    help_text = " ".join(cli("propose", "--help", cwd=tmp_path).stdout.split())
+    for method in Search.model_fields["proposer"].annotation.__args__:
+        assert method in help_text
+
+
+def test_tables_in_logs_are_not_wrapped_at_80_columns(recipe_dict, tmp_path):
+    names = ["source_code_of_the_standard_library", "language_reference_documentation", "release_notes"]
+    for domain, name in zip(recipe_dict["domains"], names):
+        domain["name"] = name
+    recipe_dict["objective"]["target"] = names[1]
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    Store(tmp_path / "runs", "tiny").append([
+        {"run_id": f"{i:012d}", "study": "tiny", "status": "done", "round": 0, "objective": 3.0 + i,
+         **{f"w_{n}": w for n, w in zip(names, (0.2, 0.3, 0.5))}} for i in range(2)])
+    env = {k: v for k, v in os.environ.items() if k != "COLUMNS"}
+    res = subprocess.run([sys.executable, "-m", "mixsearch", "status", str(recipe)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, check=True)
+    row = next(line for line in res.stdout.splitlines() if "0000000000" in line)  # the best run's row
+    assert "3.0000" in row and len(row) > 80
+    assert all(n in res.stdout for n in names)

@@ -144,7 +144,8 @@ def test_failed_runs_give_exit_4(recipe_dict, tmp_path):
     summary = json.loads(res.stdout)
     assert summary["failed"] == 6 and summary["stopped_by"] == "too-few-completed-runs"
     status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
-    assert status["by_status"] == {"failed": 6} and all("diverged" in f["error"] for f in status["failed"])
+    assert status["by_status"] == {"failed": 6} and status["failed"] == 6
+    assert all("diverged" in f["error"] for f in status["failures"])
 
 
 def _runs_file(tmp_path: Path, **overrides) -> Path:

@@ -1,0 +1,39 @@
+"""The pieces of the CLI's JSON documents (their schemas are in README.md, "JSON output")."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mixsearch.study import FitResult, Study
+
+
+def fit_json(fit: FitResult) -> dict:
+    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
+
+
+def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
+    from mixsearch.store import WEIGHT  # pandas and pyarrow: not at the CLI's start-up
+
+    return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
+             "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
+
+
+def best_json(best: dict | None, names: list[str]) -> dict | None:
+    from mixsearch.store import LOSS, WEIGHT
+
+    if best is None:
+        return None
+    losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
+    return {"run_id": best["run_id"], "objective": best["objective"],
+            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
+
+
+def pareto_json(study: Study) -> list[dict]:
+    from mixsearch.store import WEIGHT
+
+    front = study.pareto()
+    Y = study.objectives_matrix(front)
+    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
+             "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
+            for row, y in zip(front.to_dict("records"), Y)]
