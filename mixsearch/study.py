@@ -18,7 +18,7 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
+from mixsearch.proxy.sizing import auto_ensemble, member_bytes
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
@@ -184,8 +184,9 @@ class Study:
                 RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
                         threads=max(1, int(res.num_cpus))))
-        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
         gpus = self.num_gpus()
+        schedule.connect(address)
+        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs, gpus)]
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result, gpus)
@@ -194,15 +195,17 @@ class Study:
             if on_result:
                 on_result(row)
 
-        schedule.connect(address)
         schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
         return counts
 
-    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec]) -> list[list[RunSpec]]:
-        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: as many as fit in memory)."""
-        k = self.recipe.proxy.resources.ensemble
+    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
+        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
+        device, `mixsearch.proxy.sizing`)."""
+        res = self.recipe.proxy.resources
+        k = res.ensemble
         if k == "auto":
-            k = auto_size(fid.model, fid.train, self.data().vocab_size, fid.params, free_memory())
+            k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
+                              self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
         return [specs[i: i + k] for i in range(0, len(specs), k)]
 
     def num_gpus(self) -> float:
@@ -244,7 +247,8 @@ class Study:
             "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
             "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
             "ensemble": int(result.get("ensemble") or 1),
-            "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
+            "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
+            "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
         })
