@@ -79,6 +79,8 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
     if gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
         raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
+    if not groups:
+        return
     pool = Pool.get(resources.num_cpus, gpus)
     idle = list(pool.workers(len(groups)))
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)

@@ -17,6 +17,7 @@ class Worker:
     """Runs trainer functions in one long-lived process."""
 
     def run(self, fn: Callable[[Any, dict], Any], payload: Any, data: dict) -> Any:
+        _release_cuda_cache()  # what a failed run (e.g. out of memory) still held is free by now
         try:
             return fn(payload, data)
         finally:

@@ -138,4 +138,6 @@ def test_ensemble_auto_is_measured_on_a_worker(recipe_dict, tmp_path, ray_local)
     study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "auto")
     study.seed_initial()
     assert study.launch(max_runs=2) == {"done": 2, "failed": 0}
-    assert (study.store.runs().dropna(subset=["ensemble"])["ensemble"] == 1).all()  # a CPU worker: one per task
+    done = study.store.runs().dropna(subset=["ensemble"])
+    assert len(done) == 2 and (done["ensemble"] == 1).all()  # a CPU worker: one run per task
+    assert (done["tokens_per_s"] > 0).all() and (done["wall_time"] > 0).all() and (done["compile_s"] == 0).all()
