@@ -9,7 +9,8 @@ import torch
 from mixsearch.data.prepare import prepare
 from mixsearch.proxy import batched, compiled, sizing
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, clip_members, train_ensemble, train_proxy
+from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
+from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
 from mixsearch.recipe import Model, Train, parse_recipe
 
 MIXES = [{"code": 0.6, "docs": 0.3, "news": 0.1}, {"code": 0.1, "docs": 0.8, "news": 0.1},
@@ -158,3 +159,22 @@ def test_ensemble_size_from_measured_memory_and_throughput():
 def test_auto_is_one_on_cpu():
     model, train = Model(layers=1, width=32, heads=2, context=32), Train(batch_size=4)
     assert sizing.auto_ensemble(model.model_dump_json(), train.model_dump_json(), 257, 0.0) == 1
+
+
+def test_a_dropped_member_takes_nothing_from_the_others():
+    cfg, train, cpu = Model(layers=1, width=16, heads=2, context=8), Train(lr=0.1), torch.device("cpu")
+    p = batched.stack_members(cfg, 20, [0, 1, 2], cpu)
+    opt = make_optimizer(p, train, cpu)
+    idx = torch.randint(0, 20, (3, 2, 8))
+
+    def step(p, opt, members):
+        batched.loss(p, idx[members], idx[members], cfg.heads).sum().backward()
+        opt.step()
+        opt.zero_grad()
+
+    step(p, opt, [0, 1, 2])
+    kept, kept_opt = keep_members(p, opt, [0, 2], train, cpu)
+    step(p, opt, [0, 1, 2])
+    step(kept, kept_opt, [0, 2])  # the same second step for members 0 and 2, without member 1
+    for name in p:
+        assert torch.allclose(kept[name], p[name][[0, 2]], atol=1e-6), name

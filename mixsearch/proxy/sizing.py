@@ -14,7 +14,8 @@ import time
 import torch
 
 from mixsearch.proxy import batched
-from mixsearch.proxy.train import _autocast, _device, _sync, clip_members, make_optimizer
+from mixsearch.proxy.optim import clip_members, make_optimizer
+from mixsearch.proxy.train import _autocast, _device, _sync
 from mixsearch.recipe import Model, Train
 
 BYTES_PER_PARAM = 16  # fp32 weight + grad + two AdamW moments

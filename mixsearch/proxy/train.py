@@ -4,8 +4,8 @@ One loop trains K >= 1 runs of one model and training configuration as one batch
 (`mixsearch.proxy.batched`); a single run is K = 1. Each member keeps its own data stream,
 initialisation (that of a single run with its seed), gradient clipping and optimizer state (AdamW
 is elementwise, so one AdamW over stacked weights is K independent AdamWs), and its own result:
-a member whose loss or gradients turn non-finite gets zero gradients from then on and is
-reported failed while the others carry on.
+a member whose loss or gradients turn non-finite gets zero gradients, leaves the ensemble at the
+next divergence check and is reported failed, while the others carry on.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import torch
 from mixsearch.data.prepare import DomainTokens, PreparedData
 from mixsearch.data.sampler import MixtureSampler, Prefetcher
 from mixsearch.proxy import batched, compiled
-from mixsearch.proxy.batched import Params
 from mixsearch.proxy.evaluate import eval_set, evaluate
+from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
 from mixsearch.recipe import Model, Train
 
 CHECK_EVERY = 25  # steps between divergence checks (each check syncs the device)
@@ -54,26 +54,6 @@ def lr_at(step: int, steps: int, cfg: Train) -> float:
     progress = (step - cfg.warmup_steps) / max(1, steps - cfg.warmup_steps)
     floor = cfg.lr * cfg.min_lr_ratio
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
-
-
-def make_optimizer(p: Params, cfg: Train, device: torch.device) -> torch.optim.AdamW:
-    """One AdamW over the stacked weights; weight decay on (stacked) matrices only; the fused
-    kernel on CUDA, the multi-tensor one elsewhere."""
-    groups = [{"params": [t for t in p.values() if t.dim() >= 3], "weight_decay": cfg.weight_decay},
-              {"params": [t for t in p.values() if t.dim() < 3], "weight_decay": 0.0}]
-    cuda = device.type == "cuda"
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2), fused=cuda, foreach=not cuda or None)
-
-
-def clip_members(grads: list[torch.Tensor], max_norm: float, losses: torch.Tensor, alive: torch.Tensor) -> None:
-    """clip_grad_norm_ for each member (dim 0) separately; a member whose loss or gradient norm
-    is non-finite is marked dead in `alive` and its gradients are zeroed (now and from then on)."""
-    norms = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g.flatten(1), dim=1) for g in grads]), dim=0)
-    alive &= torch.isfinite(norms) & torch.isfinite(losses)
-    coef = torch.where(alive, torch.clamp(max_norm / (norms + 1e-6), max=1.0), 0.0)
-    for g in grads:
-        shape = (-1,) + (1,) * (g.dim() - 1)
-        g.mul_(coef.view(shape)).masked_fill_(~alive.view(shape), 0.0)
 
 
 @functools.lru_cache(maxsize=256)
@@ -120,33 +100,40 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     samplers = [MixtureSampler(arrays, r.mixture, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
     tokens_per_step = tcfg.batch_size * mcfg.context
     steps = max(1, math.ceil(tcfg.tokens / tokens_per_step))
-    key = (mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k, str(device))
-    loss_fn, fresh = compiled.loss_fn(key) if compiled.wanted(tcfg.compile, device, steps, key) else (batched.loss, False)
+
+    def step_fn(k: int) -> tuple:
+        key = (mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k, str(device))
+        return compiled.loss_fn(key) if compiled.wanted(tcfg.compile, device, steps, key) else (batched.loss, False)
+
+    loss_fn, fresh = step_fn(k)
     windows, counts = eval_set(prepared, {n: _val_array(d) for n, d in {**prepared.domains, **prepared.eval_sets}.items()},
                                mcfg.context, tcfg.eval_tokens)
     ev = functools.partial(evaluate, heads=mcfg.heads, windows=windows, counts=counts, chunk=2 * tcfg.batch_size,
                            device=device, autocast=lambda: _autocast(device))
 
-    def draw() -> tuple[torch.Tensor, torch.Tensor]:
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:  # every run's stream advances, trained or not
         xs, ys = zip(*(s.batch() for s in samplers))
         return torch.stack(xs), torch.stack(ys)
 
     source = Prefetcher(draw, steps) if device.type == "cuda" else None
-    grads_of = list(p.values())
+    members = list(range(k))  # the runs still in the batched model, in its order
     alive = torch.ones(k, dtype=torch.bool, device=device)
     failed: dict[int, str] = {}
     curves: list[list[dict]] = [[] for _ in runs]
+    final = [math.nan] * k
     losses = torch.zeros(k, device=device)
     warm_s, timed_from, done_steps = 0.0, start, steps
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, tcfg)
         x, y = source.batch() if source else draw()
+        if len(members) < k:
+            x, y = x[members], y[members]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with _autocast(device):
             losses = loss_fn(p, x, y, mcfg.heads)
         losses.sum().backward()
-        clip_members([t.grad for t in grads_of], tcfg.grad_clip, losses.detach(), alive)
+        clip_members([t.grad for t in p.values()], tcfg.grad_clip, losses.detach(), alive)
         opt.step()
         opt.zero_grad(set_to_none=True)
         if step == 0 and steps > 1:  # warm-up step (compilation, allocator): timed on its own
@@ -154,30 +141,38 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
             timed_from = time.perf_counter()
             warm_s = timed_from - start
         if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
-            for i, (ok, v) in enumerate(zip(alive.tolist(), losses.detach().float().tolist())):
-                if not ok and i not in failed:
-                    failed[i] = f"diverged: training loss {v} at step {step + 1}"
+            ok, values = alive.tolist(), losses.detach().float().tolist()
+            for run, v in zip(members, values):
+                final[run] = v
+            for run, good, v in zip(members, ok, values):
+                if not good:
+                    failed[run] = f"diverged: training loss {v} at step {step + 1}"
             if len(failed) == k:
                 done_steps = step + 1
                 break
+            if not all(ok):  # failed members leave: no more updates, no more compute
+                p, opt = keep_members(p, opt, [i for i, good in enumerate(ok) if good], tcfg, device)
+                members = [run for run, good in zip(members, ok) if good]
+                alive = torch.ones(len(members), dtype=torch.bool, device=device)
+                loss_fn = step_fn(len(members))[0]
         if tcfg.eval_every and (step + 1) % tcfg.eval_every == 0 and step + 1 < steps:
-            for curve, row in zip(curves, ev(p)):
-                curve.append({"step": step + 1, **row})
+            for run, row in zip(members, ev(p)):
+                curves[run].append({"step": step + 1, **row})
     train_time = time.perf_counter() - timed_from
     timed_tokens = (done_steps - (1 if steps > 1 else 0)) * tokens_per_step
-    evals = ev(p) if len(failed) < k else [{} for _ in runs]
+    evals = dict(zip(members, ev(p))) if len(failed) < k else {}
     wall = time.perf_counter() - start
-    final = losses.detach().float().tolist()
     base = {"params": sum(t[0].numel() for t in p.values()), "steps": done_steps, "ensemble": k,
             "tokens": done_steps * tokens_per_step, "wall_time": wall, "host": socket.gethostname(),
             "device": str(device), "compile_s": warm_s if fresh else 0.0,
             "tokens_per_s": timed_tokens / train_time if len(failed) < k else None}
     results = []
     for i in range(k):
-        bad = [n for n, v in evals[i].items() if not math.isfinite(v)]
+        losses_i = evals.get(i, {})
+        bad = [n for n, v in losses_i.items() if not math.isfinite(v)]
         error = failed.get(i) or (f"non-finite validation loss on {', '.join(bad)}" if bad else None)
         results.append({**base, "status": "failed" if error else "done", "error": error,
-                        "losses": {} if error else evals[i], "train_loss": final[i], "curve": curves[i]})
+                        "losses": {} if error else losses_i, "train_loss": final[i], "curve": curves[i]})
     return results
 
 
