@@ -131,13 +131,16 @@ def setting_rows(label: str, model: Model, train: Train, data: PreparedData, siz
     if packed:
         res = Resources(num_cpus=1, num_gpus=1 / packed if gpu else 0)
         group = [[RunSpec(**s)] for s in specs(packed, model, train, 1)]
+        schedule.connect(None)
         schedule.execute(group, data, res, lambda s, r: None)  # start and warm the workers
         start = time.perf_counter()
         schedule.execute(group, data, res, lambda s, r: None)
-        row(f"{label}: packed, {packed} runs on warm workers", packed * train.tokens / (time.perf_counter() - start),
-            None, 0.0)
+        seconds = time.perf_counter() - start
+        schedule.shutdown()  # the workers would hold GPU memory the ensembles below need
+        row(f"{label}: packed, {packed} runs on warm workers", packed * train.tokens / seconds, None, 0.0)
     for k in sizes:
-        if not gpu and k * member_ram(model, train, data.vocab_size) > 0.5 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"):
+        free_ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if not gpu and k * member_ram(model, train, data.vocab_size) > 0.5 * free_ram:
             row(f"{label}: ensemble K={k}: skipped, more than half the free RAM", None, None, None)
             break
         try:
@@ -169,7 +172,6 @@ def main() -> None:
     settings = [(label, context, batch, vocab) for key, label, context, batch, vocab in
                 [("512", "ctx 512", 512, 64 if gpu else 4, None), ("2048", "ctx 2048", 2048, 16 if gpu else 1, None),
                  ("32k", "ctx 512, vocab 32k", 512, 64 if gpu else 2, 32768)] if key in args.settings.split(",")]
-    schedule.connect(None)
     with tempfile.TemporaryDirectory() as tmp:
         base = stdlib_data(Path(tmp), 2048)
         for label, context, batch, vocab in settings:
@@ -188,8 +190,8 @@ def main() -> None:
 
             setting_rows(label, model, train, data, sizes if not vocab else sizes[:3 if gpu else 1], steps,
                          (8 if gpu else os.cpu_count() or 1) if not vocab else 0, row)
-    schedule.shutdown()
-    print_table(f"proxy throughput — {name}; 2L d256 8 heads MLP512; batch {'64 / 16 / 64' if gpu else '4 / 1 / 2'}; "
+    batches = "64 / 16 / 64" if gpu else "4 / 1 / 2"
+    print_table(f"proxy throughput — {name}; 2L d256 8 heads MLP512; batch {batches}; "
                 f"{steps} timed steps; torch {torch.__version__}",
                 ("mode", "params", "tokens/s", f"runs/hour at {args.budget:.0e} tokens", "peak GiB" if gpu else "peak RSS GiB", "MFU",
                  "compile s"), rows)

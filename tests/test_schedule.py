@@ -128,8 +128,8 @@ def test_runs_go_to_warm_workers_that_outlive_a_launch(tiny_data, ray_local):
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     hosts: list[str] = []
     for _ in range(2):
-        schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=1), lambda s, r: hosts.append(r["host"]),
-                         fn=lambda spec, data: _fake_result(spec, 1))
+        schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=1),
+                         lambda s, r: hosts.append(r["host"]), fn=lambda spec, data: _fake_result(spec, 1))
     assert len(hosts) == 12 and len(set(hosts)) <= 2  # 12 runs, on the two workers 2 CPUs hold
 
 

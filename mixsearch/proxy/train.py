@@ -57,17 +57,9 @@ def lr_at(step: int, steps: int, cfg: Train) -> float:
 
 
 @functools.lru_cache(maxsize=256)
-def _open(path: str, tokens: int) -> np.ndarray:
-    """A token array, memory-mapped once per worker process."""
-    return np.memmap(path, dtype=np.uint16, mode="r", shape=(tokens,))
-
-
-def _train_array(d: DomainTokens) -> np.ndarray:
-    return _open(d.train_path, d.train_tokens)
-
-
-def _val_array(d: DomainTokens) -> np.ndarray:
-    return _open(d.val_path, d.val_tokens)
+def _array(tokens: DomainTokens, split: str) -> np.ndarray:
+    """A domain's train or val token array, opened (memory-mapped) once per worker process."""
+    return tokens.train() if split == "train" else tokens.val()
 
 
 def _autocast(device: torch.device):
@@ -96,7 +88,7 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     start = time.perf_counter()
     p = batched.stack_members(mcfg, prepared.vocab_size, [r.seed for r in runs], device)
     opt = make_optimizer(p, tcfg, device)
-    arrays = {n: _train_array(d) for n, d in prepared.domains.items()}
+    arrays = {n: _array(d, "train") for n, d in prepared.domains.items()}
     samplers = [MixtureSampler(arrays, r.mixture, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
     tokens_per_step = tcfg.batch_size * mcfg.context
     steps = max(1, math.ceil(tcfg.tokens / tokens_per_step))
@@ -106,8 +98,8 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
         return compiled.loss_fn(key) if compiled.wanted(tcfg.compile, device, steps, key) else (batched.loss, False)
 
     loss_fn, fresh = step_fn(k)
-    windows, counts = eval_set(prepared, {n: _val_array(d) for n, d in {**prepared.domains, **prepared.eval_sets}.items()},
-                               mcfg.context, tcfg.eval_tokens)
+    val = {n: _array(d, "val") for n, d in {**prepared.domains, **prepared.eval_sets}.items()}
+    windows, counts = eval_set(prepared, val, mcfg.context, tcfg.eval_tokens)
     ev = functools.partial(evaluate, heads=mcfg.heads, windows=windows, counts=counts, chunk=2 * tcfg.batch_size,
                            device=device, autocast=lambda: _autocast(device))
 
@@ -121,7 +113,6 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     failed: dict[int, str] = {}
     curves: list[list[dict]] = [[] for _ in runs]
     final = [math.nan] * k
-    losses = torch.zeros(k, device=device)
     warm_s, timed_from, done_steps = 0.0, start, steps
     for step in range(steps):
         for g in opt.param_groups:
