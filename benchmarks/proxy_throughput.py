@@ -1,47 +1,111 @@
-"""Proxy throughput per device: one run at a time (the plain loop), packed runs (several Ray
-tasks sharing the device), and ensembles of K = 4/8/16/32 proxies trained as one batched model.
+"""Proxy throughput per device: the plain single-run loop, packed runs (several warm Ray workers
+sharing the device), and ensembles of K = 4..64 proxies trained as one batched model.
 
-Prints tokens/s, proxy-runs/hour at a given token budget per run, and model FLOPs utilisation
-(6 · params · tokens/s over the device's peak: the bf16 datasheet peak on a GPU, a measured fp32
-matmul peak on a CPU).
+RegMix's 1M proxy (2 layers, d=256, 8 heads, MLP 512) at ctx 512 and ctx 2048 with a byte
+vocabulary, and at ctx 512 with a 32k vocabulary (the tied head then dominates compute). Each row
+prints tokens/s (warm-up step excluded), proxy-runs/hour at a token budget per run, peak memory,
+MFU and compile seconds (paid once per worker and shape, not per run). MFU counts
+6 x params + 12 x layers x context x width FLOPs per token (attention's score and value matmuls
+included) over the device's peak: the bf16 datasheet peak on a GPU, a measured fp32 matmul peak on
+a CPU. Ensemble sizes stop at the first one that runs out of memory, with a row that says so.
 
-    python benchmarks/proxy_throughput.py [--quick]
+    python benchmarks/proxy_throughput.py [--quick] [--compile auto|true|false] [--settings 512,2048,32k]
+
+A CPU run always uses the --quick settings (a few steps per row, K = 4 and 8).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import torch
 from mixsearch import schedule
-from mixsearch.proxy.ensemble import train_ensemble
+from mixsearch.data.prepare import PreparedData
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.train import RunSpec, train_ensemble
 from mixsearch.recipe import Model, Resources, Train
 
 from run import print_table, stdlib_data  # noqa: E402  (benchmarks/ is the script's directory)
 
 GPU_PEAK_BF16 = {"H100": 989e12, "H200": 989e12, "A100": 312e12}
+GIB = 2**30
 
 
 def device_peak() -> tuple[str, float]:
     """(device name, peak FLOP/s): datasheet bf16 for known GPUs, else a measured fp32 matmul."""
     if torch.cuda.is_available():
         name = torch.cuda.get_device_name(0)
-        for key, peak in GPU_PEAK_BF16.items():
-            if key in name:
-                return name, peak
-    n = 1024
+        return name, next((peak for key, peak in GPU_PEAK_BF16.items() if key in name), 989e12)
+    n, reps, best = 1024, 10, float("inf")
     a, b = torch.randn(n, n), torch.randn(n, n)
-    a @ b
-    start, reps = time.perf_counter(), 20
-    for _ in range(reps):
-        a @ b
-    return "cpu (measured fp32 matmul peak)", 2 * n**3 * reps / (time.perf_counter() - start)
+    for _ in range(5):  # the best of five: other work on the machine only slows a trial down
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return f"cpu, {os.cpu_count()} cores (measured fp32 matmul peak)", 2 * n**3 * reps / best
+
+
+class PeakMemory:
+    """Peak memory while a block runs: CUDA's allocator peak, or on a CPU the process's resident
+    set (all of it: the allocator keeps freed memory, so a difference would under-count)."""
+
+    def __enter__(self) -> "PeakMemory":
+        self.peak = 0
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        else:
+            self.running = True
+            self.thread = threading.Thread(target=self._sample, daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if torch.cuda.is_available():
+            self.peak = torch.cuda.max_memory_allocated()
+        else:
+            self.running = False
+            self.thread.join()
+
+    @staticmethod
+    def _rss() -> int:
+        return int(Path("/proc/self/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+    def _sample(self) -> None:
+        while self.running:
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.02)
+
+
+def plain_loop(model: Model, train: Train, vocab: int, steps: int) -> float:
+    """Tokens/s of the plainest loop: one nanoGPT module, fused AdamW, bf16 autocast on CUDA,
+    batches already on the device (first step excluded)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    torch.manual_seed(0)
+    gpt = GPT(model, vocab).to(device)
+    opt = torch.optim.AdamW(gpt.parameters(), lr=train.lr, fused=device.type == "cuda")
+    batch = torch.randint(0, vocab, (train.batch_size, model.context + 1), device=device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    start = 0.0
+    for step in range(steps + 1):
+        with autocast:
+            loss = gpt(batch[:, :-1], batch[:, 1:])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(gpt.parameters(), train.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if step == 0:
+            loss.item()
+            start = time.perf_counter()
+    loss.item()
+    return steps * train.batch_size * model.context / (time.perf_counter() - start)
 
 
 def specs(k: int, model: Model, train: Train, threads: int) -> list[dict]:
@@ -50,51 +114,87 @@ def specs(k: int, model: Model, train: Train, threads: int) -> list[dict]:
             for i, m in enumerate(mixes)]
 
 
+def member_ram(model: Model, train: Train, vocab: int) -> int:
+    """Rough CPU training memory of one member: fp32 activations and logits (their grads too)."""
+    acts = train.batch_size * model.context * (model.layers * (20 * model.width + 3 * model.heads * model.context)
+                                               + 3 * vocab)
+    return 4 * acts + 16 * GPT(model, vocab).num_params()
+
+
+def setting_rows(label: str, model: Model, train: Train, data: PreparedData, sizes: list[int], steps: int,
+                 packed: int, row) -> None:
+    """All rows of one (context, vocabulary) setting."""
+    cpus, gpu = os.cpu_count() or 1, torch.cuda.is_available()
+    with PeakMemory() as mem:
+        rate = plain_loop(model, train, data.vocab_size, steps)
+    row(f"{label}: one run, plain loop", rate, mem.peak, 0.0)
+    if packed:
+        res = Resources(num_cpus=1, num_gpus=1 / packed if gpu else 0)
+        group = [[RunSpec(**s)] for s in specs(packed, model, train, 1)]
+        schedule.connect(None)
+        schedule.execute(group, data, res, lambda s, r: None)  # start and warm the workers
+        start = time.perf_counter()
+        schedule.execute(group, data, res, lambda s, r: None)
+        seconds = time.perf_counter() - start
+        schedule.shutdown()  # the workers would hold GPU memory the ensembles below need
+        row(f"{label}: packed, {packed} runs on warm workers", packed * train.tokens / seconds, None, 0.0)
+    for k in sizes:
+        free_ram = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        if not gpu and k * member_ram(model, train, data.vocab_size) > 0.5 * free_ram:
+            row(f"{label}: ensemble K={k}: skipped, more than half the free RAM", None, None, None)
+            break
+        try:
+            with PeakMemory() as mem:
+                out = train_ensemble(specs(k, model, train, cpus), data.to_dict())[0]
+        except torch.OutOfMemoryError:
+            row(f"{label}: ensemble K={k}: out of memory", None, None, None)
+            break
+        row(f"{label}: ensemble K={k}", k * out["tokens_per_s"], mem.peak, out["compile_s"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer tokens and ensemble sizes")
+    parser.add_argument("--quick", action="store_true", help="fewer steps and ensemble sizes (always on a CPU)")
     parser.add_argument("--budget", type=float, default=1e9, help="tokens per proxy run, for runs/hour")
+    parser.add_argument("--compile", choices=("auto", "true", "false"), default="true",
+                        help="the ensembles' torch.compile setting (true: compile time shown apart)")
+    parser.add_argument("--settings", default="512,2048,32k",
+                        help="which settings to run, comma-separated: 512, 2048 (contexts), 32k (vocabulary)")
     args = parser.parse_args()
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     gpu = torch.cuda.is_available()
-    cpus = os.cpu_count() or 1
-    context = 2048 if gpu else 256
-    model = Model(layers=2, width=256, heads=8, context=context, mlp=512)  # RegMix's 1M proxy (non-embedding)
-    tokens = (2_000_000 if gpu else 40_000) // (4 if args.quick else 1)
-    batch = 16 if gpu else 4
-    train = Train(tokens=tokens, batch_size=batch, lr=4e-4, warmup_steps=10, eval_tokens=context * 2)
-    sizes = [4, 8] if args.quick else [4, 8, 16, 32]
+    quick = args.quick or not gpu
+    steps = 6 if not gpu else (30 if quick else 100)
+    sizes = [4, 8] if quick else [4, 8, 16, 32, 64]
+    compile_ = {"true": True, "false": False}.get(args.compile, "auto") if gpu else False
     name, peak = device_peak()
+    rows: list[tuple[str, ...]] = []
+    settings = [(label, context, batch, vocab) for key, label, context, batch, vocab in
+                [("512", "ctx 512", 512, 64 if gpu else 4, None), ("2048", "ctx 2048", 2048, 16 if gpu else 1, None),
+                 ("32k", "ctx 512, vocab 32k", 512, 64 if gpu else 2, 32768)] if key in args.settings.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
-        data = stdlib_data(Path(tmp), context)
-        n_params = GPT(model, data.vocab_size).num_params()
-        rows = []
+        base = stdlib_data(Path(tmp), 2048)
+        for label, context, batch, vocab in settings:
+            data = dataclasses.replace(base, vocab_size=vocab) if vocab else base  # speed depends on the head's size
+            model = Model(layers=2, width=256, heads=8, context=context, mlp=512)
+            train = Train(tokens=steps * batch * context, batch_size=batch, lr=4e-4, warmup_steps=2,
+                          eval_tokens=2 * context, compile=compile_)
+            n_params = GPT(model, data.vocab_size).num_params()
+            flops = 6 * n_params + 12 * model.layers * context * model.width
 
-        def row(label: str, tok_s: float) -> None:
-            rows.append((label, f"{tok_s:,.0f}", f"{tok_s * 3600 / args.budget:,.2f}",
-                         f"{6 * n_params * tok_s / peak:.2%}"))
+            def row(mode: str, tok_s: float | None, mem: int | None, compile_s: float | None) -> None:
+                rows.append((mode, f"{n_params / 1e6:.2f}M", f"{tok_s:,.0f}" if tok_s else "—",
+                             f"{tok_s * 3600 / args.budget:,.2f}" if tok_s else "—",
+                             f"{mem / GIB:.2f}" if mem else "—", f"{flops * tok_s / peak:.1%}" if tok_s else "—",
+                             f"{compile_s:.1f}" if compile_s is not None else "—"))
 
-        train_proxy(specs(1, model, train.model_copy(update={"tokens": batch * context * 5}), cpus)[0], data.to_dict())
-        single = train_proxy(specs(1, model, train, cpus)[0], data.to_dict())["tokens_per_s"]
-        row("one run at a time (plain loop)", single)
-
-        packed_n = 8 if gpu else cpus
-        res = Resources(num_cpus=1 if not gpu else 1, num_gpus=1 / packed_n if gpu else 0)
-        schedule.connect(None)
-        group = [[RunSpec(**s)] for s in specs(packed_n, model, train, 1)]
-        warm = [[RunSpec(**s)] for s in specs(packed_n, model, train.model_copy(update={"tokens": batch * context}), 1)]
-        schedule.execute(warm, data, res, lambda s, r: None)  # start the workers
-        start = time.perf_counter()
-        schedule.execute(group, data, res, lambda s, r: None, num_gpus=res.num_gpus)
-        row(f"packed: {packed_n} runs sharing the device", packed_n * tokens / (time.perf_counter() - start))
-        schedule.shutdown()
-
-        for k in sizes:
-            out = train_ensemble(specs(k, model, train, cpus), data.to_dict())
-            row(f"ensemble K={k}", k * out[0]["tokens_per_s"])
-    print_table(f"proxy throughput — {name}; model 2L d256 8 heads MLP512 ctx{context} "
-                f"({n_params / 1e6:.2f}M params), batch {batch}, torch {torch.__version__}",
-                ("mode", "tokens/s", f"proxy-runs/hour at {args.budget:.0e} tokens", "MFU"), rows)
+            setting_rows(label, model, train, data, sizes if not vocab else sizes[:3 if gpu else 1], steps,
+                         (8 if gpu else os.cpu_count() or 1) if not vocab else 0, row)
+    batches = "64 / 16 / 64" if gpu else "4 / 1 / 2"
+    print_table(f"proxy throughput — {name}; 2L d256 8 heads MLP512; batch {batches}; "
+                f"{steps} timed steps; torch {torch.__version__}",
+                ("mode", "params", "tokens/s", f"runs/hour at {args.budget:.0e} tokens", "peak GiB" if gpu else "peak RSS GiB", "MFU",
+                 "compile s"), rows)
 
 
 if __name__ == "__main__":

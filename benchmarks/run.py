@@ -29,7 +29,7 @@ from rich.table import Table
 from mixsearch import schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, make_optimizer, train_proxy
+from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Resources, Train, parse_recipe
 
 CPUS = os.cpu_count() or 1
@@ -66,7 +66,10 @@ def bare_loop(model_cfg: Model, train: Train, data: PreparedData, threads: int) 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = GPT(model_cfg, data.vocab_size)
-    opt = make_optimizer(model, train, torch.device("cpu"))
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": train.weight_decay},
+                             {"params": [p for p in model.parameters() if p.dim() < 2], "weight_decay": 0.0}],
+                            lr=train.lr, betas=(train.beta1, train.beta2))
     tokens = torch.from_numpy(data.domains["code"].train()[: 1 << 20].astype("int64"))
     steps = math.ceil(train.tokens / (train.batch_size * model_cfg.context))
     starts = torch.randint(0, len(tokens) - model_cfg.context - 1, (steps, train.batch_size))

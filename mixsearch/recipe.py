@@ -123,7 +123,8 @@ class Train(Strict):
     grad_clip: float = Field(1.0, gt=0)
     eval_tokens: int = Field(16_384, gt=0, description="validation tokens per domain")
     eval_every: int | None = Field(None, gt=0, description="steps between interim evals")
-    compile: bool = Field(False, description="torch.compile the model (CUDA only)")
+    compile: bool | Literal["auto"] = Field(
+        False, description="torch.compile the training step, once per worker and shape (auto: on CUDA for long runs)")
 
 
 class Resources(Strict):

@@ -1,19 +1,18 @@
-"""Run proxy trainings as Ray tasks: an embedded local Ray by default, or an existing cluster."""
+"""Run proxy trainings on warm Ray workers: an embedded local Ray by default, or an existing cluster."""
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
-import sys
-import threading
+from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import UserError
-from mixsearch.proxy.ensemble import train_ensemble
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
 from mixsearch.recipe import Resources
+from mixsearch.workers import Pool
 
 ResultFn = Callable[[RunSpec, dict], None]
 
@@ -54,6 +53,7 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> None:
 def shutdown() -> None:
     import ray
 
+    Pool.clear()
     if ray.is_initialized():
         ray.shutdown()
 
@@ -64,42 +64,76 @@ def _error_text(exc: BaseException) -> str:
     return text.splitlines()[0][:500] if text else type(cause).__name__
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether a task failed with torch.OutOfMemoryError (matched by name: no torch here)."""
+    cause = getattr(exc, "cause", None) or exc
+    return any(c.__name__ == "OutOfMemoryError" for c in type(cause).__mro__)
+
+
+def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: float | None = None) -> Any:
+    """fn(*args) on a warm worker of the runs' shape, i.e. on the device runs train on."""
+    import ray
+
+    gpus = resources.num_gpus if num_gpus is None else num_gpus
+    worker = Pool.get(resources.num_cpus, gpus).workers(1)[0]
+    return ray.get(worker.call.remote(fn, *args))
+
+
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
             fn: Callable[[dict, dict], dict] = train_proxy,
             ensemble_fn: Callable[[list[dict], dict], list[dict]] = train_ensemble,
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
-    """Run each group as one Ray task: a group of one with `fn`, a larger one as an ensemble with
-    `ensemble_fn`. Tasks are retried `resources.retries` times if they raise or their worker dies;
-    on_result(spec, result) is called for each run as its task finishes, and a task that still
-    fails gives its runs status 'failed'. When should_stop() turns true, tasks in flight are
-    cancelled and reported to no one: their runs stay open for the next command."""
+    """Run each group on a warm worker (`mixsearch.workers`): a group of one with `fn`, a larger
+    one as an ensemble with `ensemble_fn`. A group is retried `resources.retries` times if its
+    trainer raises or its worker dies (the dead worker is replaced); a group that runs out of GPU
+    memory is split in halves and retried, which costs no retry. on_result(spec, result) is
+    called for each run as its group finishes, and a group that still fails gives its runs status
+    'failed'. When should_stop() turns true, the workers in flight are stopped and their runs
+    reported to no one: they stay open for the next command."""
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
     if gpus > 0 and ray.cluster_resources().get("GPU", 0) == 0:
         raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
-    options = {"num_cpus": resources.num_cpus, "num_gpus": gpus, "max_retries": resources.retries,
-               "retry_exceptions": True}
-    single, batch = ray.remote(fn).options(**options), ray.remote(ensemble_fn).options(**options)
-    data_ref = ray.put(data.to_dict())
-    pending = {}
-    for group in groups:
-        if len(group) == 1:
-            pending[single.remote(group[0].to_dict(), data_ref)] = list(group)
-        else:
-            pending[batch.remote([s.to_dict() for s in group], data_ref)] = list(group)
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            group = pending.pop(ref)
-            try:
-                out = ray.get(ref)
-                results = out if isinstance(out, list) else [out]
-            except Exception as exc:  # a task that failed after its retries: record it, keep going
+    if not groups:
+        return
+    pool = Pool.get(resources.num_cpus, gpus)
+    idle = list(pool.workers(len(groups)))
+    data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
+    queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
+    running: dict = {}
+    while queue or running:
+        while queue and idle:
+            group, tries = queue.popleft()
+            worker = idle.pop()
+            payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
+            ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
+            running[ref] = (worker, group, tries)
+        [ref], _ = ray.wait(list(running), num_returns=1)
+        worker, group, tries = running.pop(ref)
+        results = None
+        try:
+            out = ray.get(ref)
+            results = out if isinstance(out, list) else [out]
+            idle.append(worker)
+        except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
+            idle.append(pool.replace(worker))
+            if tries < resources.retries:
+                queue.appendleft((group, tries + 1))
+            else:
                 results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
-            for spec, result in zip(group, results):
-                on_result(spec, result)
-        if pending and should_stop and should_stop():
-            for ref in pending:
-                ray.cancel(ref, force=True)
+        except Exception as exc:  # the trainer raised
+            idle.append(worker)
+            if _out_of_memory(exc) and len(group) > 1:
+                half = len(group) // 2
+                queue.extendleft([(group[half:], tries), (group[:half], tries)])
+            elif tries < resources.retries:
+                queue.appendleft((group, tries + 1))
+            else:
+                results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+        for spec, result in zip(group, results or []):
+            on_result(spec, result)
+        if (queue or running) and should_stop and should_stop():
+            for worker, _, _ in running.values():
+                pool.discard(worker)
             return

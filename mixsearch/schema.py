@@ -12,7 +12,7 @@ import pandas as pd
 TEXT = ("run_id", "study", "status", "origin", "data_hash", "fidelity", "model", "error", "host", "device",
         "curve")
 NUMBER = ("round", "seed", "fidelity_value", "params", "tokens", "predicted", "objective", "train_loss",
-          "wall_time", "tokens_trained", "tokens_per_s", "num_cpus", "num_gpus", "cpu_hours", "gpu_hours",
+          "wall_time", "tokens_trained", "tokens_per_s", "compile_s", "num_cpus", "num_gpus", "cpu_hours", "gpu_hours",
           "ensemble", "seq")
 TIME = ("created_at", "finished_at", "updated_at")
 COLUMNS = (*TEXT, *NUMBER, *TIME)

@@ -22,7 +22,7 @@ KNOWN: dict[str, pa.DataType] = {
     "origin": pa.string(), "seed": pa.int64(), "data_hash": pa.string(), "fidelity": pa.string(),
     "fidelity_value": pa.float64(), "params": pa.int64(), "tokens": pa.int64(), "model": pa.string(),
     "ensemble": pa.int64(), "predicted": pa.float64(), "objective": pa.float64(), "train_loss": pa.float64(),
-    "wall_time": pa.float64(), "tokens_trained": pa.int64(), "tokens_per_s": pa.float64(),
+    "wall_time": pa.float64(), "tokens_trained": pa.int64(), "tokens_per_s": pa.float64(), "compile_s": pa.float64(),
     "num_cpus": pa.float64(), "num_gpus": pa.float64(), "cpu_hours": pa.float64(), "gpu_hours": pa.float64(),
     "host": pa.string(), "device": pa.string(), "error": pa.string(), "curve": pa.string(),
     "created_at": _TS, "finished_at": _TS, "updated_at": _TS, "seq": pa.int64(),

@@ -206,8 +206,9 @@ class Study:
                 RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
                         threads=max(1, int(res.num_cpus))))
-        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
         gpus = self.num_gpus()
+        schedule.connect(address)
+        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs, gpus)]
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result, gpus)
@@ -216,17 +217,20 @@ class Study:
             if on_result:
                 on_result(row)
 
-        schedule.connect(address)
         schedule.execute(groups, data, res, record, fn=fn or train_proxy, should_stop=should_stop, num_gpus=gpus)
         return counts
 
-    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec]) -> list[list[RunSpec]]:
-        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: as many as fit in memory)."""
-        from mixsearch.proxy.ensemble import auto_size, free_memory
+    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
+        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
+        device, `mixsearch.proxy.sizing`)."""
+        from mixsearch import schedule
+        from mixsearch.proxy.sizing import auto_ensemble
 
-        k = self.recipe.proxy.resources.ensemble
+        res = self.recipe.proxy.resources
+        k = res.ensemble
         if k == "auto":
-            k = auto_size(fid.model, fid.train, self.data().vocab_size, fid.params, free_memory())
+            k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
+                              self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
         return [specs[i: i + k] for i in range(0, len(specs), k)]
 
     def num_gpus(self) -> float:
@@ -238,7 +242,7 @@ class Study:
             return 1.0 / res.runs_per_gpu
         import torch
 
-        from mixsearch.proxy.ensemble import member_bytes
+        from mixsearch.proxy.sizing import member_bytes
 
         if not torch.cuda.is_available():
             raise UserError("auto needs a GPU visible to this process; give a number", where="proxy.resources.runs_per_gpu")
@@ -270,7 +274,8 @@ class Study:
             "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
             "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
             "ensemble": int(result.get("ensemble") or 1),
-            "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
+            "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
+            "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
         })

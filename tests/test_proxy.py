@@ -6,8 +6,10 @@ import pytest
 import torch
 
 from mixsearch.data.prepare import prepare
+from mixsearch.proxy.batched import stack_members
+from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, evaluate, lr_at, train_proxy
+from mixsearch.proxy.train import RunSpec, lr_at, train_proxy
 from mixsearch.recipe import Model, Train, parse_recipe
 
 
@@ -24,8 +26,11 @@ def _spec(recipe, mixture, **train) -> dict:
 
 def test_training_lowers_validation_loss(tiny):
     recipe, data = tiny
-    torch.manual_seed(0)
-    untrained = evaluate(GPT(recipe.proxy.model, data.vocab_size), data, recipe.proxy.train, torch.device("cpu"))
+    cfg, cpu = recipe.proxy.model, torch.device("cpu")
+    arrays = {n: d.val() for n, d in {**data.domains, **data.eval_sets}.items()}
+    windows, counts = eval_set(data, arrays, cfg.context, recipe.proxy.train.eval_tokens)
+    untrained = evaluate(stack_members(cfg, data.vocab_size, [0], cpu), cfg.heads, windows, counts, 8, cpu,
+                         torch.no_grad)[0]
     result = train_proxy(_spec(recipe, {"code": 0.4, "docs": 0.4, "news": 0.2}, tokens=40_000), data.to_dict())
     assert result["status"] == "done", result["error"]
     for name in ("code", "docs", "news"):

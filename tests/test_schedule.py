@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mixsearch.proxy.train import train_proxy
-from mixsearch.recipe import parse_recipe
+from mixsearch import schedule
+from mixsearch.data.prepare import prepare
+from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.recipe import Resources, parse_recipe
 from mixsearch.study import Study
 
 
@@ -20,6 +22,11 @@ def study(recipe_dict, tmp_path, ray_local):
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     recipe_dict["search"]["initial_runs"] = 8
     return Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+
+
+@pytest.fixture
+def tiny_data(recipe_dict):
+    return prepare(parse_recipe(recipe_dict, "t.yaml"))
 
 
 def _flaky(marker_dir: str, fail_ids: set[str], always_fail: set[str]):
@@ -85,3 +92,52 @@ def test_ensembles_through_ray(recipe_dict, tmp_path, ray_local):
     b = solo.store.runs().set_index("run_id").sort_index()
     assert list(a.index) == list(b.index)  # same runs, same ids
     assert np.allclose(a["objective"], b["objective"], rtol=2e-3)  # same results, up to float reordering
+
+
+def _fake_result(spec: dict, size: int) -> dict:
+    import os
+
+    return {"status": "done", "losses": {"docs": 1.0}, "ensemble": size, "host": str(os.getpid()), "error": None}
+
+
+def _oom_above_two(specs: list[dict], data: dict) -> list[dict]:
+    """An ensemble trainer whose device holds at most two members."""
+    import torch
+
+    if len(specs) > 2:
+        raise torch.OutOfMemoryError("CUDA out of memory (injected)")
+    return [_fake_result(s, len(specs)) for s in specs]
+
+
+def _specs(n: int) -> list[RunSpec]:
+    return [RunSpec(f"r{i}", {"docs": 1.0}, i, {}, {}) for i in range(n)]
+
+
+def test_out_of_memory_halves_the_ensemble_instead_of_failing(tiny_data, ray_local):
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    got = {}
+    groups = [_specs(8)[:5], _specs(8)[5:]]  # ensembles of 5 and 3
+    schedule.execute(groups, tiny_data, Resources(num_cpus=1, retries=0), lambda s, r: got.setdefault(s.run_id, r),
+                     fn=lambda spec, data: _fake_result(spec, 1), ensemble_fn=_oom_above_two)
+    assert sorted(got) == [f"r{i}" for i in range(8)]  # every run trained, none failed, with retries=0
+    assert all(r["status"] == "done" for r in got.values())
+    assert sorted(r["ensemble"] for r in got.values()) == [1, 1, 2, 2, 2, 2, 2, 2]  # 5 -> 2+3 -> 2+1+2, 3 -> 1+2
+
+
+def test_runs_go_to_warm_workers_that_outlive_a_launch(tiny_data, ray_local):
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    hosts: list[str] = []
+    for _ in range(2):
+        schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=1),
+                         lambda s, r: hosts.append(r["host"]), fn=lambda spec, data: _fake_result(spec, 1))
+    assert len(hosts) == 12 and len(set(hosts)) <= 2  # 12 runs, on the two workers 2 CPUs hold
+
+
+def test_ensemble_auto_is_measured_on_a_worker(recipe_dict, tmp_path, ray_local):
+    recipe_dict["proxy"]["resources"]["ensemble"] = "auto"
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "auto")
+    study.seed_initial()
+    assert study.launch(max_runs=2) == {"done": 2, "failed": 0}
+    done = study.store.runs().dropna(subset=["ensemble"])
+    assert len(done) == 2 and (done["ensemble"] == 1).all()  # a CPU worker: one run per task
+    assert (done["tokens_per_s"] > 0).all() and (done["wall_time"] > 0).all() and (done["compile_s"] == 0).all()

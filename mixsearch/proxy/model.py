@@ -12,25 +12,18 @@ from mixsearch.recipe import Model
 
 
 class Attention(nn.Module):
-    """Causal self-attention: the fused SDPA kernel, or (fused=False) plain matmuls, which
-    batch well under torch.func.vmap for ensembles."""
+    """Causal self-attention through the fused SDPA kernel."""
 
     def __init__(self, cfg: Model) -> None:
         super().__init__()
         self.heads = cfg.heads
-        self.fused = True
         self.qkv = nn.Linear(cfg.width, 3 * cfg.width, bias=False)
         self.out = nn.Linear(cfg.width, cfg.width, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, t, c = x.shape
         q, k, v = self.qkv(x).view(b, t, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
-        if self.fused:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        else:
-            att = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-            mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
-            y = att.masked_fill(mask, float("-inf")).softmax(-1) @ v
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.out(y.transpose(1, 2).reshape(b, t, c))
 
 

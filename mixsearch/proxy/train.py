@@ -1,18 +1,30 @@
-"""Train one proxy model on a mixture for a fixed token budget; report per-domain validation loss."""
+"""Train proxies on mixtures for a fixed token budget; report per-domain validation loss.
+
+One loop trains K >= 1 runs of one model and training configuration as one batched model
+(`mixsearch.proxy.batched`); a single run is K = 1. Each member keeps its own data stream,
+initialisation (that of a single run with its seed), gradient clipping and optimizer state (AdamW
+is elementwise, so one AdamW over stacked weights is K independent AdamWs), and its own result:
+a member whose loss or gradients turn non-finite gets zero gradients, leaves the ensemble at the
+next divergence check and is reported failed, while the others carry on.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 import socket
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 
-from mixsearch.data.prepare import PreparedData
-from mixsearch.data.sampler import MixtureSampler, Prefetcher, eval_windows
-from mixsearch.proxy.model import GPT
+from mixsearch.data.prepare import DomainTokens, PreparedData
+from mixsearch.data.sampler import MixtureSampler, Prefetcher
+from mixsearch.proxy import batched, compiled
+from mixsearch.proxy.evaluate import eval_set, evaluate
+from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
 from mixsearch.recipe import Model, Train
 
 CHECK_EVERY = 25  # steps between divergence checks (each check syncs the device)
@@ -44,30 +56,10 @@ def lr_at(step: int, steps: int, cfg: Train) -> float:
     return floor + (cfg.lr - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def make_optimizer(model: torch.nn.Module, cfg: Train, device: torch.device) -> torch.optim.AdamW:
-    """AdamW; weight decay on matrices only; the fused kernel on CUDA."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.beta1, cfg.beta2),
-                             fused=device.type == "cuda")
-
-
-@torch.no_grad()
-def evaluate(model: GPT, data: PreparedData, cfg: Train, device: torch.device) -> dict[str, float]:
-    """Mean validation loss on fixed windows of every domain and eval set."""
-    model.eval()
-    out = {}
-    for name, dt in {**data.domains, **data.eval_sets}.items():
-        windows = eval_windows(dt.val(), model.cfg.context, cfg.eval_tokens)
-        total = 0.0
-        for chunk in windows.split(64):
-            chunk = chunk.to(device)
-            with _autocast(device):
-                total += model(chunk[:, :-1], chunk[:, 1:]).item() * len(chunk)
-        out[name] = total / len(windows)
-    model.train()
-    return out
+@functools.lru_cache(maxsize=256)
+def _array(tokens: DomainTokens, split: str) -> np.ndarray:
+    """A domain's train or val token array, opened (memory-mapped) once per worker process."""
+    return tokens.train() if split == "train" else tokens.val()
 
 
 def _autocast(device: torch.device):
@@ -78,52 +70,108 @@ def _device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def train_proxy(spec: dict, data: dict) -> dict:
-    """Run one proxy; NaN/inf loss ends it as status 'failed' instead of raising."""
-    run = RunSpec(**spec)
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def train_runs(specs: list[dict], data: dict) -> list[dict]:
+    """Train the runs of `specs` (same model and training settings) together; one result per run."""
+    runs = [RunSpec(**s) for s in specs]
+    if any(r.model != runs[0].model or r.train != runs[0].train for r in runs):
+        raise ValueError("an ensemble trains runs of one model and training configuration")
     prepared = PreparedData.from_dict(data)
-    mcfg, tcfg = Model(**run.model), Train(**run.train)
-    device = _device()
+    mcfg, tcfg = Model(**runs[0].model), Train(**runs[0].train)
+    device, k = _device(), len(runs)
     if device.type == "cpu":
-        torch.set_num_threads(max(1, run.threads))
-    torch.manual_seed(run.seed)
+        torch.set_num_threads(max(1, runs[0].threads))
     start = time.perf_counter()
-    model = GPT(mcfg, prepared.vocab_size).to(device)
-    opt = make_optimizer(model, tcfg, device)
-    sampler = MixtureSampler({n: d.train() for n, d in prepared.domains.items()}, run.mixture,
-                             mcfg.context, tcfg.batch_size, run.seed)
+    p = batched.stack_members(mcfg, prepared.vocab_size, [r.seed for r in runs], device)
+    opt = make_optimizer(p, tcfg, device)
+    arrays = {n: _array(d, "train") for n, d in prepared.domains.items()}
+    samplers = [MixtureSampler(arrays, r.mixture, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
     tokens_per_step = tcfg.batch_size * mcfg.context
     steps = max(1, math.ceil(tcfg.tokens / tokens_per_step))
-    if device.type == "cuda":
-        sampler = Prefetcher(sampler.batch, steps)
-        if tcfg.compile:
-            model = torch.compile(model)
-    result = {"params": sum(p.numel() for p in model.parameters()), "steps": steps, "host": socket.gethostname(),
-              "device": str(device), "error": None, "curve": []}
-    last = torch.zeros((), device=device)
+
+    def step_fn(k: int) -> tuple:
+        key = (mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k, str(device))
+        return compiled.loss_fn(key) if compiled.wanted(tcfg.compile, device, steps, key) else (batched.loss, False)
+
+    loss_fn, fresh = step_fn(k)
+    val = {n: _array(d, "val") for n, d in {**prepared.domains, **prepared.eval_sets}.items()}
+    windows, counts = eval_set(prepared, val, mcfg.context, tcfg.eval_tokens)
+    ev = functools.partial(evaluate, heads=mcfg.heads, windows=windows, counts=counts, chunk=2 * tcfg.batch_size,
+                           device=device, autocast=lambda: _autocast(device))
+
+    def draw() -> tuple[torch.Tensor, torch.Tensor]:  # every run's stream advances, trained or not
+        xs, ys = zip(*(s.batch() for s in samplers))
+        return torch.stack(xs), torch.stack(ys)
+
+    source = Prefetcher(draw, steps) if device.type == "cuda" else None
+    members = list(range(k))  # the runs still in the batched model, in its order
+    alive = torch.ones(k, dtype=torch.bool, device=device)
+    failed: dict[int, str] = {}
+    curves: list[list[dict]] = [[] for _ in runs]
+    final = [math.nan] * k
+    warm_s, timed_from, done_steps = 0.0, start, steps
     for step in range(steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, steps, tcfg)
-        x, y = sampler.batch()
+        x, y = source.batch() if source else draw()
+        if len(members) < k:
+            x, y = x[members], y[members]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         with _autocast(device):
-            loss = model(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.grad_clip)
+            losses = loss_fn(p, x, y, mcfg.heads)
+        losses.sum().backward()
+        clip_members([t.grad for t in p.values()], tcfg.grad_clip, losses.detach(), alive)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        last = loss.detach()
+        if step == 0 and steps > 1:  # warm-up step (compilation, allocator): timed on its own
+            _sync(device)
+            timed_from = time.perf_counter()
+            warm_s = timed_from - start
         if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:
-            if not math.isfinite(last.item()):
-                return {**result, "status": "failed", "losses": {}, "tokens": (step + 1) * tokens_per_step,
-                        "wall_time": time.perf_counter() - start, "tokens_per_s": None,
-                        "error": f"diverged: training loss {last.item()} at step {step + 1}"}
+            ok, values = alive.tolist(), losses.detach().float().tolist()
+            for run, v in zip(members, values):
+                final[run] = v
+            for run, good, v in zip(members, ok, values):
+                if not good:
+                    failed[run] = f"diverged: training loss {v} at step {step + 1}"
+            if len(failed) == k:
+                done_steps = step + 1
+                break
+            if not all(ok):  # failed members leave: no more updates, no more compute
+                p, opt = keep_members(p, opt, [i for i, good in enumerate(ok) if good], tcfg, device)
+                members = [run for run, good in zip(members, ok) if good]
+                alive = torch.ones(len(members), dtype=torch.bool, device=device)
+                loss_fn = step_fn(len(members))[0]
         if tcfg.eval_every and (step + 1) % tcfg.eval_every == 0 and step + 1 < steps:
-            result["curve"].append({"step": step + 1, **evaluate(model, prepared, tcfg, device)})
-    train_time = time.perf_counter() - start
-    losses = evaluate(model, prepared, tcfg, device)
-    bad = [n for n, v in losses.items() if not math.isfinite(v)]
-    status, error = ("failed", f"non-finite validation loss on {', '.join(bad)}") if bad else ("done", None)
-    return {**result, "status": status, "losses": losses, "error": error,
-            "tokens": steps * tokens_per_step, "train_loss": float(last.item()),
-            "wall_time": time.perf_counter() - start, "tokens_per_s": steps * tokens_per_step / train_time}
+            for run, row in zip(members, ev(p)):
+                curves[run].append({"step": step + 1, **row})
+    train_time = time.perf_counter() - timed_from
+    timed_tokens = (done_steps - (1 if steps > 1 else 0)) * tokens_per_step
+    evals = dict(zip(members, ev(p))) if len(failed) < k else {}
+    wall = time.perf_counter() - start
+    base = {"params": sum(t[0].numel() for t in p.values()), "steps": done_steps, "ensemble": k,
+            "tokens": done_steps * tokens_per_step, "wall_time": wall, "host": socket.gethostname(),
+            "device": str(device), "compile_s": warm_s if fresh else 0.0,
+            "tokens_per_s": timed_tokens / train_time if len(failed) < k else None}
+    results = []
+    for i in range(k):
+        losses_i = evals.get(i, {})
+        bad = [n for n, v in losses_i.items() if not math.isfinite(v)]
+        error = failed.get(i) or (f"non-finite validation loss on {', '.join(bad)}" if bad else None)
+        results.append({**base, "status": "failed" if error else "done", "error": error,
+                        "losses": {} if error else losses_i, "train_loss": final[i], "curve": curves[i]})
+    return results
+
+
+def train_proxy(spec: dict, data: dict) -> dict:
+    """Run one proxy; NaN/inf loss ends it as status 'failed' instead of raising."""
+    return train_runs([spec], data)[0]
+
+
+def train_ensemble(specs: list[dict], data: dict) -> list[dict]:
+    """Train several runs of one configuration as one batched model; one result per run."""
+    return train_runs(specs, data)

@@ -1,0 +1,106 @@
+"""How many runs to train as one ensemble: measured on the device, never more than fits.
+
+`ensemble: auto` measures one training step's peak memory at K=1 and K=2 on the worker's device
+(what a member adds, and what is shared), takes the largest K that fits the task's share of the
+GPU with a margin, then doubles K from 1 while tokens/s still grows by GAIN and memory allows. On a
+CPU the plain loop already keeps the cores busy, so auto is 1 there.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+
+import torch
+
+from mixsearch.proxy import batched
+from mixsearch.proxy.optim import clip_members, make_optimizer
+from mixsearch.proxy.train import _autocast, _device, _sync
+from mixsearch.recipe import Model, Train
+
+BYTES_PER_PARAM = 16  # fp32 weight + grad + two AdamW moments
+MARGIN = 0.8  # use at most this share of a task's GPU memory
+RESERVE = 1 << 30  # CUDA context and allocator slack outside max_memory_allocated
+GAIN = 1.1  # a larger K must raise tokens/s by at least this factor
+CAP = 64
+
+
+def member_bytes(model: Model, train: Train, vocab: int, params: int) -> int:
+    """Rough training memory of one member (an estimate for packing tasks on a GPU)."""
+    acts = train.batch_size * model.context * (model.layers * (16 * model.width + 2 * model.heads * model.context)
+                                               + 2 * vocab)
+    return params * BYTES_PER_PARAM + 4 * acts
+
+
+def measure_step(model: Model, train: Train, vocab: int, k: int, device: torch.device) -> tuple[int, float]:
+    """(peak bytes allocated, seconds) of one training step of K members, after a warm-up step."""
+    p = batched.stack_members(model, vocab, list(range(k)), device)
+    opt = make_optimizer(p, train, device)
+    x = torch.randint(0, vocab, (k, train.batch_size, model.context), device=device)
+    alive = torch.ones(k, dtype=torch.bool, device=device)
+
+    def step() -> None:
+        with _autocast(device):
+            losses = batched.loss(p, x, x, model.heads)
+        losses.sum().backward()
+        clip_members([t.grad for t in p.values()], train.grad_clip, losses.detach(), alive)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    step()
+    _sync(device)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    start = time.perf_counter()
+    step()
+    _sync(device)
+    seconds = time.perf_counter() - start
+    return (int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else 0), seconds
+
+
+def fits(peak1: int, peak2: int, budget: float, cap: int = CAP) -> int:
+    """The largest K (1..cap) whose memory, extrapolated from K=1 and K=2, is within budget x MARGIN."""
+    per = max(1, peak2 - peak1)
+    shared = peak1 - per
+    return max(1, min(cap, int((MARGIN * budget - shared) // per)))
+
+
+def grow(max_k: int, tokens_per_s) -> int:
+    """Double K from 1 while K <= max_k and tokens_per_s(K) grows by GAIN; the last K that gained.
+    tokens_per_s(K) may return None (out of memory), which stops the search."""
+    best_k, best = 1, tokens_per_s(1)
+    k = 2
+    while k <= max_k:
+        rate = tokens_per_s(k)
+        if rate is None or rate < GAIN * best:
+            break
+        best_k, best = k, rate
+        k *= 2
+    return best_k
+
+
+@functools.lru_cache(maxsize=32)
+def auto_ensemble(model_json: str, train_json: str, vocab: int, gpu_share: float) -> int:
+    """`ensemble: auto` for one fidelity, run on a worker: 1 on CPU; measured on CUDA."""
+    device = _device()
+    if device.type != "cuda":
+        return 1
+    model, train = Model.model_validate_json(model_json), Train.model_validate_json(train_json)
+    budget = max(0.0, (gpu_share or 1.0) * torch.cuda.get_device_properties(device).total_memory - RESERVE)
+
+    def rate(k: int) -> float | None:
+        try:
+            return k * train.batch_size * model.context / measure_step(model, train, vocab, k, device)[1]
+        except torch.OutOfMemoryError:
+            return None
+        finally:
+            torch.cuda.empty_cache()
+
+    try:
+        peak1 = measure_step(model, train, vocab, 1, device)[0]
+        peak2 = measure_step(model, train, vocab, 2, device)[0]
+    except torch.OutOfMemoryError:
+        return 1
+    finally:
+        torch.cuda.empty_cache()
+    return grow(fits(peak1, peak2, budget), rate)

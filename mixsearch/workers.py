@@ -1,0 +1,105 @@
+"""Warm Ray workers: long-lived actors that train run after run.
+
+A worker keeps its process between runs, so CUDA stays initialised, token arrays stay mapped and
+compiled graphs stay cached (`mixsearch.proxy.compiled`). Each is declared with the task's
+`num_cpus` and (fractional) `num_gpus`, so one or a few share a GPU. The pool lives as long as
+the driver's Ray connection and is reused by every `schedule.execute` call.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+
+class Worker:
+    """Runs trainer functions in one long-lived process."""
+
+    def run(self, fn: Callable[[Any, dict], Any], payload: Any, data: dict) -> Any:
+        _release_cuda_cache()  # what a failed run (e.g. out of memory) still held is free by now
+        try:
+            return fn(payload, data)
+        finally:
+            _release_cuda_cache()
+
+    def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Any function on this worker's device (e.g. measuring memory for `ensemble: auto`)."""
+        return fn(*args)
+
+    def pid(self) -> int:
+        import os
+
+        return os.getpid()
+
+
+def _release_cuda_cache() -> None:
+    """Hand cached GPU blocks back after a run, so the GPU's other workers can use them."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.empty_cache()
+
+
+class Pool:
+    """The driver's warm workers for one (num_cpus, num_gpus) shape."""
+
+    _pools: dict[tuple, "Pool"] = {}
+
+    def __init__(self, num_cpus: float, num_gpus: float) -> None:
+        import ray
+
+        self.options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_restarts": 0}
+        self.actor_class = ray.remote(Worker)
+        self.actors: list = []
+
+    @classmethod
+    def get(cls, num_cpus: float, num_gpus: float) -> "Pool":
+        """The pool for this shape in the current Ray session (a new session starts empty)."""
+        import ray
+
+        ctx = ray.get_runtime_context()
+        session = (ctx.get_job_id(), ctx.get_node_id())
+        if any(key[0] != session for key in cls._pools):
+            cls._pools.clear()
+        return cls._pools.setdefault((session, num_cpus, num_gpus), cls(num_cpus, num_gpus))
+
+    def capacity(self) -> int:
+        """How many workers of this shape the cluster can hold at once."""
+        import ray
+
+        total = ray.cluster_resources()
+        n = int(total.get("CPU", 1) // self.options["num_cpus"]) if self.options["num_cpus"] else 1 << 10
+        if self.options["num_gpus"]:
+            n = min(n, int(total.get("GPU", 0) // self.options["num_gpus"] + 1e-9))
+        return max(1, n)
+
+    def workers(self, wanted: int) -> list:
+        """Up to `wanted` workers (never more than the cluster holds), started as needed."""
+        n = min(max(1, wanted), self.capacity())
+        while len(self.actors) < n:
+            self.actors.append(self.actor_class.options(**self.options).remote())
+        return self.actors[:n]
+
+    def replace(self, actor) -> Any:
+        """A fresh worker in place of one that died."""
+        self.discard(actor)
+        fresh = self.actor_class.options(**self.options).remote()
+        self.actors.append(fresh)
+        return fresh
+
+    def discard(self, actor) -> None:
+        import ray
+
+        if actor in self.actors:
+            self.actors.remove(actor)
+        ray.kill(actor, no_restart=True)
+
+    @classmethod
+    def clear(cls) -> None:
+        import ray
+
+        for pool in cls._pools.values():
+            for actor in list(pool.actors):
+                if ray.is_initialized():
+                    ray.kill(actor, no_restart=True)
+        cls._pools.clear()
