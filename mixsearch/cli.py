@@ -21,7 +21,7 @@ from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FA
 from mixsearch.importer import import_runs, parse_mapping
 from mixsearch.lock import StudyLock
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
-from mixsearch.store import LOSS, WEIGHT
+from mixsearch.store import LOSS, METRIC, WEIGHT
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study, shutdown
 from mixsearch.sweep import RoundReport, sweep
 
@@ -135,8 +135,9 @@ def _best_json(best: dict | None, names: list[str]) -> dict | None:
     if best is None:
         return None
     losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
+    metrics = {k[len(METRIC):]: v for k, v in best.items() if k.startswith(METRIC)}
     return {"run_id": best["run_id"], "objective": best["objective"],
-            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
+            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses, "metrics": metrics}
 
 
 @app.callback()
@@ -306,7 +307,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
 def _pareto_json(study: Study) -> list[dict]:
     front = study.pareto()
     Y = study.objectives_matrix(front)
-    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
+    return [{"run_id": row["run_id"], "objectives": list(map(float, y * study.signs)),
              "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
             for row, y in zip(front.to_dict("records"), Y)]
 
@@ -359,7 +360,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
 @app.command("import")
 def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere")],
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
-                                                                  "(targets: w_<domain>, loss_<name>, objective, tokens, params, seed)")] = None,
+                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed)")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
     study = _open(recipe, runs_dir)

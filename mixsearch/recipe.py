@@ -185,20 +185,38 @@ class Proxy(Strict):
 
 
 class Objective(Strict):
-    """What the search minimises."""
+    """What the search optimises: a loss-based kind, or any metric the trainer reports."""
 
-    kind: Literal["domain", "mean", "eval"] = "mean"
+    kind: Literal["domain", "mean", "eval", "metric"] = "mean"
     target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
     weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:/-]+$",
+                               description="kind=metric: a metric name the trainer reports (or an imported column)")
+    direction: Literal["minimize", "maximize"] = "minimize"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_implies_kind(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("metric") is not None and "kind" not in data:
+            data = {**data, "kind": "metric"}
+        return data
+
+    @property
+    def sign(self) -> float:
+        """+1 to minimise, -1 to maximise: internal values are sign x the user's value."""
+        return -1.0 if self.direction == "maximize" else 1.0
 
     @property
     def label(self) -> str:
-        return f"{self.kind}:{self.target}" if self.target else self.kind
+        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else self.kind)
+        return f"{name} (max)" if self.direction == "maximize" else name
 
     @model_validator(mode="after")
     def _target_given(self) -> "Objective":
         if self.kind in ("domain", "eval") and not self.target:
             raise ValueError(f"kind={self.kind} needs a target")
+        if (self.kind == "metric") != (self.metric is not None):
+            raise ValueError("kind=metric goes with a metric name (and a metric with kind=metric)")
         return self
 
 

@@ -24,6 +24,7 @@ from mixsearch.errors import UserError
 
 WEIGHT = "w_"
 LOSS = "loss_"
+METRIC = "metric_"  # metric_<name>: any other number a trainer reports (accuracy, pass@k, ...)
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
 EXPORT_FORMATS = ("parquet", "csv", "dataset")

@@ -21,7 +21,7 @@ from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe import Model, Objective, Recipe, Train
-from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
+from mixsearch.store import LOSS, METRIC, WEIGHT, Store, now, weights_matrix
 from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
 from mixsearch.surrogate.cv import CVScore, select
 
@@ -32,7 +32,9 @@ UNFINISHED = ("pending", "proposed")
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
-    """The losses the objective is a weighted sum of, with weights summing to one."""
+    """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
+    if obj.kind == "metric":
+        return {}
     if obj.kind in ("domain", "eval"):
         return {obj.target: 1.0}
     weights = obj.weights or {d: 1.0 for d in domains}
@@ -40,8 +42,16 @@ def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
     return {d: w / total for d, w in weights.items()}
 
 
-def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]) -> float:
-    """The recipe's objective from a run's per-domain (and eval set) losses."""
+def objective_value(obj: Objective, losses: dict[str, float], domains: list[str],
+                    metrics: dict[str, float] | None = None) -> float:
+    """The recipe's objective, in the user's sign, from a run's per-domain (and eval set) losses
+    or, for kind=metric, its metrics (a loss counts as the metric loss_<name>); KeyError names
+    what is missing."""
+    if obj.kind == "metric":
+        found = {**{LOSS + k: v for k, v in losses.items()}, **(metrics or {})}
+        if obj.metric not in found:
+            raise KeyError(obj.metric)
+        return float(found[obj.metric])
     return sum(w * losses[d] for d, w in objective_weights(obj, domains).items())
 
 
@@ -223,8 +233,8 @@ class Study:
         return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
 
     def _result_row(self, base: dict, result: dict, gpus: float) -> dict:
-        losses = result.get("losses") or {}
-        row = {k: v for k, v in base.items() if not k.startswith(LOSS) and k not in ("seq", "updated_at")}
+        losses, metrics = result.get("losses") or {}, result.get("metrics") or {}
+        row = {k: v for k, v in base.items() if not k.startswith((LOSS, METRIC)) and k not in ("seq", "updated_at")}
         status, error = result.get("status", "failed"), result.get("error")
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)
@@ -232,9 +242,10 @@ class Study:
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:
-                values = [objective_value(o, losses, self.recipe.domain_names) for o in self.recipe.objective_list]
+                values = [objective_value(o, losses, self.recipe.domain_names, metrics)
+                          for o in self.recipe.objective_list]
             except KeyError as exc:
-                status, error = "failed", f"no loss for objective target {exc}"
+                status, error = "failed", f"the run reported no {exc.args[0]} (the objective needs it)"
         objective = values[0]
         if len(values) > 1:
             row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
@@ -247,6 +258,7 @@ class Study:
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
+            **{METRIC + k: float(v) for k, v in metrics.items()},
         })
         return row
 
@@ -274,17 +286,26 @@ class Study:
         from_tokens = (column("tokens") / self.target.train.tokens).clip(upper=1.0)
         return named.fillna(column("fidelity_value")).fillna(from_tokens).fillna(1.0).to_numpy(float)
 
+    @property
+    def signs(self) -> np.ndarray:
+        """Per objective: +1 to minimise, -1 to maximise. Stored values are the user's; the
+        training set and objectives matrix hold sign x value, so every model minimises."""
+        return np.array([o.sign for o in self.recipe.objective_list])
+
     def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
+        """Completed runs as a surrogate's training set, the objective sign-adjusted (always minimised)."""
         done = self.completed() if done is None else done
         names = self.recipe.domain_names
-        weights = objective_weights(self.recipe.objective, names)
+        obj = self.recipe.objective_list[0]
+        weights = objective_weights(obj, names)
         cols = [LOSS + k for k in weights]
         parts = None
-        if all(c in done for c in cols):
+        if weights and obj.sign > 0 and all(c in done for c in cols):
             P = done[cols].to_numpy(float)
             parts = P if np.isfinite(P).all() else None
-        return TrainSet(weights_matrix(done, names), done["objective"].to_numpy(float), self.fidelity_values(done),
-                        parts, np.array(list(weights.values())) if parts is not None else None)
+        return TrainSet(weights_matrix(done, names), obj.sign * done["objective"].to_numpy(float),
+                        self.fidelity_values(done), parts,
+                        np.array(list(weights.values())) if parts is not None else None)
 
     def fit(self, surrogate: str | None = None) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
@@ -323,7 +344,8 @@ class Study:
                               (weights_matrix(target, r.domain_names), self.objectives_matrix(target)))
         prop = propose(ctx, n, method)
         origin = f"propose:{method}/{fitted.name}"
-        rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
+        rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
+                             prop.fidelity)
         self.add(rows)
         df = pd.DataFrame(rows)
         if prop.recommendation is not None:
@@ -331,14 +353,15 @@ class Study:
         return df
 
     def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
-        """(n, k) objective values of a multi-objective study's runs; None for one objective."""
+        """(n, k) sign-adjusted (to minimise) objective values of a multi-objective study's runs;
+        None for one objective. Multiply by `signs` for the user's values."""
         k = len(self.recipe.objective_list)
         if k < 2:
             return None
         cols = [f"{OBJ}{i}" for i in range(k)]
         if not all(c in done for c in cols):
             return np.full((len(done), k), np.nan)
-        return done[cols].to_numpy(float)
+        return done[cols].to_numpy(float) * self.signs
 
     def pareto(self) -> pd.DataFrame:
         """Completed target-fidelity runs that no other such run dominates (all objectives)."""
@@ -355,7 +378,7 @@ class Study:
         done = self.completed_at_target()
         if done.empty:
             return None
-        return done.loc[done["objective"].astype(float).idxmin()].to_dict()
+        return done.loc[(self.signs[0] * done["objective"].astype(float)).idxmin()].to_dict()
 
 
 def shutdown() -> None:
