@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+import shlex
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -154,7 +155,29 @@ class Fidelity(Strict):
     cost: float | None = Field(None, gt=0, description="relative cost; default params x tokens")
 
 
+class Trainer(Strict):
+    """Your own training program as the proxy run (instead of the built-in GPT)."""
+
+    command: str = Field(description="run per run, no shell: {config} {out} {run_id} {python} are filled in")
+    timeout: float = Field(3600, gt=0, description="seconds before the command's process group is killed")
+    env: dict[str, str] = Field({}, description="extra environment variables for the command")
+    params: dict[str, Any] = Field({}, description="passed through to the command in its config JSON")
+    data: Literal["tokens", "raw"] = Field(
+        "tokens", description="tokens: mixsearch tokenizes and passes token files; raw: source paths only")
+
+    @model_validator(mode="after")
+    def _command_parses(self) -> "Trainer":
+        try:
+            argv = shlex.split(self.command)
+        except ValueError as exc:
+            raise ValueError(f"command: {exc}") from None
+        if not argv:
+            raise ValueError("command is empty")
+        return self
+
+
 class Proxy(Strict):
+    trainer: Trainer | None = Field(None, description="an external command trainer; default: the built-in GPT")
     model: Model = Model()
     train: Train = Train()
     resources: Resources = Resources()

@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 
 from mixsearch import mixtures, schedule
-from mixsearch.data.prepare import PreparedData, prepare
+from mixsearch.data.prepare import PreparedData, prepare, raw_data
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
+from mixsearch.proxy.command import run_command
 from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.trainers import builtin_can_report, command_settings
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, METRIC, WEIGHT, Store, now, weights_matrix
 from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
@@ -96,7 +98,8 @@ class Study:
 
     def data(self, on_domain=None) -> PreparedData:
         if self._data is None:
-            self._data = prepare(self.recipe, on_domain)
+            trainer = self.recipe.proxy.trainer
+            self._data = raw_data(self.recipe) if trainer and trainer.data == "raw" else prepare(self.recipe, on_domain)
         return self._data
 
     def space(self) -> Space:
@@ -106,7 +109,7 @@ class Study:
     @cached_property
     def fidelities(self) -> dict[str, FidelityConfig]:
         """The fidelity plan, cheapest first; the last is the target."""
-        vocab = self.data().vocab_size
+        vocab = self.data().vocab_size or 1  # raw data has no vocabulary: count the rest of the model
         configs = self.recipe.proxy.fidelity_configs()
         params = [model_params(m, vocab) for _, m, _, _ in configs]
         costs = [c if c is not None else p * t.tokens for (_, _, t, c), p in zip(configs, params)]
@@ -172,10 +175,11 @@ class Study:
         return self.target
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
-               fn: Callable[[dict, dict], dict] = train_proxy, max_runs: int | None = None,
+               fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
         """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
-        each result is stored as it arrives. should_stop() is asked after each result."""
+        each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
+        run (default: the recipe's command trainer, else the built-in GPT)."""
         todo = self.unfinished()
         if not todo.empty:
             todo = todo.sort_values(["round", "seq"], kind="stable")
@@ -186,6 +190,10 @@ class Study:
             return counts
         r, data = self.recipe, self.data()
         res = r.proxy.resources
+        trainer = command_settings(self) if r.proxy.trainer else None
+        if trainer is None:
+            builtin_can_report(r)
+        fn = fn or (run_command if trainer else train_proxy)
         base = {row["run_id"]: row for row in todo.to_dict("records")}
         by_fidelity: dict[str, list[RunSpec]] = {}
         for row in base.values():
@@ -193,8 +201,9 @@ class Study:
             by_fidelity.setdefault(fid.name, []).append(
                 RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
-                        threads=max(1, int(res.num_cpus))))
-        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
+                        threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
+        groups = [g for name, specs in by_fidelity.items()
+                  for g in (self._ensembles(self.fidelities[name], specs) if trainer is None else [[s] for s in specs])]
         gpus = self.num_gpus()
 
         def record(spec: RunSpec, result: dict) -> None:

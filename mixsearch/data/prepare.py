@@ -161,3 +161,16 @@ def prepare(recipe: Recipe, on_domain=None) -> PreparedData:
     data_hash = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
                              "max_tokens": recipe.data.max_tokens_per_domain})
     return PreparedData(data_hash, tok.vocab_size, tok.eot, out["domain"], out["eval_set"])
+
+
+def raw_data(recipe: Recipe) -> PreparedData:
+    """No tokenizing, for a command trainer that reads the raw sources itself: a content hash per
+    domain, and sizes in bytes (they stand in for tokens in the sampling prior and epoch caps)."""
+    everything = [*recipe.domains, *recipe.eval_sets]
+    content = {d.name: domain_content_hash(recipe, d) for d in everything}
+
+    def sized(d: Domain) -> DomainTokens:
+        return DomainTokens(d.name, "", "", sum(p.stat().st_size for p in source_files(recipe, d)), 0)
+
+    return PreparedData(stable_hash({"content": content, "raw": True}), 0, -1,
+                        {d.name: sized(d) for d in recipe.domains}, {d.name: sized(d) for d in recipe.eval_sets})
