@@ -373,6 +373,35 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
 
 
 @app.command()
+def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id, or a unique prefix of one",
+                                                                  show_default=False)],
+         runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Print a run's stored stdout/stderr (command trainer) and its loss curve."""
+    from mixsearch.runlogs import run_logs
+
+    found = run_logs(_open(recipe, runs_dir), run_id)
+    if as_json:
+        _emit_json(vars(found))
+        return
+    out.print(f"run {found.run_id}: {found.status}" + (f" ({found.error})" if found.error else ""), highlight=False)
+    for stream, text in found.logs.items():
+        out.rule(stream)
+        out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+    if found.curve:
+        keys = list(dict.fromkeys(k for point in found.curve for k in point))
+        table = Table(title="curve")
+        for k in keys:
+            table.add_column(k, justify="right")
+        for point in found.curve:
+            table.add_row(*[f"{point[k]:.4g}" if isinstance(point.get(k), float) else str(point.get(k, "-"))
+                            for k in keys])
+        out.print(table)
+    if not found.logs and not found.curve:
+        err.print("no logs or curve stored for this run (the built-in trainer records a curve with "
+                  "proxy.train.eval_every)")
+
+
+@app.command()
 def export(recipe: RecipeArg,
            fmt: Annotated[str, typer.Option("--format", help="parquet, csv, or dataset (Parquet partitioned by study/round)")] = "parquet",
            out_path: Annotated[Path | None, typer.Option("--out", help="output file or directory")] = None,

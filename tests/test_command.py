@@ -50,6 +50,8 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     assert config["params"]["optimum"] == OPTIMUM
     assert "attempt 1" in (logs / "stdout.log").read_text()
     assert json.loads((logs / "out" / "metrics.json").read_text())["acc"] == pytest.approx(acc)
+    shown = cli("logs", str(recipe), best["run_id"][:8], cwd=tmp_path).stdout
+    assert "attempt 1" in shown and "curve" in shown  # the command's stdout and its metrics.json curve
 
 
 @pytest.mark.parametrize("mode, error, attempts, status", [
@@ -75,8 +77,18 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     if mode == "hang":  # the killed command's process group is gone
         log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()
         assert log.strip() == "hanging"
+        assert not _alive(int((tmp_path / "attempts.pid").read_text()))
     if status == "done":
         assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
 
 
 def test_builtin_trainer_cannot_report_other_metrics(recipe_dict, tmp_path):

@@ -7,6 +7,7 @@ nofile, or flaky (fails on its first attempt). Every attempt appends a line to p
 import argparse
 import json
 import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ if mode == "fail" or (mode == "flaky" and tries == 1):
     print("Traceback (most recent call last):\nRuntimeError: CUDA out of memory (pretend)", file=sys.stderr)
     sys.exit(3)
 if mode == "hang":
+    attempts.with_suffix(".pid").write_text(str(os.getpid()))
     print("hanging", file=sys.stderr, flush=True)
     time.sleep(600)
 for name, domain in config["domains"].items():
