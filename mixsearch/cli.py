@@ -12,7 +12,8 @@ from typing import Annotated, Any
 import click
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn, TransferSpeedColumn)
 from rich.table import Table
 
 from mixsearch import __version__
@@ -69,6 +70,12 @@ def _prepare(study: Study, quiet: bool) -> None:
     with err.status("tokenizing domains (cached by content hash)…", spinner="dots") if not quiet else nullcontext():
         study.data(on_domain=None if quiet else lambda n, d: err.print(
             f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"))
+
+
+def _bytes_progress(as_json: bool) -> Progress:
+    """Per domain: bytes of source tokenized, bytes/s and time left."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), console=err, disable=as_json)
 
 
 def _progress(as_json: bool) -> Progress:
@@ -174,11 +181,33 @@ def data_fetch(recipe: RecipeArg, as_json: JsonOpt = False) -> None:
 
 
 @data_app.command("prepare")
-def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Tokenize every domain once into cached memory-mapped train/validation arrays."""
+def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False,
+                 address: AddressOpt = None,
+                 workers: Annotated[int | None, typer.Option(min=1, help="local tokenizer processes "
+                                                                          "(default: every core)")] = None) -> None:
+    """Tokenize every domain once (streamed, in parallel shards) into cached memory-mapped token shards;
+    with --address, the shards are tokenized as Ray tasks across the cluster."""
+    from mixsearch import schedule
+    from mixsearch.data.prepare import PrepareOptions
+
     study = _open(recipe, runs_dir)
-    _prepare(study, as_json)
-    data = study.data()
+    if address:
+        schedule.connect(address)
+    try:
+        with _bytes_progress(as_json) as bar:
+            tasks: dict[str, Any] = {}
+
+            def on_progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            data = study.data(None if as_json else lambda n, d: err.print(
+                f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"),
+                PrepareOptions(workers=workers, use_ray=bool(address), on_progress=on_progress))
+    finally:
+        if address:
+            schedule.shutdown()
     if as_json:
         _emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
                     "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens}

@@ -21,13 +21,15 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a domain's text lives: exactly one of files, jsonl or parquet."""
+    """Where a domain's text lives: exactly one of files, jsonl, parquet, or tokens (pre-tokenized)."""
 
     files: list[str] | None = Field(None, description="glob patterns of text files")
     jsonl: str | None = Field(None, description="path or glob of JSONL files")
     field: str = Field("text", description="JSONL field holding the text")
     parquet: str | None = Field(None, description="path or glob of Parquet files")
     column: str = Field("text", description="Parquet column holding the text")
+    tokens: str | None = Field(None, description="path or glob of pre-tokenized flat .bin arrays or .npy files")
+    dtype: Literal["uint16", "uint32"] = Field("uint16", description="tokens: element type of the .bin files")
 
     @model_validator(mode="before")
     @classmethod
@@ -38,9 +40,9 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Source":
-        given = [k for k in ("files", "jsonl", "parquet") if getattr(self, k)]
+        given = [k for k in ("files", "jsonl", "parquet", "tokens") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of files, jsonl, parquet")
+            raise ValueError("give exactly one of files, jsonl, parquet, tokens")
         return self
 
 
@@ -83,9 +85,19 @@ class Domain(Strict):
 
 
 class Tokenizer(Strict):
-    kind: Literal["byte", "bpe"] = "byte"
+    kind: Literal["byte", "bpe", "file"] = "byte"
     vocab_size: int = Field(2048, ge=300, le=65535, description="BPE only")
     train_bytes: int = Field(4_000_000, gt=0, description="BPE only: text sampled to train it")
+    path: str | None = Field(None, description="file: a Hugging Face tokenizers JSON file (tokenizer.json)")
+    eos: str | None = Field(None, description="file: the document separator token; default: the first of "
+                                              "<|endoftext|>, <|end_of_text|>, </s>, <|eot|>, <eos>, <|im_end|>, "
+                                              "[SEP] it has, else none")
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "Tokenizer":
+        if (self.kind == "file") != (self.path is not None):
+            raise ValueError("kind=file goes with a path (and a path with kind=file)")
+        return self
 
 
 class Data(Strict):

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from mixsearch import mixtures, schedule
-from mixsearch.data.prepare import PreparedData, prepare, raw_data
+from mixsearch.data.prepare import PrepareOptions, PreparedData, prepare, raw_data
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
@@ -96,10 +96,12 @@ class Study:
     def open(cls, recipe: Recipe, runs_dir: str | Path) -> "Study":
         return cls(recipe, Store(runs_dir, recipe.study))
 
-    def data(self, on_domain=None) -> PreparedData:
+    def data(self, on_domain=None, options: PrepareOptions | None = None) -> PreparedData:
+        """The recipe's prepared data (tokenized once, cached; raw paths only for a `data: raw` trainer)."""
         if self._data is None:
             trainer = self.recipe.proxy.trainer
-            self._data = raw_data(self.recipe) if trainer and trainer.data == "raw" else prepare(self.recipe, on_domain)
+            self._data = (raw_data(self.recipe) if trainer and trainer.data == "raw"
+                          else prepare(self.recipe, on_domain, options))
         return self._data
 
     def space(self) -> Space:

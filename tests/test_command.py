@@ -46,7 +46,9 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     config = json.loads((logs / "config.json").read_text())
     assert config["run_id"] == best["run_id"] and config["fidelity"]["name"] == "target"
     assert config["tokens"] == recipe_dict["proxy"]["train"]["tokens"] and config["vocab_size"] == 257
-    assert Path(config["domains"]["docs"]["train"]).exists() and config["domains"]["docs"]["dtype"] == "uint16"
+    docs = config["domains"]["docs"]
+    assert docs["dtype"] == "uint16" and sum(s["tokens"] for s in docs["shards"]) >= docs["train_tokens"] > 0
+    assert all(Path(s["path"]).is_file() for s in docs["shards"]) and docs["sources"]["format"] == "files"
     assert config["params"]["optimum"] == OPTIMUM
     assert "attempt 1" in (logs / "stdout.log").read_text()
     assert json.loads((logs / "out" / "metrics.json").read_text())["acc"] == pytest.approx(acc)

@@ -31,7 +31,7 @@ def _expand(patterns: list[str]) -> list[Path]:
 def source_files(recipe: Recipe, domain: Domain) -> list[Path]:
     """The files behind a domain, sorted; a UserError if there are none."""
     src = effective_source(recipe, domain)
-    patterns = src.files or [src.jsonl or src.parquet or ""]
+    patterns = src.files or [src.jsonl or src.parquet or src.tokens or ""]
     files = _expand(patterns)
     if not files:
         hint = " (run `mixsearch data fetch` first)" if domain.fetch else ""
@@ -40,8 +40,10 @@ def source_files(recipe: Recipe, domain: Domain) -> list[Path]:
 
 
 def iter_documents(recipe: Recipe, domain: Domain) -> Iterator[str]:
-    """Yield the text documents of a domain in a stable order."""
+    """Yield the text documents of a domain in a stable order (none for pre-tokenized sources)."""
     src = effective_source(recipe, domain)
+    if src.tokens:
+        return
     where = f"domain {domain.name}: source"
     for path in source_files(recipe, domain):
         if src.files:

@@ -21,8 +21,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
+from mixsearch.data.shards import read_index
 from mixsearch.proxy.train import RunSpec
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -48,8 +50,9 @@ def run_config(run: RunSpec, data: dict) -> dict:
 
     def domain(name: str, d: dict | None) -> dict:
         out = {"sources": paths.get(name, {})}
-        if d and d.get("train_path"):
-            out.update({"train": d["train_path"], "val": d["val_path"], "dtype": d.get("dtype", "uint16"),
+        if d and d.get("index"):
+            shards = [asdict(s) for s in read_index(d["index"])[0]]
+            out.update({"index": d["index"], "shards": shards, "dtype": d["dtype"],
                         "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"]})
         return out
 

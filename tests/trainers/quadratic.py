@@ -34,7 +34,7 @@ if mode == "hang":
     time.sleep(600)
 for name, domain in config["domains"].items():
     assert domain["sources"]["paths"], name
-    assert "train" in domain or params.get("raw"), name
+    assert "shards" in domain or params.get("raw"), name
 names = sorted(mixture)
 acc = 0.9 - sum((mixture[n] - params["optimum"][n]) ** 2 for n in names)
 metrics = {"acc": math.nan if mode == "nan" else acc, **{f"loss_{n}": 2 + (1 - mixture[n]) for n in names},
