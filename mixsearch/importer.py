@@ -64,7 +64,7 @@ def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: lis
     try:
         return np.array([of_row(i) for i in range(n)], float)
     except KeyError as exc:
-        missing = exc.args[0] if obj.kind == "metric" else LOSS + exc.args[0]
+        missing = exc.args[0]
         column = missing if missing.startswith(LOSS) else METRIC + missing
         raise UserError(f"no 'objective' column, and no {column} column to compute it from", where=where) from None
 

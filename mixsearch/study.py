@@ -18,14 +18,14 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
 from mixsearch.proxy.command import run_command
+from mixsearch.proxy.ensemble import auto_size, free_memory, member_bytes
 from mixsearch.proxy.train import RunSpec, train_proxy
-from mixsearch.trainers import builtin_can_report, command_settings
 from mixsearch.recipe import Model, Objective, Recipe, Train
 from mixsearch.store import LOSS, METRIC, WEIGHT, Store, now, weights_matrix
 from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
 from mixsearch.surrogate.cv import CVScore, select
+from mixsearch.trainers import builtin_can_report, command_settings
 
 MIN_RUNS_TO_FIT = 4
 MAX_RUNS_PER_GPU = 8
@@ -48,13 +48,17 @@ def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]
                     metrics: dict[str, float] | None = None) -> float:
     """The recipe's objective, in the user's sign, from a run's per-domain (and eval set) losses
     or, for kind=metric, its metrics (a loss counts as the metric loss_<name>); KeyError names
-    what is missing."""
+    what is missing (loss_<name> or the metric)."""
     if obj.kind == "metric":
         found = {**{LOSS + k: v for k, v in losses.items()}, **(metrics or {})}
         if obj.metric not in found:
             raise KeyError(obj.metric)
         return float(found[obj.metric])
-    return sum(w * losses[d] for d, w in objective_weights(obj, domains).items())
+    weights = objective_weights(obj, domains)
+    missing = [d for d in weights if d not in losses]
+    if missing:
+        raise KeyError(LOSS + missing[0])
+    return sum(w * losses[d] for d, w in weights.items())
 
 
 def model_params(model: Model, vocab_size: int) -> int:
