@@ -106,3 +106,32 @@ def test_trainer_command_must_parse(recipe_dict):
     recipe_dict["proxy"]["trainer"] = {"command": "python 'unclosed"}
     with pytest.raises(UserError, match="proxy.trainer: command: No closing quotation"):
         parse_recipe(recipe_dict, "r")
+
+
+def test_command_dies_with_its_worker(tmp_path):
+    """A worker killed outright (Ray's force-cancel) takes the command's whole process group with it."""
+    import signal
+    import subprocess
+    import time
+
+    from mixsearch.proxy.command import REAPER
+
+    pidfile = tmp_path / "grandchild.pid"
+    sleeper = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    worker = ("import os, subprocess, sys, time; "
+              f"subprocess.Popen([sys.executable, {str(REAPER)!r}, str(os.getpid()), '--', sys.executable, "
+              f"'-c', {sleeper!r}], start_new_session=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", worker])
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.1)
+    grandchild = int(pidfile.read_text())
+    assert _alive(grandchild)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for _ in range(50):
+        if not _alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not _alive(grandchild)
