@@ -27,6 +27,7 @@ bench: install
 	$(BIN)/python benchmarks/surrogates.py
 	$(BIN)/python benchmarks/proxy_throughput.py
 	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/prepare.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data

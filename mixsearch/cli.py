@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, get_args
+from typing import TYPE_CHECKING, Annotated, Any, get_args
 
 import typer
 from rich.table import Table
@@ -20,7 +20,7 @@ from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.ui import documents, entry
 from mixsearch.ui.output import emit_json, err, out
-from mixsearch.ui.progress import RunProgress, spinner, sweep_callback
+from mixsearch.ui.progress import RunProgress, bytes_progress, spinner, sweep_callback
 from mixsearch.ui.tables import fit_table, mixture_table
 
 if TYPE_CHECKING:
@@ -116,11 +116,34 @@ def data_fetch(recipe: RecipeArg, as_json: JsonOpt = False) -> None:
 
 
 @data_app.command("prepare")
-def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Tokenize every domain once into cached memory-mapped train/validation arrays."""
+def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False,
+                 address: AddressOpt = None,
+                 workers: Annotated[int | None, typer.Option(min=1, help="local tokenizer processes "
+                                                                          "(default: every core)")] = None) -> None:
+    """Tokenize every domain once (streamed, in parallel shards) into cached memory-mapped token shards;
+    with --address, the shards are tokenized as Ray tasks across the cluster."""
+    from mixsearch import schedule
+    from mixsearch.data.prepare import PrepareOptions
+
     study = _open(recipe, runs_dir)
-    _prepare(study, as_json)
-    data = study.data()
+    if address:
+        schedule.connect(address)
+    try:
+        with bytes_progress(as_json) as bar:
+            tasks: dict[str, Any] = {}
+
+            def on_progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            data = study.data(None if as_json else lambda n, d: err.print(
+                f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"
+                + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else "")),
+                PrepareOptions(workers=workers, use_ray=bool(address), on_progress=on_progress))
+    finally:
+        if address:
+            schedule.shutdown()
     if as_json:
         emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
                    "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
@@ -305,7 +328,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
 @app.command("import")
 def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere")],
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
-                                                                  "(targets: w_<domain>, loss_<name>, objective, tokens, params, seed)")] = None,
+                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed)")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
     from mixsearch.importer import import_runs, parse_mapping
@@ -318,6 +341,35 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
         emit_json({"imported": new, "rows": total, "already_present": total - new})
     else:
         err.print(f"imported {new} new runs ({total - new} of {total} rows were already in the store)")
+
+
+@app.command()
+def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id, or a unique prefix of one",
+                                                                  show_default=False)],
+         runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Print a run's stored stdout/stderr (command trainer) and its loss curve."""
+    from mixsearch.runlogs import run_logs
+
+    found = run_logs(_open(recipe, runs_dir), run_id)
+    if as_json:
+        emit_json(vars(found))
+        return
+    out.print(f"run {found.run_id}: {found.status}" + (f" ({found.error})" if found.error else ""), highlight=False)
+    for stream, text in found.logs.items():
+        out.rule(stream)
+        out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
+    if found.curve:
+        keys = list(dict.fromkeys(k for point in found.curve for k in point))
+        table = Table(title="curve")
+        for k in keys:
+            table.add_column(k, justify="right")
+        for point in found.curve:
+            table.add_row(*[f"{point[k]:.4g}" if isinstance(point.get(k), float) else str(point.get(k, "-"))
+                            for k in keys])
+        out.print(table)
+    if not found.logs and not found.curve:
+        err.print("no logs or curve stored for this run (the built-in trainer records a curve with "
+                  "proxy.train.eval_every)")
 
 
 @app.command()

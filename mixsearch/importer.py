@@ -1,4 +1,6 @@
-"""Import runs done elsewhere (CSV or Parquet: one column per domain weight, one per metric)."""
+"""Import runs done elsewhere (CSV or Parquet: one column per domain weight, one per loss or metric).
+
+Values are taken in the user's sign: a `maximize` objective's accuracy column imports as it is."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.store import LOSS, WEIGHT, now
-from mixsearch.study import Study, objective_value
+from mixsearch.recipe import Objective
+from mixsearch.store import LOSS, METRIC, WEIGHT, now
+from mixsearch.study import OBJ, Study, objective_value
 
 SIMPLEX_TOL = 1e-3
 OPTIONAL_INT = ("tokens", "params", "seed")
@@ -51,6 +54,21 @@ def _finite(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
     return values
 
 
+def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: list[str], n: int, where: str) -> np.ndarray:
+    """One objective per row from the loss_<name> and metric_<name> columns."""
+    def of_row(i: int) -> float:
+        losses = {c[len(LOSS):]: v[i] for c, v in columns.items() if c.startswith(LOSS)}
+        metrics = {c[len(METRIC):]: v[i] for c, v in columns.items() if c.startswith(METRIC)}
+        return objective_value(obj, losses, names, metrics)
+
+    try:
+        return np.array([of_row(i) for i in range(n)], float)
+    except KeyError as exc:
+        missing = exc.args[0]
+        column = missing if missing.startswith(LOSS) else METRIC + missing
+        raise UserError(f"no 'objective' column, and no {column} column to compute it from", where=where) from None
+
+
 def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int, int]:
     """Validate every row, then store them all as 'done' runs (or none). Returns (new, total)."""
     where = str(path)
@@ -79,17 +97,13 @@ def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int,
                         f"min {W[i].min():.6g})", where=where)
     W = W / sums[:, None]
     loss_cols = [c for c in df.columns if c.startswith(LOSS)]
-    losses = {c: _finite(df, c, where) for c in loss_cols}
-    if "objective" in df.columns:
-        objective = _finite(df, "objective", where)
+    metric_cols = [c for c in df.columns if c.startswith(METRIC)]
+    losses = {c: _finite(df, c, where) for c in loss_cols + metric_cols}
+    objectives = study.recipe.objective_list
+    if "objective" in df.columns and len(objectives) == 1:
+        values = [_finite(df, "objective", where)]
     else:
-        try:
-            objective = np.array([objective_value(study.recipe.objective,
-                                                  {c[len(LOSS):]: losses[c][i] for c in loss_cols}, names)
-                                  for i in range(len(df))])
-        except KeyError as exc:
-            raise UserError(f"no 'objective' column, and no {LOSS}{exc.args[0]} column to compute it from",
-                            where=where) from None
+        values = [_objective_column(o, losses, names, len(df), where) for o in objectives]
     extras = {c: _finite(df, c, where).astype(np.int64) for c in OPTIONAL_INT if c in df.columns}
     rows = []
     stamp = now()
@@ -97,7 +111,9 @@ def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int,
         row = {WEIGHT + n: float(W[i, j]) for j, n in enumerate(names)}
         row.update({c: float(v[i]) for c, v in losses.items()})
         row.update({c: int(v[i]) for c, v in extras.items()})
-        row["objective"] = float(objective[i])
+        row["objective"] = float(values[0][i])
+        if len(values) > 1:
+            row.update({f"{OBJ}{k}": float(v[i]) for k, v in enumerate(values)})
         rows.append({
             "run_id": stable_hash({"import": row}), "study": study.recipe.study, "status": "done",
             "round": 0, "origin": f"import:{path.name}", "seed": row.pop("seed", study.recipe.seed),

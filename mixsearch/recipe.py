@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+import shlex
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -20,13 +21,15 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where a domain's text lives: exactly one of files, jsonl or parquet."""
+    """Where a domain's text lives: exactly one of files, jsonl, parquet, or tokens (pre-tokenized)."""
 
     files: list[str] | None = Field(None, description="glob patterns of text files")
     jsonl: str | None = Field(None, description="path or glob of JSONL files")
     field: str = Field("text", description="JSONL field holding the text")
     parquet: str | None = Field(None, description="path or glob of Parquet files")
     column: str = Field("text", description="Parquet column holding the text")
+    tokens: str | None = Field(None, description="path or glob of pre-tokenized flat .bin arrays or .npy files")
+    dtype: Literal["uint16", "uint32"] = Field("uint16", description="tokens: element type of the .bin files")
 
     @model_validator(mode="before")
     @classmethod
@@ -37,9 +40,9 @@ class Source(Strict):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Source":
-        given = [k for k in ("files", "jsonl", "parquet") if getattr(self, k)]
+        given = [k for k in ("files", "jsonl", "parquet", "tokens") if getattr(self, k)]
         if len(given) != 1:
-            raise ValueError("give exactly one of files, jsonl, parquet")
+            raise ValueError("give exactly one of files, jsonl, parquet, tokens")
         return self
 
 
@@ -82,9 +85,19 @@ class Domain(Strict):
 
 
 class Tokenizer(Strict):
-    kind: Literal["byte", "bpe"] = "byte"
+    kind: Literal["byte", "bpe", "file"] = "byte"
     vocab_size: int = Field(2048, ge=300, le=65535, description="BPE only")
     train_bytes: int = Field(4_000_000, gt=0, description="BPE only: text sampled to train it")
+    path: str | None = Field(None, description="file: a Hugging Face tokenizers JSON file (tokenizer.json)")
+    eos: str | None = Field(None, description="file: the document separator token; default: the first of "
+                                              "<|endoftext|>, <|end_of_text|>, </s>, <|eot|>, <eos>, <|im_end|>, "
+                                              "[SEP] it has, else none")
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "Tokenizer":
+        if (self.kind == "file") != (self.path is not None):
+            raise ValueError("kind=file goes with a path (and a path with kind=file)")
+        return self
 
 
 class Data(Strict):
@@ -157,7 +170,29 @@ class Fidelity(Strict):
     cost: float | None = Field(None, gt=0, description="relative cost; default params x tokens")
 
 
+class Trainer(Strict):
+    """Your own training program as the proxy run (instead of the built-in GPT)."""
+
+    command: str = Field(description="run per run, no shell: {config} {out} {run_id} {python} are filled in")
+    timeout: float = Field(3600, gt=0, description="seconds before the command's process group is killed")
+    env: dict[str, str] = Field({}, description="extra environment variables for the command")
+    params: dict[str, Any] = Field({}, description="passed through to the command in its config JSON")
+    data: Literal["tokens", "raw"] = Field(
+        "tokens", description="tokens: mixsearch tokenizes and passes token files; raw: source paths only")
+
+    @model_validator(mode="after")
+    def _command_parses(self) -> "Trainer":
+        try:
+            argv = shlex.split(self.command)
+        except ValueError as exc:
+            raise ValueError(f"command: {exc}") from None
+        if not argv:
+            raise ValueError("command is empty")
+        return self
+
+
 class Proxy(Strict):
+    trainer: Trainer | None = Field(None, description="an external command trainer; default: the built-in GPT")
     model: Model = Model()
     train: Train = Train()
     resources: Resources = Resources()
@@ -188,20 +223,38 @@ class Proxy(Strict):
 
 
 class Objective(Strict):
-    """What the search minimises."""
+    """What the search optimises: a loss-based kind, or any metric the trainer reports."""
 
-    kind: Literal["domain", "mean", "eval"] = "mean"
+    kind: Literal["domain", "mean", "eval", "metric"] = "mean"
     target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
     weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:/-]+$",
+                               description="kind=metric: a metric name the trainer reports (or an imported column)")
+    direction: Literal["minimize", "maximize"] = "minimize"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_implies_kind(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("metric") is not None and "kind" not in data:
+            data = {**data, "kind": "metric"}
+        return data
+
+    @property
+    def sign(self) -> float:
+        """+1 to minimise, -1 to maximise: internal values are sign x the user's value."""
+        return -1.0 if self.direction == "maximize" else 1.0
 
     @property
     def label(self) -> str:
-        return f"{self.kind}:{self.target}" if self.target else self.kind
+        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else self.kind)
+        return f"{name} (max)" if self.direction == "maximize" else name
 
     @model_validator(mode="after")
     def _target_given(self) -> "Objective":
         if self.kind in ("domain", "eval") and not self.target:
             raise ValueError(f"kind={self.kind} needs a target")
+        if (self.kind == "metric") != (self.metric is not None):
+            raise ValueError("kind=metric goes with a metric name (and a metric with kind=metric)")
         return self
 
 

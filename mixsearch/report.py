@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mixsearch.paths import writable_dir  # noqa: E402
-from mixsearch.store import LOSS, WEIGHT, weights_matrix  # noqa: E402
+from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
 
@@ -29,7 +29,7 @@ def _png(fig: plt.Figure) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _history(done: pd.DataFrame, target: np.ndarray) -> str:
+def _history(done: pd.DataFrame, target: np.ndarray, sign: float) -> str:
     """Objective of every run in finishing order; the best-so-far line counts target-fidelity runs."""
     order = np.argsort(done["finished_at"].to_numpy(), kind="stable")
     done, target = done.iloc[order], target[order]
@@ -44,7 +44,7 @@ def _history(done: pd.DataFrame, target: np.ndarray) -> str:
         ax.scatter(x[target], y[target], s=14, alpha=0.6, label="run at target fidelity")
         if (~target).any():
             ax.scatter(x[~target], y[~target], s=10, alpha=0.4, marker="x", label="lower fidelity")
-        best = np.minimum.accumulate(np.where(target, y, np.inf))
+        best = sign * np.minimum.accumulate(np.where(target, sign * y, np.inf))
         ax.step(x[np.isfinite(best)], best[np.isfinite(best)], where="post", color="C3", label="best so far")
         ax.set_xlabel(label)
         ax.set_ylabel("objective")
@@ -56,6 +56,7 @@ def _history(done: pd.DataFrame, target: np.ndarray) -> str:
 def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float]:
     """Out-of-fold predictions of the chosen surrogate against the actual objective."""
     pred, y, k, _ = out_of_fold(fit.name, fit.data, study.recipe.search.cv_folds, study.recipe.seed)
+    pred, y = study.signs[0] * pred, study.signs[0] * y  # the model's values are sign-adjusted; show the user's
     rho = spearman(pred, y)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))
     ax.scatter(y, pred, s=16, alpha=0.7)
@@ -96,7 +97,7 @@ def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
     best = study.best()
     if best is not None:
         bars["best run"] = np.array([best[WEIGHT + n] for n in names], float)
-    proposed = view[view["status"] == "proposed"].sort_values("predicted")
+    proposed = view[view["status"] == "proposed"].sort_values("predicted", ascending=bool(study.signs[0] > 0))
     for i, (_, row) in enumerate(proposed.head(3).iterrows()):
         bars[f"proposal {i + 1} (pred {row['predicted']:.3f})"] = weights_matrix(row.to_frame().T, names)[0]
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 3.8))
@@ -130,9 +131,9 @@ def _fidelities(done: pd.DataFrame) -> str:
     return _png(fig)
 
 
-def _loss_table(done: pd.DataFrame, names: list[str]) -> str:
-    loss_cols = [c for c in done.columns if c.startswith(LOSS)]
-    top = done.sort_values("objective").head(10)
+def _loss_table(done: pd.DataFrame, names: list[str], sign: float) -> str:
+    loss_cols = [c for c in done.columns if c.startswith((LOSS, METRIC))]
+    top = done.sort_values("objective", ascending=bool(sign > 0)).head(10)
     head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", *[WEIGHT + n for n in names], "objective", *loss_cols])
     body = "".join(
         "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td>"
@@ -156,10 +157,10 @@ def write_report(study: Study, path: Path) -> Path:
     else:
         surrogate_png, surrogate_table = _surrogate(study)
         target = np.isclose(study.fidelity_values(done), 1.0)
-        parts += ["<h2>Search history</h2>", _history(done, target),
+        parts += ["<h2>Search history</h2>", _history(done, target, study.signs[0]),
                   "<h2>Surrogate</h2>", surrogate_table, surrogate_png,
                   "<h2>Mixtures</h2>", _mixtures(study, view, done),
-                  "<h2>Best runs: per-domain losses</h2>", _loss_table(done, names),
+                  "<h2>Best runs: per-domain losses and metrics</h2>", _loss_table(done, names, study.signs[0]),
                   "<h2>Fidelities</h2>", _fidelities(done)]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>mixsearch report</title><style>"
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"

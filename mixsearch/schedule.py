@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import sys
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any

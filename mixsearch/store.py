@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
 from mixsearch.paths import not_writable, writable_dir
-from mixsearch.store_schema import LOSS, WEIGHT, build_schema, conform
+from mixsearch.store_schema import LOSS, METRIC, WEIGHT, build_schema, conform
 from mixsearch.schema import with_known_columns
 
 STATUSES = ("pending", "proposed", "done", "failed")

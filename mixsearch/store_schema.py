@@ -13,8 +13,9 @@ import pyarrow as pa
 
 WEIGHT = "w_"
 LOSS = "loss_"
+METRIC = "metric_"  # metric_<name>: any other number a trainer reports (accuracy, pass@k, ...)
 OBJECTIVE = "objective_"  # objective_<i>: each objective of a multi-objective study
-DYNAMIC = (WEIGHT, LOSS, OBJECTIVE)
+DYNAMIC = (WEIGHT, LOSS, METRIC, OBJECTIVE)
 
 _TS = pa.timestamp("us", tz="UTC")
 KNOWN: dict[str, pa.DataType] = {

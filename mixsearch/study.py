@@ -16,11 +16,11 @@ import pandas as pd
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe import Model, Objective, Recipe, Train
-from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
+from mixsearch.store import LOSS, METRIC, WEIGHT, Store, now, weights_matrix
 from mixsearch.store_schema import recipe_columns
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
-    from mixsearch.data.prepare import PreparedData
+    from mixsearch.data.prepare import PrepareOptions, PreparedData
     from mixsearch.mixtures import Space
     from mixsearch.proxy.train import RunSpec
     from mixsearch.surrogate.base import Surrogate, TrainSet
@@ -33,7 +33,9 @@ UNFINISHED = ("pending", "proposed")
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
-    """The losses the objective is a weighted sum of, with weights summing to one."""
+    """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
+    if obj.kind == "metric":
+        return {}
     if obj.kind in ("domain", "eval"):
         return {obj.target: 1.0}
     weights = obj.weights or {d: 1.0 for d in domains}
@@ -41,9 +43,21 @@ def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
     return {d: w / total for d, w in weights.items()}
 
 
-def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]) -> float:
-    """The recipe's objective from a run's per-domain (and eval set) losses."""
-    return sum(w * losses[d] for d, w in objective_weights(obj, domains).items())
+def objective_value(obj: Objective, losses: dict[str, float], domains: list[str],
+                    metrics: dict[str, float] | None = None) -> float:
+    """The recipe's objective, in the user's sign, from a run's per-domain (and eval set) losses
+    or, for kind=metric, its metrics (a loss counts as the metric loss_<name>); KeyError names
+    what is missing (loss_<name> or the metric)."""
+    if obj.kind == "metric":
+        found = {**{LOSS + k: v for k, v in losses.items()}, **(metrics or {})}
+        if obj.metric not in found:
+            raise KeyError(obj.metric)
+        return float(found[obj.metric])
+    weights = objective_weights(obj, domains)
+    missing = [d for d in weights if d not in losses]
+    if missing:
+        raise KeyError(LOSS + missing[0])
+    return sum(w * losses[d] for d, w in weights.items())
 
 
 def model_params(model: Model, vocab_size: int) -> int:
@@ -87,11 +101,14 @@ class Study:
         columns = recipe_columns(recipe.domain_names, losses, len(recipe.objective_list))
         return cls(recipe, Store(runs_dir, recipe.study, columns))
 
-    def data(self, on_domain=None) -> PreparedData:
+    def data(self, on_domain=None, options: PrepareOptions | None = None) -> PreparedData:
+        """The recipe's prepared data (tokenized once, cached; raw paths only for a `data: raw` trainer)."""
         if self._data is None:
-            from mixsearch.data.prepare import prepare
+            from mixsearch.data.prepare import prepare, raw_data
 
-            self._data = prepare(self.recipe, on_domain)
+            trainer = self.recipe.proxy.trainer
+            self._data = (raw_data(self.recipe) if trainer and trainer.data == "raw"
+                          else prepare(self.recipe, on_domain, options))
         return self._data
 
     @cached_property
@@ -112,7 +129,7 @@ class Study:
     @cached_property
     def fidelities(self) -> dict[str, FidelityConfig]:
         """The fidelity plan, cheapest first; the last is the target."""
-        vocab = self.vocab_size
+        vocab = self.vocab_size or 1  # raw data has no vocabulary: count the rest of the model
         configs = self.recipe.proxy.fidelity_configs()
         params = [model_params(m, vocab) for _, m, _, _ in configs]
         costs = [c if c is not None else p * t.tokens for (_, _, t, c), p in zip(configs, params)]
@@ -182,11 +199,13 @@ class Study:
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
                fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
                should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
-        """Train the open (pending/proposed) runs on Ray (with `fn`, default train_proxy), oldest
-        round first, at most `max_runs`; each result is stored as it arrives. should_stop() is
-        asked after each result."""
+        """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
+        each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
+        run (default: the recipe's command trainer, else the built-in GPT)."""
         from mixsearch import schedule
+        from mixsearch.proxy.command import run_command
         from mixsearch.proxy.train import RunSpec, train_proxy
+        from mixsearch.trainers import builtin_can_report, command_settings
 
         todo = self.unfinished()
         if not todo.empty:
@@ -198,6 +217,10 @@ class Study:
             return counts
         r, data = self.recipe, self.data()
         res = r.proxy.resources
+        trainer = command_settings(self) if r.proxy.trainer else None
+        if trainer is None:
+            builtin_can_report(r)
+        fn = fn or (run_command if trainer else train_proxy)
         base = {row["run_id"]: row for row in todo.to_dict("records")}
         by_fidelity: dict[str, list[RunSpec]] = {}
         for row in base.values():
@@ -205,10 +228,11 @@ class Study:
             by_fidelity.setdefault(fid.name, []).append(
                 RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
-                        threads=max(1, int(res.num_cpus))))
+                        threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
         gpus = self.num_gpus()
         schedule.connect(address)
-        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs, gpus)]
+        groups = [g for name, specs in by_fidelity.items()
+                  for g in (self._ensembles(self.fidelities[name], specs, gpus) if trainer is None else [[s] for s in specs])]
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result, gpus)
@@ -217,7 +241,7 @@ class Study:
             if on_result:
                 on_result(row)
 
-        schedule.execute(groups, data, res, record, fn=fn or train_proxy, should_stop=should_stop, num_gpus=gpus)
+        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
         return counts
 
     def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
@@ -253,8 +277,8 @@ class Study:
         return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
 
     def _result_row(self, base: dict, result: dict, gpus: float) -> dict:
-        losses = result.get("losses") or {}
-        row = {k: v for k, v in base.items() if not k.startswith(LOSS) and k not in ("seq", "updated_at")}
+        losses, metrics = result.get("losses") or {}, result.get("metrics") or {}
+        row = {k: v for k, v in base.items() if not k.startswith((LOSS, METRIC)) and k not in ("seq", "updated_at")}
         status, error = result.get("status", "failed"), result.get("error")
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)
@@ -262,9 +286,10 @@ class Study:
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:
-                values = [objective_value(o, losses, self.recipe.domain_names) for o in self.recipe.objective_list]
+                values = [objective_value(o, losses, self.recipe.domain_names, metrics)
+                          for o in self.recipe.objective_list]
             except KeyError as exc:
-                status, error = "failed", f"no loss for objective target {exc}"
+                status, error = "failed", f"the run reported no {exc.args[0]} (the objective needs it)"
         objective = values[0]
         if len(values) > 1:
             row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
@@ -278,6 +303,7 @@ class Study:
             "host": result.get("host"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
+            **{METRIC + k: float(v) for k, v in metrics.items()},
         })
         return row
 
@@ -305,19 +331,28 @@ class Study:
         from_tokens = (column("tokens") / self.target.train.tokens).clip(upper=1.0)
         return named.fillna(column("fidelity_value")).fillna(from_tokens).fillna(1.0).to_numpy(float)
 
+    @property
+    def signs(self) -> np.ndarray:
+        """Per objective: +1 to minimise, -1 to maximise. Stored values are the user's; the
+        training set and objectives matrix hold sign x value, so every model minimises."""
+        return np.array([o.sign for o in self.recipe.objective_list])
+
     def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
+        """Completed runs as a surrogate's training set, the objective sign-adjusted (always minimised)."""
         from mixsearch.surrogate.base import TrainSet
 
         done = self.completed() if done is None else done
         names = self.recipe.domain_names
-        weights = objective_weights(self.recipe.objective, names)
+        obj = self.recipe.objective_list[0]
+        weights = objective_weights(obj, names)
         cols = [LOSS + k for k in weights]
         parts = None
-        if all(c in done for c in cols):
+        if weights and obj.sign > 0 and all(c in done for c in cols):
             P = done[cols].to_numpy(float)
             parts = P if np.isfinite(P).all() else None
-        return TrainSet(weights_matrix(done, names), done["objective"].to_numpy(float), self.fidelity_values(done),
-                        parts, np.array(list(weights.values())) if parts is not None else None)
+        return TrainSet(weights_matrix(done, names), obj.sign * done["objective"].to_numpy(float),
+                        self.fidelity_values(done), parts,
+                        np.array(list(weights.values())) if parts is not None else None)
 
     def fit(self, surrogate: str | None = None) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
@@ -361,7 +396,8 @@ class Study:
                               (weights_matrix(target, r.domain_names), self.objectives_matrix(target)))
         prop = propose(ctx, n, method)
         origin = f"propose:{method}/{fitted.name}"
-        rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
+        rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
+                             prop.fidelity)
         self.add(rows)
         df = pd.DataFrame(rows)
         if prop.recommendation is not None:
@@ -369,14 +405,15 @@ class Study:
         return df
 
     def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
-        """(n, k) objective values of a multi-objective study's runs; None for one objective."""
+        """(n, k) sign-adjusted (to minimise) objective values of a multi-objective study's runs;
+        None for one objective. Multiply by `signs` for the user's values."""
         k = len(self.recipe.objective_list)
         if k < 2:
             return None
         cols = [f"{OBJ}{i}" for i in range(k)]
         if not all(c in done for c in cols):
             return np.full((len(done), k), np.nan)
-        return done[cols].to_numpy(float)
+        return done[cols].to_numpy(float) * self.signs
 
     def pareto(self) -> pd.DataFrame:
         """Completed target-fidelity runs that no other such run dominates (all objectives)."""
@@ -393,7 +430,7 @@ class Study:
         done = self.completed_at_target()
         if done.empty:
             return None
-        return done.loc[done["objective"].astype(float).idxmin()].to_dict()
+        return done.loc[(self.signs[0] * done["objective"].astype(float)).idxmin()].to_dict()
 
 
 def shutdown() -> None:

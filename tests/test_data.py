@@ -55,7 +55,7 @@ def test_prepare_caches_by_content_and_invalidates_on_change(recipe_dict, tmp_pa
     changed = prep.prepare(_recipe(recipe_dict))
     assert calls["news"] == 2 and calls["code"] == 1
     assert changed.data_hash != first.data_hash
-    assert changed.domains["news"].train_path != first.domains["news"].train_path
+    assert changed.domains["news"].index != first.domains["news"].index
 
 
 def test_bpe_tokenizer_trains_locally(recipe_dict):

@@ -1,43 +1,48 @@
-"""Tokenize each domain once into memory-mapped train/val arrays, cached by content hash."""
+"""Tokenize each domain once into sharded, memory-mapped train/val token arrays, cached by content hash."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from contextlib import closing
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import numpy as np
-
+from mixsearch.data.shards import INDEX, Shard, TokenView, read_index, shard_of_file, write_index
 from mixsearch.data.sources import DecodeStats, effective_source, iter_documents, source_files
-from mixsearch.data.tokenizer import BPETokenizer, ByteTokenizer, TextTokenizer
+from mixsearch.data.stream import ProgressFn, plan, tokenize_all
+from mixsearch.data.tokenizer import EOT_TEXT, BPETokenizer, ByteTokenizer, TextTokenizer
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe import Domain, Recipe
 
-DTYPE = np.uint16
+FORMAT = 2  # of the token cache; part of its key
 
 
 @dataclass(frozen=True)
 class DomainTokens:
-    """Where one domain's token arrays live, and how many tokens each holds."""
+    """Where one domain's token shards live (their index), and how many train/val tokens they hold:
+    the first train_tokens of the shards' concatenation are training, the next val_tokens validation."""
 
     name: str
-    train_path: str
-    val_path: str
+    index: str
     train_tokens: int
     val_tokens: int
+    dtype: str = "uint16"
     text_bytes: int = 0  # bytes of its text files
     undecodable_bytes: int = 0  # of them, not valid UTF-8 (replaced by U+FFFD)
 
-    def train(self) -> np.ndarray:
-        return np.memmap(self.train_path, dtype=DTYPE, mode="r", shape=(self.train_tokens,))
+    def _shards(self) -> list[Shard]:
+        return read_index(self.index)[0]
 
-    def val(self) -> np.ndarray:
-        return np.memmap(self.val_path, dtype=DTYPE, mode="r", shape=(self.val_tokens,))
+    def train(self) -> TokenView:
+        return TokenView(self._shards(), 0, self.train_tokens)
+
+    def val(self) -> TokenView:
+        return TokenView(self._shards(), self.train_tokens, self.train_tokens + self.val_tokens)
 
 
 @dataclass(frozen=True)
@@ -73,17 +78,31 @@ def domain_content_hash(recipe: Recipe, domain: Domain) -> str:
     return h.hexdigest()[:16]
 
 
-def _tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[TextTokenizer, str]:
+def _tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[TextTokenizer, str, dict]:
+    """The recipe's tokenizer, its cache identity, and its plain-data spec for worker processes."""
     spec = recipe.tokenizer
     if spec.kind == "byte":
-        return ByteTokenizer(), "byte"
+        return ByteTokenizer(), "byte", {"kind": "byte"}
+    if spec.kind == "file":
+        path = Path(spec.path or "")
+        if not path.is_file():
+            raise UserError("no such tokenizer file", where=f"tokenizer.path {path}")
+        try:
+            tok = BPETokenizer.from_file(path, spec.eos)
+        except ValueError as exc:
+            raise UserError(str(exc), where="tokenizer.eos") from None
+        except Exception as exc:  # the tokenizers library raises its own types for a bad file
+            raise UserError(f"cannot load: {str(exc).splitlines()[0]}", where=f"tokenizer.path {path}") from None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return tok, f"file-{digest}-{tok.eos_text}", {"kind": "bpe", "path": str(path.resolve()), "eos": tok.eos_text}
     key = stable_hash({"tok": spec.model_dump(), "content": content})
     path = cache / "tokenizers" / f"bpe-{key}.json"
     if not path.exists():
-        share = spec.train_bytes // len(recipe.domains)
+        texts = [d for d in recipe.domains if not effective_source(recipe, d).tokens]
+        share = spec.train_bytes // max(1, len(texts))
 
         def sample():
-            for domain in recipe.domains:
+            for domain in texts:
                 used = 0
                 for doc in iter_documents(recipe, domain):
                     yield doc[: share - used]
@@ -92,51 +111,71 @@ def _tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[Te
                         break
 
         BPETokenizer.train(sample(), spec.vocab_size, path)
-    return BPETokenizer(path), f"bpe-{key}"
+    return BPETokenizer(path), f"bpe-{key}", {"kind": "bpe", "path": str(path.resolve()), "eos": EOT_TEXT}
 
 
-def _tokenize(recipe: Recipe, domain: Domain, tok: TextTokenizer, out: Path, val_only: bool,
-              stats: DecodeStats) -> tuple[int, int]:
-    """Tokenize docs in a stable shuffled order; the last val_fraction of tokens is validation."""
-    docs = sorted(iter_documents(recipe, domain, stats), key=lambda d: hashlib.sha1(d.encode()).digest())
-    eot = np.asarray([tok.eot], dtype=DTYPE)
-    parts = []
-    total = 0
+def _max_id(shard: Shard) -> int:
+    arr = shard.array()
+    step = 1 << 26
+    return max((int(arr[i: i + step].max()) for i in range(0, len(arr), step)), default=-1)
+
+
+def _tokenize(recipe: Recipe, domain: Domain, tok_spec: dict, out: Path, val_only: bool,
+              options: PrepareOptions, stats: DecodeStats) -> tuple[list[Shard], int, int, int]:
+    """Write the domain's token shards into `out` (pre-tokenized files are used in place);
+    returns (shards, train tokens, val tokens, largest id). The last val_fraction is validation."""
+    src = effective_source(recipe, domain)
+    files = source_files(recipe, domain)
     cap = recipe.data.max_tokens_per_domain
-    for doc in docs:
-        ids = tok.encode(doc)
-        parts.extend([ids, eot])
-        total += len(ids) + 1
-        if cap and total >= cap:
-            break
-    tokens = np.concatenate(parts)[:cap] if parts else np.zeros(0, dtype=DTYPE)
-    n_val = len(tokens) if val_only else int(len(tokens) * recipe.data.val_fraction)
-    split = len(tokens) - n_val
-    tokens[:split].tofile(out / "train.bin")
-    tokens[split:].tofile(out / "val.bin")
-    return split, n_val
+    where = f"domain {domain.name}: source"
+    report = options.progress_of(domain.name, sum(p.stat().st_size for p in files))
+    try:
+        if src.tokens:
+            shards = [shard_of_file(p, src.dtype) for p in files]
+            report(sum(p.stat().st_size for p in files))
+        else:
+            fmt = "files" if src.files else "jsonl" if src.jsonl else "parquet"
+            field = src.field if src.jsonl else src.column
+            shards, total = [], 0
+            with closing(tokenize_all(plan(files, fmt), fmt, field, tok_spec, options.workers, options.use_ray,
+                                      report, stats)) as parts:
+                for i, ids in enumerate(parts):
+                    path = out / f"shard-{i:05d}.bin"
+                    ids.tofile(path)
+                    shards.append(Shard(str(path), len(ids), str(ids.dtype)))
+                    total += len(ids)
+                    if cap and total >= cap:
+                        break
+    except ValueError as exc:
+        raise UserError(str(exc).splitlines()[-1], where=where) from None
+    total = sum(s.tokens for s in shards)
+    total = min(total, cap) if cap else total
+    n_val = total if val_only else int(total * recipe.data.val_fraction)
+    return shards, total - n_val, n_val, max((_max_id(s) for s in shards), default=-1)
 
 
-def _prepare_one(recipe: Recipe, domain: Domain, tok: TextTokenizer, tok_id: str, content: str,
-                 cache: Path, val_only: bool) -> DomainTokens:
+def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, content: str,
+                 cache: Path, val_only: bool, options: PrepareOptions) -> tuple[DomainTokens, int]:
+    """A domain's cached tokens (made if missing) and its largest token id."""
     key = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
-                       "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only})
+                       "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only, "format": FORMAT})
     final = cache / "tokens" / f"{domain.name}-{key}"
-    meta_path = final / "meta.json"
-    if not meta_path.exists() or "text_bytes" not in json.loads(meta_path.read_text()):  # older caches lack counts
+    if not (final / INDEX).exists():
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=final.parent))
         stats = DecodeStats()
-        n_train, n_val = _tokenize(recipe, domain, tok, tmp, val_only, stats)
-        (tmp / "meta.json").write_text(json.dumps({"train_tokens": n_train, "val_tokens": n_val,
-                                                   "text_bytes": stats.bytes, "undecodable_bytes": stats.undecodable}))
+        shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
+        write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
+                                                  "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
-    meta = json.loads(meta_path.read_text())
-    return DomainTokens(domain.name, str(final / "train.bin"), str(final / "val.bin"),
-                        meta["train_tokens"], meta["val_tokens"], meta.get("text_bytes", 0),
-                        meta.get("undecodable_bytes", 0))
+    shards, index = read_index(final / INDEX)
+    dtypes = {s.dtype for s in shards}
+    dtype = dtypes.pop() if len(dtypes) == 1 else "uint32"
+    return DomainTokens(domain.name, str(final / INDEX), index["train_tokens"], index["val_tokens"], dtype,
+                        index.get("text_bytes", 0), index.get("undecodable_bytes", 0)), \
+        index["max_id"]
 
 
 def _check_decoding(dt: DomainTokens, limit: float, kind: str) -> None:
@@ -157,22 +196,62 @@ def _check_size(dt: DomainTokens, context: int, kind: str) -> None:
         )
 
 
-def prepare(recipe: Recipe, on_domain=None) -> PreparedData:
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How to tokenize: `workers` local processes (default: every core) or Ray tasks on the
+    connected cluster; on_progress(domain, bytes done, bytes total) as shards finish."""
+
+    workers: int | None = None
+    use_ray: bool = False
+    on_progress: Callable[[str, int, int], None] | None = None
+
+    def progress_of(self, name: str, total: int) -> ProgressFn:
+        done = 0
+
+        def report(nbytes: int) -> None:
+            nonlocal done
+            done += nbytes
+            if self.on_progress:
+                self.on_progress(name, done, total)
+
+        return report
+
+
+def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = None) -> PreparedData:
     """Tokenize (or reuse cached tokens of) every domain and eval set of the recipe."""
+    options = options or PrepareOptions()
+    if options.workers is None:
+        options = replace(options, workers=os.cpu_count() or 1)
     cache = Path(recipe.data.cache_dir)
     everything = [*recipe.domains, *recipe.eval_sets]
     content = {d.name: domain_content_hash(recipe, d) for d in everything}
-    tok, tok_id = _tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
+    tok, tok_id, tok_spec = _tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
     context = recipe.proxy.model.context
     out: dict[str, dict[str, DomainTokens]] = {"domain": {}, "eval_set": {}}
     for kind, group in (("domain", recipe.domains), ("eval_set", recipe.eval_sets)):
         for d in group:
-            dt = _prepare_one(recipe, d, tok, tok_id, content[d.name], cache, kind == "eval_set")
+            dt, max_id = _prepare_one(recipe, d, tok_spec, tok_id, content[d.name], cache, kind == "eval_set", options)
+            if max_id >= tok.vocab_size:
+                raise UserError(f"token id {max_id} is outside the tokenizer's vocabulary of {tok.vocab_size} "
+                                "(set `tokenizer` to the one that made these tokens)", where=f"{kind} {d.name}")
             _check_decoding(dt, recipe.data.max_decode_errors, kind)
             _check_size(dt, context, kind)
             out[kind][d.name] = dt
             if on_domain:
                 on_domain(d.name, dt)
     data_hash = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
-                             "max_tokens": recipe.data.max_tokens_per_domain})
+                             "max_tokens": recipe.data.max_tokens_per_domain, "format": FORMAT})
     return PreparedData(data_hash, tok.vocab_size, tok.eot, out["domain"], out["eval_set"])
+
+
+def raw_data(recipe: Recipe) -> PreparedData:
+    """No tokenizing, for a command trainer that reads the raw sources itself: a content hash per
+    domain, and sizes in bytes (they stand in for tokens in the sampling prior and epoch caps)."""
+    everything = [*recipe.domains, *recipe.eval_sets]
+    content = {d.name: domain_content_hash(recipe, d) for d in everything}
+
+    def sized(d: Domain) -> DomainTokens:
+        return DomainTokens(d.name, "", sum(p.stat().st_size for p in source_files(recipe, d)), 0)
+
+    return PreparedData(stable_hash({"content": content, "raw": True}), 0, -1,
+                        {d.name: sized(d) for d in recipe.domains}, {d.name: sized(d) for d in recipe.eval_sets})

@@ -66,7 +66,7 @@ def _expand(patterns: list[str]) -> list[Path]:
 def source_files(recipe: Recipe, domain: Domain) -> list[Path]:
     """The files behind a domain, sorted; a UserError if there are none."""
     src = effective_source(recipe, domain)
-    patterns = src.files or [src.jsonl or src.parquet or ""]
+    patterns = src.files or [src.jsonl or src.parquet or src.tokens or ""]
     files = _expand(patterns)
     if not files:
         hint = " (run `mixsearch data fetch` first)" if domain.fetch else ""
@@ -78,6 +78,8 @@ def iter_documents(recipe: Recipe, domain: Domain, stats: DecodeStats | None = N
     """Yield the text documents of a domain in a stable order; bytes that are not UTF-8 become
     U+FFFD and are counted in `stats`."""
     src = effective_source(recipe, domain)
+    if src.tokens:
+        return
     where = f"domain {domain.name}: source"
     stats = stats if stats is not None else DecodeStats()
     for path in source_files(recipe, domain):

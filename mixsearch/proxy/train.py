@@ -40,6 +40,8 @@ class RunSpec:
     model: dict
     train: dict
     threads: int = 1
+    fidelity: str = "target"
+    trainer: dict | None = None  # an external command trainer's settings (proxy/command.py); None: built-in
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -20,13 +20,14 @@ def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
 
 
 def best_json(best: dict | None, names: list[str]) -> dict | None:
-    from mixsearch.store import LOSS, WEIGHT
+    from mixsearch.store import LOSS, METRIC, WEIGHT
 
     if best is None:
         return None
     losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
+    metrics = {k[len(METRIC):]: v for k, v in best.items() if k.startswith(METRIC)}
     return {"run_id": best["run_id"], "objective": best["objective"],
-            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
+            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses, "metrics": metrics}
 
 
 def pareto_json(study: Study) -> list[dict]:
@@ -34,6 +35,6 @@ def pareto_json(study: Study) -> list[dict]:
 
     front = study.pareto()
     Y = study.objectives_matrix(front)
-    return [{"run_id": row["run_id"], "objectives": list(map(float, y)),
+    return [{"run_id": row["run_id"], "objectives": list(map(float, y * study.signs)),
              "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
             for row, y in zip(front.to_dict("records"), Y)]

@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
+                           TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 
 from mixsearch.ui.output import err
 
@@ -99,3 +99,9 @@ def sweep_callback(progress: RunProgress, open_runs: Callable[[], int]) -> Calla
         progress.on_result(row)
 
     return on_result
+
+
+def bytes_progress(as_json: bool) -> Progress:
+    """Per domain: bytes of source tokenized, bytes/s and time left."""
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+                    TimeRemainingColumn(), console=err, disable=as_json)

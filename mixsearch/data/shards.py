@@ -1,0 +1,98 @@
+"""Token arrays stored as shards with a JSON index, read as one array (memory-mapped, no copy)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+INDEX = "index.json"
+
+
+@dataclass(frozen=True)
+class Shard:
+    """A flat token array in a file: `tokens` ids of `dtype` from byte `offset` (a .npy header skipped)."""
+
+    path: str
+    tokens: int
+    dtype: str = "uint16"
+    offset: int = 0
+
+    def array(self) -> np.ndarray:
+        if self.tokens == 0:
+            return np.zeros(0, dtype=self.dtype)
+        return np.memmap(self.path, dtype=self.dtype, mode="r", offset=self.offset, shape=(self.tokens,))
+
+
+def shard_of_file(path: Path, dtype: str) -> Shard:
+    """A pre-tokenized file as it is: a .npy array (its own dtype), or a flat .bin of `dtype`."""
+    if path.suffix == ".npy":
+        arr = np.load(path, mmap_mode="r")
+        if arr.ndim != 1 or arr.dtype.kind != "u" or arr.dtype.itemsize not in (2, 4):
+            raise ValueError(f"{path}: expected a 1-D uint16 or uint32 array, found {arr.ndim}-D {arr.dtype}")
+        return Shard(str(path.resolve()), len(arr), str(arr.dtype), int(arr.offset))
+    size = path.stat().st_size
+    itemsize = np.dtype(dtype).itemsize
+    if size % itemsize:
+        raise ValueError(f"{path}: {size} bytes is not a whole number of {dtype} tokens")
+    return Shard(str(path.resolve()), size // itemsize, dtype)
+
+
+class TokenView:
+    """Tokens [start, stop) of the concatenation of shards, sliced like one 1-D array."""
+
+    def __init__(self, shards: list[Shard], start: int, stop: int) -> None:
+        self.shards = [s for s in shards if s.tokens]
+        self.bounds = np.cumsum([0] + [s.tokens for s in self.shards])
+        self.start, self.stop = start, stop
+        kinds = {s.dtype for s in self.shards}
+        self.dtype = np.dtype(kinds.pop() if len(kinds) == 1 else "uint32")
+        self._arrays: dict[int, np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return self.stop - self.start
+
+    def _array(self, i: int) -> np.ndarray:
+        if i not in self._arrays:
+            self._arrays[i] = self.shards[i].array()
+        return self._arrays[i]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("TokenView supports contiguous slices only")
+        lo, hi, _ = key.indices(len(self))
+        lo, hi = self.start + lo, self.start + max(lo, hi)
+        parts = []
+        i = int(np.searchsorted(self.bounds, lo, side="right")) - 1
+        while lo < hi:
+            end = min(hi, int(self.bounds[i + 1]))
+            parts.append(self._array(i)[lo - self.bounds[i]: end - self.bounds[i]])
+            lo, i = end, i + 1
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts).astype(self.dtype) if parts else np.zeros(0, self.dtype)
+
+
+def write_index(folder: Path, shards: list[Shard], train_tokens: int, val_tokens: int, extra: dict) -> Path:
+    """The index of a domain's shards (paths relative to `folder` when inside it), written atomically."""
+    def rel(s: Shard) -> dict:
+        p = Path(s.path)
+        return {**asdict(s), "path": p.name if p.parent == folder else str(p)}
+
+    index = {"version": 1, "shards": [rel(s) for s in shards], "train_tokens": train_tokens,
+             "val_tokens": val_tokens, **extra}
+    tmp = folder / f".{INDEX}.tmp"
+    tmp.write_text(json.dumps(index, indent=1))
+    os.replace(tmp, folder / INDEX)
+    return folder / INDEX
+
+
+def read_index(path: str | Path) -> tuple[list[Shard], dict]:
+    """(shards with absolute paths, the whole index)."""
+    path = Path(path)
+    index = json.loads(path.read_text())
+    shards = [Shard(**{**s, "path": str(path.parent / s["path"])}) for s in index["shards"]]
+    return shards, index

@@ -1,0 +1,137 @@
+"""The external command trainer: a user's program as the proxy run, through Ray, with failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mixsearch.errors import UserError
+from mixsearch.recipe import parse_recipe
+from mixsearch.study import Study
+from tests.conftest import cli, write_recipe
+
+TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"
+OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
+
+
+def command_recipe(recipe_dict: dict, tmp_path: Path, **params) -> dict:
+    recipe_dict["proxy"]["trainer"] = {
+        "command": f"{sys.executable} {TRAINER} --config {{config}} --out {{out}}", "timeout": 60,
+        "params": {"optimum": OPTIMUM, "attempts": str(tmp_path / "attempts.txt"), **params}}
+    recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
+    return recipe_dict
+
+
+def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path):
+    recipe_dict = command_recipe(recipe_dict, tmp_path)
+    recipe_dict["search"].update({"initial_runs": 16, "surrogate": "gp", "proposer": "argmin", "candidates": 4000})
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    summary = json.loads(cli("run", str(recipe), "--rounds", "1", "--json", cwd=tmp_path).stdout)
+    assert summary["rounds"][0]["launched"] == {"done": 16, "failed": 0}
+    assert summary["rounds"][1]["launched"] == {"done": 2, "failed": 0}
+    best = summary["best"]
+    acc = 0.9 - sum((best["mixture"][n] - OPTIMUM[n]) ** 2 for n in OPTIMUM)
+    assert best["objective"] == pytest.approx(acc) and best["metrics"]["acc"] == pytest.approx(acc)
+    assert best["losses"]["docs"] == pytest.approx(3 - best["mixture"]["docs"])
+    top = summary["rounds"][1]["proposals"][0]
+    assert sum(abs(top["mixture"][n] - OPTIMUM[n]) for n in OPTIMUM) < 0.15  # near the known maximum
+    assert top["predicted"] > 0.85
+
+    logs = tmp_path / "runs" / "tiny" / "logs" / best["run_id"]
+    config = json.loads((logs / "config.json").read_text())
+    assert config["run_id"] == best["run_id"] and config["fidelity"]["name"] == "target"
+    assert config["tokens"] == recipe_dict["proxy"]["train"]["tokens"] and config["vocab_size"] == 257
+    docs = config["domains"]["docs"]
+    assert docs["dtype"] == "uint16" and sum(s["tokens"] for s in docs["shards"]) >= docs["train_tokens"] > 0
+    assert all(Path(s["path"]).is_file() for s in docs["shards"]) and docs["sources"]["format"] == "files"
+    assert config["params"]["optimum"] == OPTIMUM
+    assert "attempt 1" in (logs / "stdout.log").read_text()
+    assert json.loads((logs / "out" / "metrics.json").read_text())["acc"] == pytest.approx(acc)
+    shown = cli("logs", str(recipe), best["run_id"][:8], cwd=tmp_path).stdout
+    assert "attempt 1" in shown and "curve" in shown  # the command's stdout and its metrics.json curve
+
+
+@pytest.mark.parametrize("mode, error, attempts, status", [
+    ("fail", "exit code 3: Traceback (most recent call last): | RuntimeError: CUDA out of memory", 2, "failed"),
+    ("hang", "timed out after 2 s (killed); hanging", 2, "failed"),
+    ("nan", "metrics.json: metric 'acc' is not a finite number (nan)", 2, "failed"),
+    ("nofile", "wrote no metrics.json", 2, "failed"),
+    ("flaky", None, 2, "done"),
+])
+def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict, tmp_path, mode, error, attempts,
+                                                          status):
+    recipe_dict = command_recipe(recipe_dict, tmp_path, mode=mode, raw=True)
+    recipe_dict["proxy"]["trainer"].update({"timeout": 2, "data": "raw"})
+    recipe_dict["proxy"]["resources"]["retries"] = 1
+    recipe_dict["search"]["initial_runs"] = 4
+    study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
+    study.seed_initial()
+    assert study.launch(max_runs=1)[status] == 1
+    row = study.store.runs().query("status != 'pending'").iloc[0]
+    assert row["status"] == status
+    assert (error or "") in (row["error"] or "") and (row["error"] is None) == (error is None)
+    assert len((tmp_path / "attempts.txt").read_text().split()) == attempts
+    if mode == "hang":  # the killed command's process group is gone
+        log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()
+        assert log.strip() == "hanging"
+        assert not _alive(int((tmp_path / "attempts.pid").read_text()))
+    if status == "done":
+        assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped counts as gone)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def test_builtin_trainer_cannot_report_other_metrics(recipe_dict, tmp_path):
+    recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
+    recipe_dict["search"]["initial_runs"] = 4
+    study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
+    study.seed_initial()
+    with pytest.raises(UserError, match="give proxy.trainer.command"):
+        study.launch()
+
+
+def test_trainer_command_must_parse(recipe_dict):
+    recipe_dict["proxy"]["trainer"] = {"command": "python 'unclosed"}
+    with pytest.raises(UserError, match="proxy.trainer: command: No closing quotation"):
+        parse_recipe(recipe_dict, "r")
+
+
+def test_command_dies_with_its_worker(tmp_path):
+    """A worker killed outright (Ray's force-cancel) takes the command's whole process group with it."""
+    import signal
+    import subprocess
+    import time
+
+    from mixsearch.proxy.command import REAPER
+
+    pidfile = tmp_path / "grandchild.pid"
+    sleeper = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
+    worker = ("import os, subprocess, sys, time; "
+              f"subprocess.Popen([sys.executable, {str(REAPER)!r}, str(os.getpid()), '--', sys.executable, "
+              f"'-c', {sleeper!r}], start_new_session=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", worker])
+    for _ in range(100):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.1)
+    grandchild = int(pidfile.read_text())
+    assert _alive(grandchild)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    for _ in range(50):
+        if not _alive(grandchild):
+            break
+        time.sleep(0.1)
+    assert not _alive(grandchild)

@@ -1,0 +1,43 @@
+"""A stand-in for a user's trainer: `quadratic.py --config CONFIG --out OUT`.
+
+Scores the mixture with a known optimum (params.optimum): accuracy = 0.9 - squared distance, and
+loss_<domain> = 2 + (1 - weight). params.mode makes it misbehave: fail (exit 3), hang, nan,
+nofile, or flaky (fails on its first attempt). Every attempt appends a line to params.attempts."""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--config", required=True)
+parser.add_argument("--out", required=True)
+args = parser.parse_args()
+config = json.loads(Path(args.config).read_text())
+params = config["params"]
+mixture = config["mixture"]
+attempts = Path(params["attempts"])
+with attempts.open("a") as fh:
+    fh.write(config["run_id"] + "\n")
+tries = attempts.read_text().split().count(config["run_id"])
+mode = params.get("mode", "ok")
+print(f"run {config['run_id']} attempt {tries}: {len(config['domains'])} domains, {config['tokens']} tokens")
+if mode == "fail" or (mode == "flaky" and tries == 1):
+    print("Traceback (most recent call last):\nRuntimeError: CUDA out of memory (pretend)", file=sys.stderr)
+    sys.exit(3)
+if mode == "hang":
+    attempts.with_suffix(".pid").write_text(str(os.getpid()))
+    print("hanging", file=sys.stderr, flush=True)
+    time.sleep(600)
+for name, domain in config["domains"].items():
+    assert domain["sources"]["paths"], name
+    assert "shards" in domain or params.get("raw"), name
+names = sorted(mixture)
+acc = 0.9 - sum((mixture[n] - params["optimum"][n]) ** 2 for n in names)
+metrics = {"acc": math.nan if mode == "nan" else acc, **{f"loss_{n}": 2 + (1 - mixture[n]) for n in names},
+           "curve": [{"step": 1, "acc": acc - 0.1}, {"step": 2, "acc": acc}]}
+if mode != "nofile":
+    (Path(args.out) / "metrics.json").write_text(json.dumps(metrics))
