@@ -84,7 +84,7 @@ class MixingLawSurrogate(Surrogate):
         self.thetas = [fit_law(_mixing_law, _starts(parts[:, i], data.X.shape[1], rng, 1.0), data.X, ones, parts[:, i])
                        for i in range(parts.shape[1])]
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         Xt = torch.as_tensor(X, dtype=torch.float64)
         with torch.no_grad():
             preds = [_mixing_law(torch.as_tensor(t), Xt, Xt[:, 0]).numpy() for t in self.thetas]
@@ -108,7 +108,7 @@ class BiMixSurrogate(Surrogate):
             starts.append(np.concatenate([[s[0]], np.full(d, a) + rng.normal(0, 0.3, d), [np.log(0.3), np.log(0.3)]]))
         self.theta = fit_law(_bimix, starts, data.X, data.fidelities, data.y, maxiter=BIMIX_MAXITER)
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         D = np.ones(len(X)) if fid is None else fid
         with torch.no_grad():
             return _bimix(torch.as_tensor(self.theta), torch.as_tensor(X, dtype=torch.float64),
