@@ -98,10 +98,14 @@ def _warn_unreadable(study: Study) -> None:
 
 
 def _fit_table(fit: FitResult) -> Table:
-    table = Table(title=f"surrogates, {fit.scores[0].folds}-fold CV on {fit.n_runs} runs")
+    reused = " (stored fit: no run finished since; --refit to fit anew)" if fit.reused else ""
+    table = Table(title=f"surrogates, {fit.chosen.folds}-fold CV on {fit.n_runs} runs{reused}")
     for col in ("surrogate", "spearman", "MAE", "fit s", ""):
         table.add_column(col, justify="right" if col not in ("surrogate", "") else "left")
     for s in fit.scores:
+        if s.skipped:
+            table.add_row(s.name, "-", "-", "-", f"skipped: {s.skipped}")
+            continue
         table.add_row(s.name, f"{s.spearman:.3f}", f"{s.mae:.4f}", f"{s.fit_seconds:.2f}",
                       "[green]chosen" if s.name == fit.name else "")
     return table
@@ -123,7 +127,7 @@ def _mixture_table(rows: list[dict], names: list[str], title: str, value: str) -
 
 
 def _fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
+    return {"chosen": fit.name, "runs": fit.n_runs, "reused": fit.reused, "scores": [s.to_dict() for s in fit.scores]}
 
 
 def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
@@ -273,8 +277,10 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
     pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
+    fitted = _stored_fit(study)
     if as_json:
         _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
+                    "surrogate": fitted,
                     "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
                     "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                     "best": _best_json(best, r.domain_names)})
@@ -289,6 +295,9 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     out.print(f"spent: {used.cpu_hours:.3f} CPU-h, {used.gpu_hours:.3f} GPU-h{limit}; {used.tokens:,} tokens")
     if lock:
         out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
+    if fitted:
+        out.print(f"surrogate: {fitted['chosen']} fitted on {fitted['runs']} runs "
+                  f"({'current' if fitted['current'] else 'stale: runs finished since; fit/propose refit it'})")
     for f in failed:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
     if pareto:
@@ -303,6 +312,18 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
         out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
 
 
+def _stored_fit(study: Study) -> dict | None:
+    """The stored fit's summary, and whether it saw exactly the study's completed runs."""
+    from mixsearch.surrogate import fitstore
+
+    stored = fitstore.summary(study.store.root)
+    if stored is None:
+        return None
+    done = study.completed()
+    current = stored.get("runs_key") == fitstore.runs_key([str(i) for i in done.get("run_id", [])])
+    return {"chosen": stored.get("chosen"), "runs": stored.get("runs"), "current": current}
+
+
 def _pareto_json(study: Study) -> list[dict]:
     front = study.pareto()
     Y = study.objectives_matrix(front)
@@ -311,15 +332,18 @@ def _pareto_json(study: Study) -> list[dict]:
             for row, y in zip(front.to_dict("records"), Y)]
 
 
+RefitOpt = Annotated[bool, typer.Option("--refit", help="fit anew even if the stored fit saw the same runs")]
+
+
 @app.command()
 def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
-        runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+        refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
-    and save the chosen one's predicted-vs-actual plot."""
+    and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch.report import predicted_vs_actual, save_png
 
     study = _open(recipe, runs_dir)
-    result = study.fit(surrogate)
+    result = study.fit(surrogate, refit)
     fig, _ = predicted_vs_actual(study, result)
     plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
@@ -333,15 +357,15 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=1, help="batch size")] = None,
             method: Annotated[str | None, typer.Option(help="regmix, argmin, optimize, bo, mfbo, tpe, cmaes or qmc")] = None,
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
-            runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Fit the surrogate and store the next batch of mixtures as 'proposed' runs."""
+            refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
     methods = Search.model_fields["proposer"].annotation.__args__
     if method not in (None, *methods):
         raise UserError(f"unknown method '{method}' (use {', '.join(methods)})", where="--method")
     study = _open(recipe, runs_dir)
     _prepare(study, True)
     with StudyLock(study.store.root, "propose"):
-        result = study.fit(surrogate)
+        result = study.fit(surrogate, refit)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
