@@ -18,7 +18,7 @@ from rich.table import Table
 from mixsearch import __version__
 from mixsearch.budget import Budget, spent
 from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FAILED, UserError
-from mixsearch.importer import import_runs, parse_mapping
+from mixsearch.importer import parse_mapping
 from mixsearch.lock import StudyLock
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.store import LOSS, WEIGHT
@@ -381,18 +381,34 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
 
 
 @app.command("import")
-def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere")],
+def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere "
+                                                                  "(or their mixture ratios, with METRICS)")],
+               metrics: Annotated[Path | None, typer.Argument(help="metrics file joined with FILE on --id")] = None,
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
                                                                   "(targets: w_<domain>, loss_<name>, objective, tokens, params, seed)")] = None,
+               id_column: Annotated[str | None, typer.Option("--id", help="column both files share")] = None,
+               weights_prefix: Annotated[str | None, typer.Option(help="columns PREFIX<domain> are weights")] = None,
+               renormalize: Annotated[float | None, typer.Option(min=0, help="rescale weights summing to 1 within this")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
+    from dataclasses import asdict
+
+    from mixsearch.importer import ImportOptions, import_table
+
     study = _open(recipe, runs_dir)
+    opts = ImportOptions(parse_mapping(mapping or []), metrics, id_column, weights_prefix, renormalize)
     with StudyLock(study.store.root, "import"):
-        new, total = import_runs(study, file, parse_mapping(mapping or []))
+        s = import_table(study, file, opts)
     if as_json:
-        _emit_json({"imported": new, "rows": total, "already_present": total - new})
+        _emit_json({"imported": s.new, "rows": s.rows, "already_present": s.rows - s.new,
+                    **{k: v for k, v in asdict(s).items() if k not in ("new", "rows")}})
     else:
-        err.print(f"imported {new} new runs ({total - new} of {total} rows were already in the store)")
+        err.print(f"imported {s.new} new runs ({s.rows - s.new} of {s.rows} rows were already in the store)")
+        for count, what in ((s.renormalized, "rows renormalized to sum to one"),
+                            (s.skipped_not_done, "rows skipped: not done"),
+                            (s.unmatched, "rows without a partner in the other file")):
+            if count:
+                err.print(f"{count} {what}")
 
 
 @app.command()

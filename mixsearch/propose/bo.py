@@ -1,5 +1,8 @@
 """Bayesian optimisation with BoTorch on the constrained simplex.
 
+The study's fitted GP (gp for bo, mfgp for mfbo) is used when it is the chosen surrogate; otherwise
+each fits its own.
+
 - bo: batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
   equality constraint and the per-domain bounds box bounds.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
@@ -67,7 +70,7 @@ def bo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
     from botorch.optim import optimize_acqf
 
-    gp = GPSurrogate(ctx.seed).fit(ctx.data)
+    gp = ctx.surrogate if type(ctx.surrogate) is GPSurrogate else GPSurrogate(ctx.seed).fit(ctx.data)
     torch.manual_seed(ctx.seed)
     target = ctx.data.target_only()
     acq = qLogNoisyExpectedImprovement(gp.model, X_baseline=torch.as_tensor(target.X, dtype=DTYPE),
@@ -101,10 +104,11 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.models.cost import AffineFidelityCostModel
     from botorch.optim import optimize_acqf_mixed
 
-    mf = MultiFidelityGPSurrogate(ctx.seed)
+    mf = ctx.surrogate if isinstance(ctx.surrogate, MultiFidelityGPSurrogate) else MultiFidelityGPSurrogate(ctx.seed)
     if len(ctx.fidelities) < 2 or not mf.applicable(ctx.data):
         return bo(ctx, n)  # one fidelity (so far): plain BO at the target
-    mf.fit(ctx.data)
+    if mf is not ctx.surrogate:
+        mf.fit(ctx.data)
     torch.manual_seed(ctx.seed)
     d = ctx.space.dim
     values = [f.value for f in ctx.fidelities]
