@@ -197,3 +197,15 @@ def test_law_gradients_match_finite_differences(name):
         step[k] = 1e-6
         numeric = (law(theta + step, X, D_)[0] - law(theta - step, X, D_)[0]) / 2e-6
         assert np.allclose(jac[:, k], numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_bo_uses_the_studys_fitted_gp(world, monkeypatch):
+    """bo used to ignore the fitted surrogate and fit its own GP every time."""
+    from mixsearch.surrogate.gp import GPSurrogate
+
+    space, law, data = world
+    sub = data.subset(np.arange(40))
+    fitted = make_surrogate("gp", 0).fit(sub)
+    monkeypatch.setattr(GPSurrogate, "_fit", lambda self, d: pytest.fail("bo refitted the GP"))
+    prop = propose(_ctx(space, sub, fitted, existing=sub.X), 2, "bo")
+    assert len(prop.W) == 2 and space.contains(prop.W, tol=1e-9).all()
