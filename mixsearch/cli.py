@@ -445,6 +445,8 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
                domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
                pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
+               family: Annotated[str, typer.Option(help="synthetic: standard, or weak (poorly correlated cheap "
+                                                        "fidelities, a flat optimum plateau)")] = "standard",
                tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
                out_path: Annotated[Path | None, typer.Option("--out", help="plot file (default: "
                                                                            "runs/<study or synthetic>/replay.png)")] = None,
@@ -468,19 +470,25 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
         data = study.train_set()
         pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
     else:
-        pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
+        if family not in rp.FAMILIES:
+            raise UserError(f"unknown family '{family}' (use {', '.join(rp.FAMILIES)})", where="--family")
+        pools = [rp.synthetic_pool(domains, pool_size, seed, family=family) for seed in range(seeds)]
     traces = []
     with _progress(as_json) as bar, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        task = bar.add_task("replay", total=seeds, info="")
+        task = bar.add_task("replay", total=seeds * len(names), info="")
         for seed, pool in enumerate(pools):
-            traces.append(rp.replay(pool, names, budget, seed, tolerance))
-            bar.update(task, advance=1)
+            traces.append([])
+            for name in names:  # one step of the bar per strategy and seed (its ETA)
+                bar.update(task, info=f"seed {seed} {name}")
+                traces[-1] += rp.replay(pool, [name], budget, seed, tolerance)
+                bar.update(task, advance=1)
     optima = [p.optimum for p in pools]
     table = rp.summarize(traces, optima, tolerance)
     rp.plot(traces, optima, out_path)
     if as_json:
-        _emit_json({"summary": table.to_dict("records"), "plot": str(out_path)})
+        _emit_json({"summary": table.to_dict("records"), "plot": str(out_path),
+                    "curves": rp.regret_curves(traces, optima).to_dict("records")})
         return
     t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
     for col in table.columns:

@@ -81,13 +81,14 @@ class MultiFidelityBenchmark:
         """Weak cross-fidelity correlation and a flat optimum plateau (the best `plateau` share of
         Dirichlet(1) mixtures are within a tenth of their spread of each other)."""
         base = cls.random(d, seed, fidelities, rho)
+        base = replace(base, z_scale=-base.z_scale)  # the distortion favours what the target does not
         floor = float(np.quantile(base.law(np.random.default_rng(seed).dirichlet(np.ones(d), size=4000)), plateau))
         return replace(base, floor=floor, flatten=0.1)
 
     def target(self, W: np.ndarray) -> np.ndarray:
         """The noise-free target-fidelity loss (the law, flattened below the floor)."""
         y = self.law(W)
-        return np.where(y < self.floor, self.floor - self.flatten * (self.floor - y), y)
+        return y if not np.isfinite(self.floor) else np.where(y < self.floor, self.floor - self.flatten * (self.floor - y), y)
 
     def __call__(self, W: np.ndarray, fid: np.ndarray | float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
         W = np.atleast_2d(W)
