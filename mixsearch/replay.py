@@ -18,14 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mixsearch.propose.fidelities import MIN_PAIRS, MIN_RANK_CORR
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 from mixsearch.surrogate.lgbm import LightGBMSurrogate
 from mixsearch.synthetic import MultiFidelityBenchmark
 
 N_INIT = 5
-MIN_PAIRS = 5  # mf-bo: mixtures seen at a cheap fidelity and the target before their rank correlation counts
-MIN_RANK_CORR = 0.5  # mf-bo: a cheap fidelity ranking the target worse than this is no longer used
 
 
 @dataclass(frozen=True)

@@ -209,3 +209,22 @@ def test_bo_uses_the_studys_fitted_gp(world, monkeypatch):
     monkeypatch.setattr(GPSurrogate, "_fit", lambda self, d: pytest.fail("bo refitted the GP"))
     prop = propose(_ctx(space, sub, fitted, existing=sub.X), 2, "bo")
     assert len(prop.W) == 2 and space.contains(prop.W, tol=1e-9).all()
+
+
+def test_mfbo_drops_cheap_fidelities_that_rank_the_target_poorly():
+    from mixsearch.propose.fidelities import rank_correlation, useful
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(3), size=8)
+    target = X[:, 0]
+    good, bad = target + 0.5, -target + 0.5  # 0.1 ranks like the target, 0.01 the opposite way
+    data = TrainSet(np.vstack([X, X, X]), np.concatenate([target, good, bad]), np.repeat([1.0, 0.1, 0.01], 8))
+    assert rank_correlation(data, 0.1) == (1.0, 8) and rank_correlation(data, 0.01) == (-1.0, 8)
+    assert useful(data, [0.01, 0.1, 1.0]) == [0.1, 1.0]
+    assert useful(data.subset(np.r_[0:8, 16:20]), [0.01, 1.0]) == [0.01, 1.0]  # 4 pairs: not measured yet
+    only_bad = data.subset(np.r_[0:8, 16:24])
+    space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
+    levels = [FidelityLevel("small", 0.01), FidelityLevel("target", 1.0)]
+    prop = propose(_ctx(space, only_bad, existing=only_bad.X, existing_fid=only_bad.fidelities, fidelities=levels),
+                   2, "mfbo")
+    assert prop.fidelity == ["target", "target"]  # fell back to BO at the target

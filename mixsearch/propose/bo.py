@@ -8,7 +8,9 @@ each fits its own.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
   AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
   via optimize_acqf_mixed, or max-value entropy, or knowledge gradient (search.mf_acquisition);
-  the recommendation is the posterior-mean optimum at the target.
+  the recommendation is the posterior-mean optimum at the target. A cheap fidelity whose rank
+  correlation with the target, measured on mixtures run at both, is poor is not proposed (all
+  poor: plain bo at the target).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from mixsearch.mixtures import Space, sample
 from mixsearch.recipe import Sampling
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
+from mixsearch.propose.fidelities import useful
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 
 RESTARTS = 4
@@ -107,11 +110,13 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     mf = ctx.surrogate if isinstance(ctx.surrogate, MultiFidelityGPSurrogate) else MultiFidelityGPSurrogate(ctx.seed)
     if len(ctx.fidelities) < 2 or not mf.applicable(ctx.data):
         return bo(ctx, n)  # one fidelity (so far): plain BO at the target
+    values = useful(ctx.data, [f.value for f in ctx.fidelities])
+    if len(values) < 2:  # the cheap fidelities rank the target poorly (measured): BO at the target
+        return bo(ctx if type(ctx.surrogate) is GPSurrogate else replace(ctx, surrogate=None), n)
     if mf is not ctx.surrogate:
         mf.fit(ctx.data)
     torch.manual_seed(ctx.seed)
     d = ctx.space.dim
-    values = [f.value for f in ctx.fidelities]
     utility = InverseCostWeightedUtility(
         cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0}, fixed_cost=FIXED_COST))
     rng = np.random.default_rng(ctx.seed)
