@@ -82,6 +82,12 @@ class Surrogate(ABC):
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
+        self.warm_start: object | None = None  # a warm_state() of an earlier fit on similar runs
+
+    def warm_state(self) -> object | None:
+        """What a later fit on similar runs (another CV fold, the next replay step) may start from;
+        None for families that always fit from scratch."""
+        return None
 
     def min_runs(self, dim: int) -> int:
         """Fewest runs this family can be fitted on meaningfully (target-fidelity runs, or all

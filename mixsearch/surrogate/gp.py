@@ -97,6 +97,9 @@ class GPSurrogate(Surrogate):
     def hyperparameters(self) -> dict[str, torch.Tensor]:
         return _hypers(self.model)
 
+    def warm_state(self) -> dict[str, torch.Tensor]:
+        return self.hyperparameters()
+
     @cached_property
     def _factors(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Cholesky factor L of K + σ²I over the training runs, and α = (K + σ²I)⁻¹(y − m)."""
