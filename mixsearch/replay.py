@@ -4,7 +4,10 @@ At each step a strategy picks one (mixture, fidelity) from the pool, pays that f
 and sees its loss; the trace records the best target-fidelity objective found against the
 cumulative cost. Strategies: random (Dirichlet-sampled pool in random order, at the target),
 regmix (one-shot: cheap proxies on a random batch, LightGBM, then the predicted best at the
-target), gp-bo (LogEI of a GP, at the target) and mf-bo (cost-aware multi-fidelity GIBBON).
+target), gp-bo (LogEI of a GP, at the target) and mf-bo (cost-aware multi-fidelity GIBBON; each
+target run is also run at the cheap fidelities in use, and a cheap fidelity whose rank correlation
+with the target on those pairs is poor is dropped — all dropped: LogEI at the target). GP
+hyper-parameters are warm-started from the previous step's.
 """
 
 from __future__ import annotations
@@ -178,8 +181,6 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
     cheap = rng.permutation(r.available(0))[: 4 * N_INIT]
     for i in cheap:  # a cheap batch first; the acquisition decides when to pay for the target
         r.evaluate(i, 0)
-    for i in [i for i in cheap if np.isfinite(pool.Y[i, target])][:N_INIT]:  # pairs: how well cheap ranks
-        r.evaluate(i, target)
     utility = InverseCostWeightedUtility(cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0},
                                                                             fixed_cost=FIXED_COST))
     cset = torch.as_tensor(np.hstack([pool.X, np.ones((len(pool.X), 1))]), dtype=DTYPE)
@@ -214,7 +215,12 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
                 best_val, best_pair = float(vals[k]), (int(cand[k]), j)
         if best_pair is None:
             break
-        r.evaluate(*best_pair)
+        i, j = best_pair
+        r.evaluate(i, j)
+        if j == target:  # the same mixture at the cheap fidelities in use: pairs that measure their ranking
+            for c in used[:-1]:
+                if not r.seen[i, c] and np.isfinite(pool.Y[i, c]):
+                    r.evaluate(i, c)
     return r.trace
 
 
