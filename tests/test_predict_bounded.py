@@ -58,3 +58,14 @@ def test_gp_predictions_match_botorch_posterior(data):
             post = model.model.posterior(torch.as_tensor(model._inputs(X, fid)))
         assert np.allclose(model.predict(X, fid), -post.mean.squeeze(-1).numpy(), atol=1e-9)
         assert np.allclose(model.predict_std(X, fid), post.variance.sqrt().squeeze(-1).numpy(), atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["gp", "mfgp", "lightgbm", "mixing_law"])
+def test_fitted_surrogates_survive_pickling(data, name):
+    """The stored fit is a pickle; BoTorch's fidelity kernel holds a lambda and did not pickle."""
+    import pickle
+
+    model = make_surrogate(name, 0).fit(data)
+    X = np.random.default_rng(5).dirichlet(np.ones(D), size=50)
+    back = pickle.loads(pickle.dumps(model))
+    assert np.allclose(back.predict(X), model.predict(X), atol=1e-9)

@@ -42,8 +42,12 @@ def _write(path: Path, blob: bytes) -> None:
 
 def save(root: Path, key: str, result: Any, summary: dict) -> None:
     """Store a fit result and its summary under root/fit/ (the pickle first: a summary never
-    points at a missing or older fit)."""
-    _write(root / DIR / "fit.pkl", pickle.dumps({"key": key, "result": result}, protocol=pickle.HIGHEST_PROTOCOL))
+    points at a missing or older fit). A result that cannot be pickled is not stored."""
+    try:
+        blob = pickle.dumps({"key": key, "result": result}, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError):
+        return
+    _write(root / DIR / "fit.pkl", blob)
     _write(root / DIR / "fit.json", json.dumps({"key": key, **summary}, indent=1, default=float).encode())
 
 

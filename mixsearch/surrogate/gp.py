@@ -87,11 +87,24 @@ class GPSurrogate(Surrogate):
                 continue
             hypers = _hypers(small)
             break
+        self._X, self._y = X, y
         self.model = self._build(_t(X), _t(y))
         if hypers is None:
             _fit_mll(self.model)
         else:
             self.model.load_state_dict(hypers, strict=False)
+        self.model.eval()
+
+    def __getstate__(self) -> dict:
+        """Pickled as its runs and hyper-parameters (BoTorch's fidelity kernel holds a lambda)."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("model", "_factors")}
+        return {**state, "hypers": self.hyperparameters()}
+
+    def __setstate__(self, state: dict) -> None:
+        hypers = state.pop("hypers")
+        self.__dict__.update(state)
+        self.model = self._build(_t(self._X), _t(self._y))
+        self.model.load_state_dict(hypers, strict=False)
         self.model.eval()
 
     def hyperparameters(self) -> dict[str, torch.Tensor]:
