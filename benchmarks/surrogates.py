@@ -2,10 +2,11 @@
 
 1. fit + propose a batch of 8 on 512 runs x 17 domains (synthetic mixing law with interactions,
    one held-out target loss), per surrogate/proposer (goals: <= 10 s regression, <= 60 s GP/MF-GP).
-2. Replay on the synthetic multi-fidelity benchmark: cost to get within 1% of the pool optimum,
+2. predict on 10^6 candidates per surrogate, in bounded memory.
+3. Replay on the synthetic multi-fidelity benchmark: cost to get within 1% of the pool optimum,
    median over seeds (goal: MF-BO <= 1/5 of random Dirichlet search).
 
-    python benchmarks/surrogates.py [--seeds 7] [--quick]
+    python benchmarks/surrogates.py [--seeds 7] [--quick] [--scale] [POOL_FILE ...]
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import torch
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe import Sampling, Search
-from mixsearch.replay import replay, summarize, synthetic_pool
+from mixsearch.replay import pool_from_runs, replay, summarize, synthetic_pool
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
-from mixsearch.synthetic import MultiFidelityBenchmark
+from mixsearch.surrogate.cv import spearman
+from mixsearch.synthetic import MixingLaw, MultiFidelityBenchmark
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 CASES = [  # (surrogate, proposer, goal seconds)
@@ -56,10 +58,64 @@ def fit_propose_rows(n_runs: int, d: int) -> list[tuple[str, ...]]:
     return rows
 
 
-def replay_rows(seeds: int, pool: int, d: int, budget: float) -> tuple[list[tuple[str, ...]], float]:
+def predict_rows(n_cands: int = 1_000_000, d: int = 17) -> list[tuple[str, ...]]:
+    """Every surrogate fitted on 64 runs predicts n_cands candidates (bounded memory: chunked)."""
+    import resource
+
+    bench = MultiFidelityBenchmark.random(d, seed=0)
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.full(d, 0.3), size=64)
+    fid = np.tile([0.1, 1.0], 32)
+    data = TrainSet(X, bench(X, fid, noise=0.003), fid)
+    cands = rng.dirichlet(np.full(d, 0.3), size=n_cands)
+    rows = []
+    for name in sorted({n for n, _, _ in CASES}):
+        model = make_surrogate(name, 0).fit(data)
+        start = time.perf_counter()
+        pred = model.predict(cands)
+        std = model.predict_std(cands)
+        rows.append((name, f"{n_cands:,}", f"{time.perf_counter() - start:.1f}", "yes" if std is not None else "-",
+                     "yes" if np.isfinite(pred).all() else "NO",
+                     f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.1f}"))
+    return rows
+
+
+def scale_rows(sizes: list[tuple[int, int]]) -> list[tuple[str, ...]]:
+    """Regression surrogates' fit and a RegMix proposal (10^5 candidates) at Marin-style swarm sizes."""
+    rows = []
+    for n, d in sizes:
+        space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+        law = MixingLaw.random(d, seed=0)
+        X = sample(space, n, Sampling(method="dirichlet"), np.random.default_rng(0))
+        data = TrainSet(X, law(X, noise=0.003))
+        held = sample(space, 500, Sampling(method="dirichlet"), np.random.default_rng(1))
+        for name in ("linear", "lightgbm", "mixing_law", "gp"):
+            start = time.perf_counter()
+            model = make_surrogate(name, 0).fit(data)
+            fitted = time.perf_counter() - start
+            rho = spearman(model.predict(held), law(held))
+            propose(ProposalContext(model, space, data, [FidelityLevel("t", 1.0)], Search(), 0, X), 8, "regmix")
+            rows.append((name, f"{n} x {d}", f"{fitted:.1f}", f"{time.perf_counter() - start - fitted:.1f}", f"{rho:.3f}"))
+    return rows
+
+
+def pool_from_file(path: str):
+    """A replay pool from a CSV/Parquet of runs: w_<domain> columns, objective, optional fidelity_value."""
+    import pandas as pd
+
+    df = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+    if "status" in df:
+        df = df[df["status"] == "done"]
+    W = df[[c for c in df.columns if c.startswith("w_")]].to_numpy(float)
+    fid = df["fidelity_value"].to_numpy(float) if "fidelity_value" in df else np.ones(len(df))
+    return pool_from_runs(W / W.sum(1, keepdims=True), fid, df["objective"].to_numpy(float))
+
+
+def replay_rows(seeds: int, pool: int, d: int, budget: float, family: str = "standard",
+                pool_file: str | None = None) -> tuple[list[tuple[str, ...]], float]:
     traces, optima = [], []
     for seed in range(seeds):
-        p = synthetic_pool(d, pool, seed)
+        p = pool_from_file(pool_file) if pool_file else synthetic_pool(d, pool, seed, family=family)
         traces.append(replay(p, ["random", "regmix", "gp-bo", "mf-bo"], budget, seed, tolerance=0.01))
         optima.append(p.optimum)
     table = summarize(traces, optima, 0.01)
@@ -73,6 +129,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=7)
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
+    parser.add_argument("--scale", action="store_true", help="also 2,000 x 50 and 5,000 x 100 swarms")
+    parser.add_argument("pools", nargs="*", help="pool files (CSV/Parquet: w_<domain>, objective, fidelity_value)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     n_runs, seeds = (128, 2) if args.quick else (512, args.seeds)
@@ -80,11 +138,22 @@ def main() -> None:
     print_table(f"fit + propose 8 mixtures — {header}",
                 ("surrogate + proposer", "runs x domains", "fit s", "fit+propose s", "goal", "met",
                  "best proposal vs best run (true loss)"), fit_propose_rows(n_runs, 17))
-    rows, ratio = replay_rows(seeds, 400, 6, 40.0)
-    print_table(f"replay on the synthetic multi-fidelity benchmark (6 domains, pool 400, fidelities 0.01/0.1/1), "
-                f"median of {seeds} seeds; goal: mf-bo <= 0.20x random ({'met' if ratio <= 0.2 else 'not met'}: "
-                f"{ratio:.2f}x)",
-                ("strategy", "cost to within 1%", "seeds reaching it", "final regret", "cost vs random"), rows)
+    print_table("predict (mean, and std where the family has one) on 10^6 candidates, 17 domains",
+                ("surrogate", "candidates", "seconds", "std", "finite", "peak RSS GB (process)"),
+                predict_rows(100_000 if args.quick else 1_000_000))
+    if args.scale:
+        print_table("scale: fit and RegMix proposal (8 from 100,000 candidates), held-out Spearman on 500 mixtures",
+                    ("surrogate", "runs x domains", "fit s", "propose s", "held-out Spearman"),
+                    scale_rows([(2000, 50), (5000, 100)]))
+    columns = ("strategy", "cost to within 1%", "seeds reaching it", "final regret", "cost vs random")
+    for family, goal in (("standard", 0.2), ("weak", 0.5)):
+        rows, ratio = replay_rows(seeds, 400, 6, 40.0, family)
+        print_table(f"replay, synthetic family '{family}' (6 domains, pool 400, fidelities 0.01/0.1/1), median of "
+                    f"{seeds} seeds; goal: mf-bo <= {goal:.2f}x random ({'met' if ratio <= goal else 'not met'}: "
+                    f"{ratio:.2f}x)", columns, rows)
+    for path in args.pools:
+        rows, _ = replay_rows(seeds, 0, 0, 40.0, pool_file=path)
+        print_table(f"replay on {path}, {seeds} seeds", columns, rows)
 
 
 if __name__ == "__main__":

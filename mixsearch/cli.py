@@ -7,6 +7,7 @@ that need them, so `--help`, `status` and errors start fast.
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
@@ -17,6 +18,7 @@ from rich.table import Table
 
 from mixsearch import __version__, signals
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
+from mixsearch.importer import parse_mapping
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.ui import documents, entry
 from mixsearch.ui.output import emit_json, err, out
@@ -248,9 +250,10 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
     pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
+    fitted = _stored_fit(study)
     if as_json:
         emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
-                   "failures": failures, "pareto": pareto, "spent": used.to_dict(), "budget": r.budget.model_dump(),
+                   "failures": failures, "pareto": pareto, "surrogate": fitted, "spent": used.to_dict(), "budget": r.budget.model_dump(),
                    "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                    "best": documents.best_json(best, r.domain_names)})
         return
@@ -264,6 +267,9 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     out.print(f"spent: {used.cpu_hours:.3f} CPU-h, {used.gpu_hours:.3f} GPU-h{limit}; {used.tokens:,} tokens")
     if lock:
         out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
+    if fitted:
+        out.print(f"surrogate: {fitted['chosen']} fitted on {fitted['runs']} runs "
+                  f"({'current' if fitted['current'] else 'stale: runs finished since; fit/propose refit it'})")
     for f in failures:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
     if pareto:
@@ -278,16 +284,32 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
         out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
 
 
+def _stored_fit(study: Study) -> dict | None:
+    """The stored fit's summary, and whether it saw exactly the study's completed runs."""
+    from mixsearch.surrogate import fitstore
+
+    stored = fitstore.summary(study.store.root)
+    if stored is None:
+        return None
+    done = study.completed()
+    current = stored.get("runs_key") == fitstore.runs_key([str(i) for i in done.get("run_id", [])])
+    return {"chosen": stored.get("chosen"), "runs": stored.get("runs"), "current": current}
+
+
+
+RefitOpt = Annotated[bool, typer.Option("--refit", help="fit anew even if the stored fit saw the same runs")]
+
+
 @app.command()
 def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
-        runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+        refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
-    and save the chosen one's predicted-vs-actual plot."""
+    and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch.report import predicted_vs_actual, save_png
 
     study = _open(recipe, runs_dir)
     with _warning_unreadable(study), spinner("cross-validating surrogates"):
-        result = study.fit(surrogate)
+        result = study.fit(surrogate, refit)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
@@ -301,8 +323,8 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=1, help="batch size")] = None,
             method: Annotated[str | None, typer.Option(help=f"proposer: {', '.join(PROPOSERS)} (default: recipe)")] = None,
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
-            runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Fit the surrogate and store the next batch of mixtures as 'proposed' runs."""
+            refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
     from mixsearch.lock import StudyLock
 
     if method not in (None, *PROPOSERS):
@@ -311,7 +333,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     _prepare(study, True)
     with (_warning_unreadable(study), StudyLock(study.store.root, "propose"),
           spinner("fitting the surrogate and proposing")):
-        result = study.fit(surrogate)
+        result = study.fit(surrogate, refit)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
@@ -326,21 +348,35 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
 
 
 @app.command("import")
-def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere")],
+def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere "
+                                                                  "(or their mixture ratios, with METRICS)")],
+               metrics: Annotated[Path | None, typer.Argument(help="metrics file joined with FILE on --id")] = None,
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
                                                                   "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed)")] = None,
+               id_column: Annotated[str | None, typer.Option("--id", help="column both files share")] = None,
+               weights_prefix: Annotated[str | None, typer.Option(help="columns PREFIX<domain> are weights")] = None,
+               renormalize: Annotated[float | None, typer.Option(min=0, help="rescale weights summing to 1 within this")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
-    from mixsearch.importer import import_runs, parse_mapping
+    from dataclasses import asdict
+
+    from mixsearch.importer import ImportOptions, import_table
     from mixsearch.lock import StudyLock
 
     study = _open(recipe, runs_dir)
+    opts = ImportOptions(parse_mapping(mapping or []), metrics, id_column, weights_prefix, renormalize)
     with _warning_unreadable(study), StudyLock(study.store.root, "import"):
-        new, total = import_runs(study, file, parse_mapping(mapping or []))
+        s = import_table(study, file, opts)
     if as_json:
-        emit_json({"imported": new, "rows": total, "already_present": total - new})
+        emit_json({"imported": s.new, "rows": s.rows, "already_present": s.rows - s.new,
+                   **{k: v for k, v in asdict(s).items() if k not in ("new", "rows")}})
     else:
-        err.print(f"imported {new} new runs ({total - new} of {total} rows were already in the store)")
+        err.print(f"imported {s.new} new runs ({s.rows - s.new} of {s.rows} rows were already in the store)")
+        for count, what in ((s.renormalized, "rows renormalized to sum to one"),
+                            (s.skipped_not_done, "rows skipped: not done"),
+                            (s.unmatched, "rows without a partner in the other file")):
+            if count:
+                err.print(f"{count} {what}")
 
 
 @app.command()
@@ -406,6 +442,8 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
                domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
                pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
+               family: Annotated[str, typer.Option(help="synthetic: standard, or weak (poorly correlated cheap "
+                                                        "fidelities, a flat optimum plateau)")] = "standard",
                tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
                out_path: Annotated[Path | None, typer.Option("--out", help="plot file (default: "
                                                                            "runs/<study or synthetic>/replay.png)")] = None,
@@ -432,18 +470,26 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
         data = study.train_set()
         pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
     else:
-        pools = [rp.synthetic_pool(domains, pool_size, seed) for seed in range(seeds)]
+        if family not in rp.FAMILIES:
+            raise UserError(f"unknown family '{family}' (use {', '.join(rp.FAMILIES)})", where="--family")
+        pools = [rp.synthetic_pool(domains, pool_size, seed, family=family) for seed in range(seeds)]
     traces = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        total, start = seeds * len(names), time.monotonic()
         for seed, pool in enumerate(pools):
-            with spinner(f"replay {seed + 1}/{seeds}"):
-                traces.append(rp.replay(pool, names, budget, seed, tolerance))
+            traces.append([])
+            for name in names:  # one step per strategy and seed, with an ETA from the steps so far
+                step = len(traces[-1]) + seed * len(names)
+                eta = "" if not step else f", eta {(time.monotonic() - start) / step * (total - step):.0f} s"
+                with spinner(f"replay {step + 1}/{total}: seed {seed} {name}{eta}"):
+                    traces[-1] += rp.replay(pool, [name], budget, seed, tolerance)
     optima = [p.optimum for p in pools]
     table = rp.summarize(traces, optima, tolerance)
     rp.plot(traces, optima, out_path)
     if as_json:
-        emit_json({"summary": table.to_dict("records"), "plot": str(out_path)})
+        emit_json({"summary": table.to_dict("records"), "plot": str(out_path),
+                   "curves": rp.regret_curves(traces, optima).to_dict("records")})
         return
     t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
     for col in table.columns:

@@ -1,10 +1,16 @@
 """Import runs done elsewhere (CSV or Parquet: one column per domain weight, one per loss or metric).
 
-Values are taken in the user's sign: a `maximize` objective's accuracy column imports as it is."""
+The table is one file, or a ratios file and a metrics file joined on an id column; weight columns
+may be renamed by prefix (`train_<domain>` -> `w_<domain>`) and by explicit mapping; mixsearch's own
+export re-imports (rows that are not `done` are skipped). Rows whose weights sum to 1 within a
+stated tolerance are renormalized instead of rejected. Values are taken in the user's sign: a
+`maximize` objective's accuracy column imports as it is.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +24,8 @@ from mixsearch.store import LOSS, METRIC, WEIGHT, now
 from mixsearch.study import OBJ, Study, objective_value
 
 SIMPLEX_TOL = 1e-3
-OPTIONAL_INT = ("tokens", "params", "seed")
+OPTIONAL_INT = ("tokens", "params", "seed")  # taken when every row has them
+PASSED_ON = ("fidelity", "fidelity_value")  # an export's fidelity of each run
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -46,6 +53,56 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+@dataclass(frozen=True)
+class ImportOptions:
+    mapping: dict[str, str] = field(default_factory=dict)  # SOURCE -> TARGET column renames
+    metrics: Path | None = None  # a second file (metrics), joined with the first on id_column
+    id_column: str | None = None
+    weights_prefix: str | None = None  # columns <prefix><domain> are the domain weights
+    renormalize: float | None = None  # accept weights summing to 1 within this, and rescale them
+
+
+@dataclass
+class ImportSummary:
+    new: int
+    rows: int
+    renormalized: int = 0  # rows whose weights were rescaled to sum to one
+    skipped_not_done: int = 0  # rows of an export that are not 'done'
+    unmatched: int = 0  # rows of either file without a partner in the other
+
+
+def load_table(study: Study, path: Path, opts: ImportOptions) -> tuple[pd.DataFrame, ImportSummary]:
+    """The runs table: read, joined, renamed, and reduced to done runs when it has a status column."""
+    df = read_table(path)
+    summary = ImportSummary(0, 0)
+    if opts.metrics is not None:
+        if not opts.id_column:
+            raise UserError("a metrics file needs the id column both files share", where="--id")
+        metrics = read_table(opts.metrics)
+        for frame, where in ((df, path), (metrics, opts.metrics)):
+            if opts.id_column not in frame.columns:
+                raise UserError(f"no id column '{opts.id_column}'", where=str(where))
+        joined = df.merge(metrics, on=opts.id_column, how="inner", suffixes=("", "_metrics"))
+        summary.unmatched = len(df) + len(metrics) - 2 * len(joined)
+        if joined.empty:
+            raise UserError(f"no id in column '{opts.id_column}' is in both files", where=str(opts.metrics))
+        df = joined
+    if opts.weights_prefix:
+        names = set(study.recipe.domain_names)
+        p = opts.weights_prefix
+        df = df.rename(columns={c: WEIGHT + c[len(p):] for c in df.columns
+                                if isinstance(c, str) and c.startswith(p) and c[len(p):] in names})
+    missing_src = [c for c in opts.mapping if c not in df.columns]
+    if missing_src:
+        raise UserError(f"no column '{missing_src[0]}' in {path.name}", where="--map")
+    df = df.rename(columns=opts.mapping)
+    if "status" in df.columns:  # an export of a study: only its done runs are results
+        done = df["status"].astype(str) == "done"
+        summary.skipped_not_done = int((~done).sum())
+        df = df[done].reset_index(drop=True)
+    return df, summary
+
+
 def _finite(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values))
@@ -71,14 +128,16 @@ def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: lis
 
 def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int, int]:
     """Validate every row, then store them all as 'done' runs (or none). Returns (new, total)."""
+    summary = import_table(study, path, ImportOptions(mapping=mapping))
+    return summary.new, summary.rows
+
+
+def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary:
+    """Validate every row, then store them all as 'done' runs (or none)."""
     where = str(path)
-    df = read_table(path)
-    missing_src = [c for c in mapping if c not in df.columns]
-    if missing_src:
-        raise UserError(f"no column '{missing_src[0]}' in {path.name}", where="--map")
-    df = df.rename(columns=mapping)
+    df, summary = load_table(study, path, opts)
     if df.empty:
-        raise UserError("no rows", where=where)
+        raise UserError("no rows" if not summary.skipped_not_done else "no done runs", where=where)
     names = study.recipe.domain_names
     unknown = [c[len(WEIGHT):] for c in df.columns if c.startswith(WEIGHT) and c[len(WEIGHT):] not in names]
     if unknown:
@@ -90,11 +149,14 @@ def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int,
                         f"or map one with --map COLUMN={WEIGHT}{absent[0]})", where=where)
     W = np.column_stack([_finite(df, WEIGHT + n, where) for n in names])
     sums = W.sum(1)
-    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > SIMPLEX_TOL))
+    tol = SIMPLEX_TOL if opts.renormalize is None else max(opts.renormalize, SIMPLEX_TOL)
+    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol))
     if len(off):
         i = off[0]
+        hint = "" if opts.renormalize is not None else " (--renormalize TOL accepts sums within TOL of 1)"
         raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}, "
-                        f"min {W[i].min():.6g})", where=where)
+                        f"min {W[i].min():.6g}){hint}", where=where)
+    summary.renormalized = int((np.abs(sums - 1) > 1e-9).sum()) if opts.renormalize is not None else 0
     W = W / sums[:, None]
     loss_cols = [c for c in df.columns if c.startswith(LOSS)]
     metric_cols = [c for c in df.columns if c.startswith(METRIC)]
@@ -104,7 +166,9 @@ def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int,
         values = [_finite(df, "objective", where)]
     else:
         values = [_objective_column(o, losses, names, len(df), where) for o in objectives]
-    extras = {c: _finite(df, c, where).astype(np.int64) for c in OPTIONAL_INT if c in df.columns}
+    extras = {c: _finite(df, c, where).astype(np.int64) for c in OPTIONAL_INT
+              if c in df.columns and pd.to_numeric(df[c], errors="coerce").notna().all()}
+    fidelity = {c: df[c].tolist() for c in PASSED_ON if c in df.columns}
     rows = []
     stamp = now()
     for i in range(len(df)):
@@ -114,10 +178,12 @@ def import_runs(study: Study, path: Path, mapping: dict[str, str]) -> tuple[int,
         row["objective"] = float(values[0][i])
         if len(values) > 1:
             row.update({f"{OBJ}{k}": float(v[i]) for k, v in enumerate(values)})
+        row.update({c: v[i] for c, v in fidelity.items() if pd.notna(v[i])})
         rows.append({
             "run_id": stable_hash({"import": row}), "study": study.recipe.study, "status": "done",
             "round": 0, "origin": f"import:{path.name}", "seed": row.pop("seed", study.recipe.seed),
             "tokens": row.pop("tokens", study.recipe.proxy.train.tokens), "params": row.pop("params", 0),
             "predicted": math.nan, "error": None, "created_at": stamp, "finished_at": stamp, **row,
         })
-    return study.add(rows), len(rows)
+    summary.new, summary.rows = study.add(rows), len(rows)
+    return summary

@@ -76,11 +76,18 @@ class Domain(Strict):
     name: str = Field(pattern=NAME_PATTERN)
     source: Source | None = None
     fetch: Fetch | None = None
+    tokens: int | None = Field(None, gt=0, description="fit-only studies (no source): the domain's token "
+                                                        "count, for the sampling prior and epoch caps")
+
+    @property
+    def has_text(self) -> bool:
+        return self.source is not None or self.fetch is not None
 
     @model_validator(mode="after")
-    def _has_text(self) -> "Domain":
-        if self.source is None and self.fetch is None:
-            raise ValueError("give a source (or a fetch to create one)")
+    def _tokens_without_text(self) -> "Domain":
+        if self.tokens is not None and self.has_text:
+            raise ValueError("tokens is for domains without a source (fit-only studies); "
+                             "a source's token count is measured")
         return self
 
 
@@ -297,6 +304,8 @@ class Search(Strict):
     candidates: int = Field(100_000, ge=100)
     top_k: int = Field(128, ge=1)
     cv_folds: int = Field(5, ge=2)
+    fit_budget_s: float | None = Field(None, gt=0, description="auto: skip a surrogate whose cross-validation "
+                                                                  "and fit would take longer (seconds)")
     sampling: Sampling = Sampling()
 
 
@@ -327,6 +336,11 @@ class Recipe(Strict):
         return [d.name for d in self.domains]
 
     @property
+    def fit_only(self) -> bool:
+        """No domain has text: a study of imported runs; nothing is tokenized or trained."""
+        return not any(d.has_text for d in self.domains + self.eval_sets)
+
+    @property
     def objective_list(self) -> list[Objective]:
         """What the search minimises: one objective, or several for a Pareto search."""
         return self.objectives or [self.objective]
@@ -339,6 +353,13 @@ class Recipe(Strict):
             raise ValueError(f"duplicate domain/eval_set names: {', '.join(dupes)}")
         domains = set(self.domain_names)
         evals = {e.name for e in self.eval_sets}
+        textless = [d.name for d in self.domains + self.eval_sets if not d.has_text]
+        if textless and not self.fit_only:
+            raise ValueError(f"no source for {', '.join(textless)}: give every domain and eval set a source "
+                             "(or a fetch), or none for a fit-only study of imported runs")
+        counted = [d.name for d in self.domains if d.tokens is not None]
+        if counted and len(counted) < len(self.domains):
+            raise ValueError("give tokens for every domain or for none (none: a uniform prior)")
         if len(self.objectives) == 1:
             raise ValueError("objectives needs two or more entries (use objective for one)")
         for field_name, obj in [("objective", self.objective)] + [(f"objectives[{i}]", o)

@@ -4,7 +4,10 @@ At each step a strategy picks one (mixture, fidelity) from the pool, pays that f
 and sees its loss; the trace records the best target-fidelity objective found against the
 cumulative cost. Strategies: random (Dirichlet-sampled pool in random order, at the target),
 regmix (one-shot: cheap proxies on a random batch, LightGBM, then the predicted best at the
-target), gp-bo (LogEI of a GP, at the target) and mf-bo (cost-aware multi-fidelity GIBBON).
+target), gp-bo (LogEI of a GP, at the target) and mf-bo (cost-aware multi-fidelity GIBBON; each
+target run is also run at the cheap fidelities in use, and a cheap fidelity whose rank correlation
+with the target on those pairs is poor is dropped — all dropped: LogEI at the target). GP
+hyper-parameters are warm-started from the previous step's.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mixsearch.propose.fidelities import MIN_PAIRS, MIN_RANK_CORR
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 from mixsearch.surrogate.lgbm import LightGBMSurrogate
@@ -39,9 +43,14 @@ class Pool:
         return float(np.nanmin(self.Y[:, -1]))
 
 
-def synthetic_pool(d: int, n: int, seed: int, noise: float = 0.003, alpha: float = 0.3) -> Pool:
-    """n Dirichlet(alpha) mixtures of d domains, each 'run' at every fidelity of a synthetic law."""
-    bench = MultiFidelityBenchmark.random(d, seed)
+FAMILIES = {"standard": MultiFidelityBenchmark.random, "weak": MultiFidelityBenchmark.weak}
+
+
+def synthetic_pool(d: int, n: int, seed: int, noise: float = 0.003, alpha: float = 0.3,
+                   family: str = "standard") -> Pool:
+    """n Dirichlet(alpha) mixtures of d domains, each 'run' at every fidelity of a synthetic law
+    (family: standard, or weak — poorly correlated cheap fidelities and a flat optimum plateau)."""
+    bench = FAMILIES[family](d, seed)
     rng = np.random.default_rng(seed)
     X = rng.dirichlet(np.full(d, alpha), size=n)
     Y = np.column_stack([bench(X, f, noise=noise, seed=seed + i) for i, f in enumerate(bench.fidelities)])
@@ -97,8 +106,15 @@ class _Replay:
         self.trace.cost.append(self.spent)
         self.trace.best.append(self.best)
 
-    def train_set(self, target_only: bool) -> TrainSet:
-        cols = [len(self.pool.fids) - 1] if target_only else range(len(self.pool.fids))
+    def rank_corr(self, j: int) -> float:
+        """Spearman between fidelity j and the target over mixtures seen at both (1 until MIN_PAIRS)."""
+        from mixsearch.surrogate.cv import spearman
+
+        both = self.seen[:, j] & self.seen[:, -1]
+        return 1.0 if both.sum() < MIN_PAIRS else spearman(self.pool.Y[both, j], self.pool.Y[both, -1])
+
+    def train_set(self, target_only: bool, fidelities: list[int] | None = None) -> TrainSet:
+        cols = [len(self.pool.fids) - 1] if target_only else fidelities or range(len(self.pool.fids))
         idx = [(i, j) for j in cols for i in np.flatnonzero(self.seen[:, j])]
         return TrainSet(self.pool.X[[i for i, _ in idx]], self.pool.Y[tuple(np.array(idx).T)],
                         self.pool.fids[[j for _, j in idx]])
@@ -142,8 +158,10 @@ def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
     target = len(pool.fids) - 1
     for i in rng.permutation(r.available(target))[:N_INIT]:
         r.evaluate(i, target)
+    hypers = None  # each step's fit starts from the previous step's hyper-parameters
     while r.running and len(r.available(target)):
-        gp = GPSurrogate(int(rng.integers(1 << 30))).fit(r.train_set(target_only=True))
+        gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(r.train_set(target_only=True))
+        hypers = gp.hyperparameters()
         cand = r.available(target)
         score = _log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best)
         r.evaluate(cand[int(np.argmax(score))], target)
@@ -160,20 +178,32 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
 
     r = _Replay(pool, "mf-bo", budget, stop_at)
     d, target = pool.X.shape[1], len(pool.fids) - 1
-    order = rng.permutation(len(pool.X))
-    for i in order[: 4 * N_INIT]:  # a cheap batch first; the acquisition decides when to pay for the target
+    cheap = rng.permutation(r.available(0))[: 4 * N_INIT]
+    for i in cheap:  # a cheap batch first; the acquisition decides when to pay for the target
         r.evaluate(i, 0)
     utility = InverseCostWeightedUtility(cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0},
                                                                             fixed_cost=FIXED_COST))
     cset = torch.as_tensor(np.hstack([pool.X, np.ones((len(pool.X), 1))]), dtype=DTYPE)
+    hypers = None
     while r.running:
-        mf = MultiFidelityGPSurrogate(int(rng.integers(1 << 30))).fit(r.train_set(target_only=False))
+        used = [j for j in range(target) if r.rank_corr(j) >= MIN_RANK_CORR] + [target]
+        data = r.train_set(target_only=False, fidelities=used)
+        if len(used) == 1:  # every cheap fidelity ranks poorly: BO at the target
+            gp = GPSurrogate(int(rng.integers(1 << 30))).fit(data)
+            cand = r.available(target)
+            if not len(cand):
+                break
+            r.evaluate(int(cand[np.argmax(_log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best))]),
+                       target)
+            continue
+        mf = MultiFidelityGPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(data)
+        hypers = mf.hyperparameters()
         acq = qMultiFidelityLowerBoundMaxValueEntropy(
             mf.model, candidate_set=cset, cost_aware_utility=utility,
             project=lambda X: project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1))
         best_val, best_pair = -math.inf, None
-        for j, f in enumerate(pool.fids):
-            cand = r.available(j)
+        for j in used:
+            f, cand = pool.fids[j], r.available(j)
             if not len(cand):
                 continue
             X = torch.as_tensor(np.hstack([pool.X[cand], np.full((len(cand), 1), f)]), dtype=DTYPE)[:, None, :]
@@ -185,7 +215,12 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
                 best_val, best_pair = float(vals[k]), (int(cand[k]), j)
         if best_pair is None:
             break
-        r.evaluate(*best_pair)
+        i, j = best_pair
+        r.evaluate(i, j)
+        if j == target:  # the same mixture at the cheap fidelities in use: pairs that measure their ranking
+            for c in used[:-1]:
+                if not r.seen[i, c] and np.isfinite(pool.Y[i, c]):
+                    r.evaluate(i, c)
     return r.trace
 
 
@@ -197,8 +232,30 @@ STRATEGIES: dict[str, Callable[[Pool, float, float, np.random.Generator], Trace]
 def replay(pool: Pool, strategies: list[str], budget: float, seed: int, tolerance: float | None = None) -> list[Trace]:
     """Each strategy once on the pool, spending at most about `budget` (target-run units); with a
     tolerance, a strategy stops once it is within that fraction of the pool optimum."""
+    from mixsearch.surrogate.base import torch_threads
+
     stop_at = pool.optimum * (1 + tolerance) if tolerance is not None else -math.inf
-    return [STRATEGIES[s](pool, budget, stop_at, np.random.default_rng(seed)) for s in strategies]
+    with torch_threads():
+        return [STRATEGIES[s](pool, budget, stop_at, np.random.default_rng(seed)) for s in strategies]
+
+
+def regret_curves(traces_by_seed: list[list[Trace]], optima: list[float], points: int = 40) -> pd.DataFrame:
+    """Per strategy, the best-so-far regret at log-spaced costs: median and quartiles over seeds
+    (inf until a seed's first target-fidelity run)."""
+    costs = [c for traces in traces_by_seed for t in traces for c in t.cost]
+    grid = np.geomspace(max(min(costs), 1e-6), max(costs), points) if costs else np.zeros(0)
+    rows = []
+    for k, name in enumerate(t.strategy for t in traces_by_seed[0]):
+        R = np.array([[_regret_at(traces[k], opt, c) for c in grid] for traces, opt in zip(traces_by_seed, optima)])
+        q25, q50, q75 = np.quantile(R, [0.25, 0.5, 0.75], axis=0, method="lower")
+        rows += [{"strategy": name, "cost": float(c), "q25": a, "median": b, "q75": e}
+                 for c, a, b, e in zip(grid, q25, q50, q75)]
+    return pd.DataFrame(rows)
+
+
+def _regret_at(trace: Trace, optimum: float, cost: float) -> float:
+    i = np.searchsorted(trace.cost, cost, side="right") - 1
+    return math.inf if i < 0 else trace.best[i] - optimum
 
 
 def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance: float = 0.01) -> pd.DataFrame:
@@ -219,6 +276,7 @@ def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance:
 
 
 def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
+    """Best-so-far regret vs cumulative cost: median over seeds, quartiles shaded."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -226,16 +284,16 @@ def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
 
     from mixsearch.report import save_png
 
+    curves = regret_curves(traces_by_seed, optima)
     fig, ax = plt.subplots(figsize=(6.5, 4))
-    for k in range(len(traces_by_seed[0])):
-        for s, (traces, opt) in enumerate(zip(traces_by_seed, optima)):
-            t = traces[k]
-            regret = np.array(t.best) - opt
-            ax.step(t.cost, np.where(np.isfinite(regret), regret, np.nan), where="post", color=f"C{k}", alpha=0.6,
-                    label=t.strategy if s == 0 else None)
+    for k, (name, c) in enumerate(curves.groupby("strategy", sort=False)):
+        finite = np.isfinite(c["median"])
+        ax.step(c["cost"][finite], c["median"][finite], where="post", color=f"C{k}", label=name)
+        band = np.isfinite(c["q75"])
+        ax.fill_between(c["cost"][band], c["q25"][band], c["q75"][band], step="post", color=f"C{k}", alpha=0.15)
     ax.set_xscale("log")
     ax.set_xlabel("cumulative cost (target-run units)")
     ax.set_ylabel("best target objective − pool optimum")
     ax.legend()
-    ax.set_title("replay: best found vs cost")
+    ax.set_title(f"replay: median and quartiles over {len(traces_by_seed)} seed(s)")
     save_png(fig, path)

@@ -54,8 +54,13 @@ def _history(done: pd.DataFrame, target: np.ndarray, sign: float) -> str:
 
 
 def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float]:
-    """Out-of-fold predictions of the chosen surrogate against the actual objective."""
-    pred, y, k, _ = out_of_fold(fit.name, fit.data, study.recipe.search.cv_folds, study.recipe.seed)
+    """Out-of-fold predictions of the chosen surrogate (kept from its cross-validation) against
+    the actual objective."""
+    chosen = fit.chosen
+    if chosen.predicted is not None:
+        pred, y, k = chosen.predicted, chosen.actual, chosen.folds
+    else:
+        pred, y, k, _ = out_of_fold(fit.name, fit.data, study.recipe.search.cv_folds, study.recipe.seed)
     pred, y = study.signs[0] * pred, study.signs[0] * y  # the model's values are sign-adjusted; show the user's
     rho = spearman(pred, y)
     fig, ax = plt.subplots(figsize=(4.6, 4.2))

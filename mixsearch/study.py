@@ -82,11 +82,20 @@ class FidelityConfig:
 
 @dataclass
 class FitResult:
+    """A fitted surrogate with the cross-validation that chose it (stored and reused; add fields
+    with defaults so that older stored results still load)."""
+
     name: str
     scores: list[CVScore]
     surrogate: Surrogate
     n_runs: int
     data: TrainSet
+    key: str = ""  # what the fit saw (runs and settings); see surrogate/fitstore.py
+    reused: bool = False  # loaded from runs/<study>/fit/ rather than fitted now
+
+    @property
+    def chosen(self) -> CVScore:
+        return next(s for s in self.scores if s.name == self.name)
 
 
 @dataclass
@@ -107,8 +116,14 @@ class Study:
             from mixsearch.data.prepare import prepare, raw_data
 
             trainer = self.recipe.proxy.trainer
-            self._data = (raw_data(self.recipe) if trainer and trainer.data == "raw"
-                          else prepare(self.recipe, on_domain, options))
+            if self.recipe.fit_only:
+                from mixsearch.data.imported import imported_data
+
+                self._data = imported_data(self.recipe)
+            elif trainer and trainer.data == "raw":
+                self._data = raw_data(self.recipe)
+            else:
+                self._data = prepare(self.recipe, on_domain, options)
         return self._data
 
     @cached_property
@@ -119,6 +134,11 @@ class Study:
 
             return ByteTokenizer.vocab_size
         return self.data().vocab_size
+
+    def _trainable(self) -> None:
+        if self.recipe.fit_only:
+            raise UserError("a fit-only study (no domain has a source) cannot train runs: import them, then "
+                            "fit, propose, replay or report", where=f"study {self.recipe.study}")
 
     def space(self) -> Space:
         from mixsearch import mixtures
@@ -176,6 +196,7 @@ class Study:
         fidelity; store the new ones."""
         from mixsearch import mixtures
 
+        self._trainable()
         r = self.recipe
         W = mixtures.sample(self.space(), r.search.initial_runs, r.search.sampling, np.random.default_rng(r.seed))
         names = r.search.initial_fidelities or [self.target.name]
@@ -209,6 +230,7 @@ class Study:
 
         todo = self.unfinished()
         if not todo.empty:
+            self._trainable()
             todo = todo.sort_values(["round", "seq"], kind="stable")
         if max_runs is not None:
             todo = todo.head(max_runs)
@@ -354,8 +376,10 @@ class Study:
                         self.fidelity_values(done), parts,
                         np.array(list(weights.values())) if parts is not None else None)
 
-    def fit(self, surrogate: str | None = None) -> FitResult:
-        """Cross-validate the candidate surrogates on completed runs; fit the best on all of them."""
+    def fit(self, surrogate: str | None = None, refit: bool = False) -> FitResult:
+        """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
+        reuse the stored fit while no run has finished since (refit: fit anew regardless)."""
+        from mixsearch.surrogate import fitstore
         from mixsearch.surrogate.base import known_surrogates, make_surrogate
         from mixsearch.surrogate.cv import select
 
@@ -371,8 +395,19 @@ class Study:
                             where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
         data = self.train_set(done)
-        best, scores = select(names, data, r.search.cv_folds, r.seed)
-        return FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data)
+        run_ids = [str(i) for i in done["run_id"]]
+        settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
+                    "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}
+        key = fitstore.data_key(data, run_ids, settings)
+        if not refit and (stored := fitstore.load(self.store.root, key)) is not None:
+            stored.reused = True
+            return stored
+        best, scores = select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
+        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key)
+        fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
+                                                     "runs_key": fitstore.runs_key(run_ids),
+                                                     "scores": [s.to_dict() for s in scores]})
+        return result
 
     def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""

@@ -6,7 +6,7 @@ each domain's data lowers its own loss (t_ii < 0) and nudges the others (t_ij, i
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import minimize
@@ -52,6 +52,10 @@ class MultiFidelityBenchmark:
     At fidelity f the loss is the target law plus an offset that grows as f shrinks (smaller
     proxies are worse), plus a second law weighted by (1 - rho_f), scaled to the target law's
     spread: low fidelities rank mixtures similarly to the target, but not identically.
+
+    Two families: `random` (the above), and `weak` — cheap fidelities that rank mixtures poorly
+    and a flat optimum plateau (target losses below the `floor` quantile are compressed tenfold),
+    which is what real pools look like.
     """
 
     law: MixingLaw
@@ -60,6 +64,8 @@ class MultiFidelityBenchmark:
     rho: tuple[float, ...]
     z_mean: float
     z_scale: float
+    floor: float = -np.inf  # below this, the law's loss is flattened (an optimum plateau)
+    flatten: float = 1.0  # how much of the loss below the floor survives
 
     @classmethod
     def random(cls, d: int, seed: int, fidelities: tuple[float, ...] = (0.01, 0.1, 1.0),
@@ -69,10 +75,25 @@ class MultiFidelityBenchmark:
         z = dist(ref)
         return cls(law, dist, fidelities, rho, float(z.mean()), float(law(ref).std() / (z.std() + 1e-12)))
 
+    @classmethod
+    def weak(cls, d: int, seed: int, fidelities: tuple[float, ...] = (0.01, 0.1, 1.0),
+             rho: tuple[float, ...] = (0.1, 0.4, 1.0), plateau: float = 0.25) -> "MultiFidelityBenchmark":
+        """Weak cross-fidelity correlation and a flat optimum plateau (the best `plateau` share of
+        Dirichlet(1) mixtures are within a tenth of their spread of each other)."""
+        base = cls.random(d, seed, fidelities, rho)
+        base = replace(base, z_scale=-base.z_scale)  # the distortion favours what the target does not
+        floor = float(np.quantile(base.law(np.random.default_rng(seed).dirichlet(np.ones(d), size=4000)), plateau))
+        return replace(base, floor=floor, flatten=0.1)
+
+    def target(self, W: np.ndarray) -> np.ndarray:
+        """The noise-free target-fidelity loss (the law, flattened below the floor)."""
+        y = self.law(W)
+        return y if not np.isfinite(self.floor) else np.where(y < self.floor, self.floor - self.flatten * (self.floor - y), y)
+
     def __call__(self, W: np.ndarray, fid: np.ndarray | float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
         W = np.atleast_2d(W)
         fid = np.broadcast_to(np.asarray(fid, dtype=float), (len(W),))
         rho = np.interp(np.log(fid), np.log(self.fidelities), self.rho)
         z = (self.distortion(W) - self.z_mean) * self.z_scale
-        y = self.law(W) + 0.3 * (1 - fid ** 0.3) + (1 - rho) * z
+        y = self.target(W) + 0.3 * (1 - fid ** 0.3) + (1 - rho) * z
         return y + np.random.default_rng(seed).normal(0, noise, len(y)) if noise else y

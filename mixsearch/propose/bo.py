@@ -1,11 +1,16 @@
 """Bayesian optimisation with BoTorch on the constrained simplex.
 
+The study's fitted GP (gp for bo, mfgp for mfbo) is used when it is the chosen surrogate; otherwise
+each fits its own.
+
 - bo: batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
   equality constraint and the per-domain bounds box bounds.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
   AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
   via optimize_acqf_mixed, or max-value entropy, or knowledge gradient (search.mf_acquisition);
-  the recommendation is the posterior-mean optimum at the target.
+  the recommendation is the posterior-mean optimum at the target. A cheap fidelity whose rank
+  correlation with the target, measured on mixtures run at both, is poor is not proposed (all
+  poor: plain bo at the target).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from mixsearch.mixtures import Space, sample
 from mixsearch.recipe import Sampling
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
+from mixsearch.propose.fidelities import useful
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 
 RESTARTS = 4
@@ -67,7 +73,7 @@ def bo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
     from botorch.optim import optimize_acqf
 
-    gp = GPSurrogate(ctx.seed).fit(ctx.data)
+    gp = ctx.surrogate if type(ctx.surrogate) is GPSurrogate else GPSurrogate(ctx.seed).fit(ctx.data)
     torch.manual_seed(ctx.seed)
     target = ctx.data.target_only()
     acq = qLogNoisyExpectedImprovement(gp.model, X_baseline=torch.as_tensor(target.X, dtype=DTYPE),
@@ -101,13 +107,16 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.models.cost import AffineFidelityCostModel
     from botorch.optim import optimize_acqf_mixed
 
-    mf = MultiFidelityGPSurrogate(ctx.seed)
+    mf = ctx.surrogate if isinstance(ctx.surrogate, MultiFidelityGPSurrogate) else MultiFidelityGPSurrogate(ctx.seed)
     if len(ctx.fidelities) < 2 or not mf.applicable(ctx.data):
         return bo(ctx, n)  # one fidelity (so far): plain BO at the target
-    mf.fit(ctx.data)
+    values = useful(ctx.data, [f.value for f in ctx.fidelities])
+    if len(values) < 2:  # the cheap fidelities rank the target poorly (measured): BO at the target
+        return bo(ctx if type(ctx.surrogate) is GPSurrogate else replace(ctx, surrogate=None), n)
+    if mf is not ctx.surrogate:
+        mf.fit(ctx.data)
     torch.manual_seed(ctx.seed)
     d = ctx.space.dim
-    values = [f.value for f in ctx.fidelities]
     utility = InverseCostWeightedUtility(
         cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0}, fixed_cost=FIXED_COST))
     rng = np.random.default_rng(ctx.seed)

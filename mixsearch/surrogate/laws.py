@@ -1,7 +1,8 @@
-"""Parametric laws fitted robustly: Huber loss, multi-start L-BFGS (torch gradients, scipy optimizer).
+"""Parametric laws fitted robustly: Huber loss, multi-start L-BFGS-B on analytic gradients (NumPy).
 
 - mixing_law — Data Mixing Laws: L_i(r) = c_i + k_i · exp(Σ_j t_ij r_j), one law per loss the
   objective is made of (each target domain, or the eval set), combined with the objective's weights.
+  Starts: for a few offsets c below the smallest loss, (log k, t) from least squares on log(L − c).
 - bimix — BiMix-style law in proportion and data quantity:
   L(r, D) = c + (Σ_j a_j (r_j + ε)^(-α)) · D^(-β), with D the run's fidelity (relative tokens).
 """
@@ -11,36 +12,32 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import torch
 from scipy.optimize import minimize
 
 from mixsearch.surrogate.base import Surrogate, TrainSet, register
 
 DELTA = 0.02  # Huber threshold, in loss units
-STARTS = 8
-BIMIX_STARTS, BIMIX_MAXITER = 4, 250  # its power terms make each start slower
+OFFSETS = (0.05, 0.3, 1.0, 3.0)  # mixing_law starts: c = min(L) − offset · spread(L)
+BIMIX_STARTS, BIMIX_MAXITER = 4, 500
 EPS = 0.01
 
-Law = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]  # (theta, X, D) -> prediction
-
-
-def _huber(r: torch.Tensor, delta: float) -> torch.Tensor:
-    a = r.abs()
-    return torch.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta))
+# (theta, X, D) -> (prediction (n,), d prediction / d theta (n, p))
+Law = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y: np.ndarray,
             delta: float = DELTA, maxiter: int = 500) -> np.ndarray:
-    """The parameters, over all starts, with the lowest Huber loss."""
-    Xt, Dt, yt = (torch.as_tensor(a, dtype=torch.float64) for a in (X, D, y))
-
+    """The parameters, over all starts, with the lowest mean Huber loss."""
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        t = torch.tensor(theta, dtype=torch.float64, requires_grad=True)
-        loss = _huber(law(t, Xt, Dt) - yt, delta).mean()
-        if not torch.isfinite(loss):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            pred, jac = law(theta, X, D)
+            r = pred - y
+            a = np.abs(r)
+            loss = np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta)).mean()
+            grad = jac.T @ np.clip(r, -delta, delta) / len(y)
+        if not (np.isfinite(loss) and np.isfinite(grad).all()):
             return 1e10, np.zeros_like(theta)
-        loss.backward()
-        return loss.item(), t.grad.numpy().copy()
+        return float(loss), grad
 
     best, best_val = starts[0], np.inf
     for x0 in starts:
@@ -50,23 +47,33 @@ def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y:
     return best
 
 
-def _mixing_law(theta: torch.Tensor, X: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
-    return theta[0] + torch.exp(theta[1] + X @ theta[2:])
+def mixing_law(theta: np.ndarray, X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """theta = (c, log k, t_1..t_d): c + exp(log k + X t)."""
+    e = np.exp(theta[1] + X @ theta[2:])
+    return theta[0] + e, np.column_stack([np.ones(len(X)), e, e[:, None] * X])
 
 
-def _bimix(theta: torch.Tensor, X: torch.Tensor, D: torch.Tensor) -> torch.Tensor:
+def bimix(theta: np.ndarray, X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """theta = (c, log a_1..log a_d, log α, log β): c + (Σ_j a_j (r_j + ε)^(-α)) D^(-β)."""
     d = X.shape[1]
-    a, alpha, beta = torch.exp(theta[1: d + 1]), torch.exp(theta[d + 1]), torch.exp(theta[d + 2])
-    return theta[0] + ((X + EPS) ** (-alpha) @ a) * D ** (-beta)
+    a, alpha, beta = np.exp(theta[1: d + 1]), np.exp(theta[d + 1]), np.exp(theta[d + 2])
+    logx = np.log(X + EPS)
+    P = np.exp(-alpha * logx)  # (n, d)
+    s, g = P @ a, np.exp(-beta * np.log(D))
+    jac = np.column_stack([np.ones(len(X)), (P * a) * g[:, None], -alpha * ((logx * P) @ a) * g,
+                           -beta * np.log(D) * s * g])
+    return s * g + theta[0], jac
 
 
-def _starts(y: np.ndarray, n_rest: int, rng: np.random.Generator, rest_scale: float) -> list[np.ndarray]:
+def _mixing_law_starts(X: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
     spread = max(float(np.ptp(y)), 1e-3)
-    out = []
-    for _ in range(STARTS):
-        c = float(y.min()) - spread * rng.uniform(0.1, 2.0)
-        out.append(np.concatenate([[c, np.log(max(float(y.mean()) - c, 1e-6))], rng.normal(0, rest_scale, n_rest)]))
-    return out
+    A = np.column_stack([np.ones(len(X)), X])
+    starts = []
+    for off in OFFSETS:
+        c = float(y.min()) - off * spread
+        coef = np.linalg.lstsq(A, np.log(y - c), rcond=None)[0]
+        starts.append(np.concatenate([[c], coef]))
+    return starts
 
 
 @register
@@ -77,18 +84,15 @@ class MixingLawSurrogate(Surrogate):
         return dim + 3
 
     def _fit(self, data: TrainSet) -> None:
-        rng = np.random.default_rng(self.seed)
         parts = data.parts if data.parts is not None else data.y[:, None]
         self.weights = data.part_weights if data.parts is not None else np.ones(1)
         ones = np.ones(len(data.y))
-        self.thetas = [fit_law(_mixing_law, _starts(parts[:, i], data.X.shape[1], rng, 1.0), data.X, ones, parts[:, i])
+        self.thetas = [fit_law(mixing_law, _mixing_law_starts(data.X, parts[:, i]), data.X, ones, parts[:, i])
                        for i in range(parts.shape[1])]
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
-        Xt = torch.as_tensor(X, dtype=torch.float64)
-        with torch.no_grad():
-            preds = [_mixing_law(torch.as_tensor(t), Xt, Xt[:, 0]).numpy() for t in self.thetas]
-        return np.column_stack(preds) @ self.weights
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
+        ones = np.ones(len(X))
+        return np.column_stack([mixing_law(t, X, ones)[0] for t in self.thetas]) @ self.weights
 
 
 @register
@@ -101,15 +105,14 @@ class BiMixSurrogate(Surrogate):
 
     def _fit(self, data: TrainSet) -> None:
         rng = np.random.default_rng(self.seed)
-        d = data.X.shape[1]
+        d, y = data.X.shape[1], data.y
+        spread = max(float(np.ptp(y)), 1e-3)
         starts = []
-        for s in _starts(data.y, d + 1, rng, 0.5)[:BIMIX_STARTS]:
-            a = np.log(max(float(np.exp(s[1])) / d, 1e-6))
-            starts.append(np.concatenate([[s[0]], np.full(d, a) + rng.normal(0, 0.3, d), [np.log(0.3), np.log(0.3)]]))
-        self.theta = fit_law(_bimix, starts, data.X, data.fidelities, data.y, maxiter=BIMIX_MAXITER)
+        for _ in range(BIMIX_STARTS):
+            c = float(y.min()) - spread * rng.uniform(0.1, 2.0)
+            a = np.log(max(float(y.mean()) - c, 1e-6) / d)
+            starts.append(np.concatenate([[c], np.full(d, a) + rng.normal(0, 0.3, d), [np.log(0.3), np.log(0.3)]]))
+        self.theta = fit_law(bimix, starts, data.X, data.fidelities, y, maxiter=BIMIX_MAXITER)
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
-        D = np.ones(len(X)) if fid is None else fid
-        with torch.no_grad():
-            return _bimix(torch.as_tensor(self.theta), torch.as_tensor(X, dtype=torch.float64),
-                          torch.as_tensor(D, dtype=torch.float64)).numpy()
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
+        return bimix(self.theta, X, np.ones(len(X)) if fid is None else fid)[0]

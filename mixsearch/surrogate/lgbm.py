@@ -26,5 +26,5 @@ class LightGBMSurrogate(Surrogate):
         dataset = lgb.Dataset(X, y, params={"min_data_in_bin": 1, "verbosity": -1})
         self.booster = lgb.train(params, dataset, num_boost_round=ROUNDS)
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
-        return np.asarray(self.booster.predict(X))
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
+        return np.asarray(self.booster.predict(X, num_threads=1))

@@ -20,7 +20,7 @@ class LinearSurrogate(Surrogate):
     def _fit(self, data: TrainSet) -> None:
         self.coef, self.x_mean, self.y_mean = _lstsq(data.X, data.y)
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         return (X - self.x_mean) @ self.coef + self.y_mean
 
 
@@ -33,5 +33,5 @@ class LogLinearSurrogate(Surrogate):
     def _fit(self, data: TrainSet) -> None:
         self.coef, self.x_mean, self.y_mean = _lstsq(data.X, np.log(np.maximum(data.y, 1e-9)))
 
-    def predict(self, X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         return np.exp((X - self.x_mean) @ self.coef + self.y_mean)

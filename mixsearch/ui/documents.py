@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
+    return {"chosen": fit.name, "runs": fit.n_runs, "reused": fit.reused, "scores": [s.to_dict() for s in fit.scores]}
 
 
 def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:

@@ -12,10 +12,14 @@ if TYPE_CHECKING:
 
 
 def fit_table(fit: FitResult) -> Table:
-    table = Table(title=f"surrogates, {fit.scores[0].folds}-fold CV on {fit.n_runs} runs")
+    reused = " (stored fit: no run finished since; --refit to fit anew)" if fit.reused else ""
+    table = Table(title=f"surrogates, {fit.chosen.folds}-fold CV on {fit.n_runs} runs{reused}")
     for col in ("surrogate", "spearman", "MAE", "fit s", ""):
         table.add_column(col, justify="right" if col not in ("surrogate", "") else "left")
     for s in fit.scores:
+        if s.skipped:
+            table.add_row(s.name, "-", "-", "-", f"skipped: {s.skipped}")
+            continue
         table.add_row(s.name, f"{s.spearman:.3f}", f"{s.mae:.4f}", f"{s.fit_seconds:.2f}",
                       "[green]chosen" if s.name == fit.name else "")
     return table
