@@ -21,6 +21,8 @@ from mixsearch.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK, EXIT_RUNS_FA
 from mixsearch.importer import import_runs, parse_mapping
 from mixsearch.lock import StudyLock
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
+from mixsearch.recommend import Recommendation
+from mixsearch.recommend import load as load_recommendation
 from mixsearch.store import LOSS, WEIGHT
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study, shutdown
 from mixsearch.sweep import RoundReport, sweep
@@ -76,14 +78,14 @@ def _progress(as_json: bool) -> Progress:
                     TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=err, disable=as_json)
 
 
-def _progress_callback(bar: Progress, study: Study):
+def _progress_callback(bar: Progress, study: Study, validation: bool = False):
     """A per-result callback; when a round's first result arrives, the bar grows by the runs open then."""
     task = bar.add_task("proxy runs", total=None, info="")
 
     def on_result(row: dict) -> None:
         state = bar.tasks[task]
         if state.total is None or state.completed >= state.total:
-            bar.update(task, total=state.completed + len(study.unfinished()) + 1)
+            bar.update(task, total=state.completed + len(study.unfinished(validation)) + 1)
         obj = row.get("objective", math.nan)
         info = f"last: done objective={obj:.4f}" if row["status"] == "done" else f"last: failed ({row.get('error')})"
         bar.update(task, advance=1, info=info)
@@ -98,13 +100,49 @@ def _warn_unreadable(study: Study) -> None:
 
 
 def _fit_table(fit: FitResult) -> Table:
-    table = Table(title=f"surrogates, {fit.scores[0].folds}-fold CV on {fit.n_runs} runs")
+    floor = fit.noise
+    caption = (f"noise floor: seed sd {floor.sd:.4f} ({floor.mixtures} mixtures, {floor.dof} dof); "
+               f"a perfect predictor reaches Spearman {floor.max_spearman:.3f} on single runs" if floor
+               else "noise floor: not measured (set search.replicates)")
+    table = Table(title=f"surrogates, {fit.scores[0].folds}-fold CV on {fit.n_runs} runs", caption=caption)
     for col in ("surrogate", "spearman", "MAE", "fit s", ""):
         table.add_column(col, justify="right" if col not in ("surrogate", "") else "left")
     for s in fit.scores:
         table.add_row(s.name, f"{s.spearman:.3f}", f"{s.mae:.4f}", f"{s.fit_seconds:.2f}",
                       "[green]chosen" if s.name == fit.name else "")
     return table
+
+
+def _print_fit(fit: FitResult) -> None:
+    out.print(_fit_table(fit))
+    for line in fit.warnings:
+        err.print(f"warning: {line}", markup=False, highlight=False)
+
+
+def _recommendation_table(rec: Recommendation, names: list[str]) -> Table:
+    table = Table(title=f"recommended mixture: the {rec.surrogate} surrogate's optimum ({rec.runs} runs)")
+    for n in names:
+        table.add_column(n, justify="right")
+    table.add_column("predicted", justify="right")
+    table.add_column("95% interval", justify="right")
+    table.add_row(*[f"{rec.mixture[n]:.3f}" for n in names], f"{rec.predicted:.4f}",
+                  f"[{rec.interval[0]:.4f}, {rec.interval[1]:.4f}]")
+    return table
+
+
+def _show_answer(rec: Recommendation | None, best: dict | None, names: list[str]) -> None:
+    """The recommendation first; the best observed run only with its noise band."""
+    if rec:
+        out.print(_recommendation_table(rec, names))
+    if best:
+        _show_best(best, rec, names)
+
+
+def _show_best(best: dict, rec: Recommendation | None, names: list[str]) -> None:
+    out.print(_mixture_table([best], names, "best observed run (one seed: not the answer)", "objective"))
+    sd = rec.noise_sd if rec else None
+    band = f" ± {sd:.4f} (seed sd)" if sd else " (seed noise not measured: set search.replicates)"
+    out.print(f"best observed objective {best['objective']:.4f}{band}", highlight=False)
 
 
 def _mixture_table(rows: list[dict], names: list[str], title: str, value: str) -> Table:
@@ -123,7 +161,8 @@ def _mixture_table(rows: list[dict], names: list[str], title: str, value: str) -
 
 
 def _fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores]}
+    return {"chosen": fit.name, "runs": fit.n_runs, "scores": [s.to_dict() for s in fit.scores],
+            "noise": fit.noise.to_dict() if fit.noise else None, "warnings": fit.warnings}
 
 
 def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
@@ -131,11 +170,11 @@ def _proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
              "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
 
 
-def _best_json(best: dict | None, names: list[str]) -> dict | None:
+def _best_json(best: dict | None, names: list[str], rec: Recommendation | None = None) -> dict | None:
     if best is None:
         return None
     losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
-    return {"run_id": best["run_id"], "objective": best["objective"],
+    return {"run_id": best["run_id"], "objective": best["objective"], "noise_sd": rec.noise_sd if rec else None,
             "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses}
 
 
@@ -199,7 +238,8 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:
-            out.print(_fit_table(rep.fit))
+            out.print(_recommendation_table(rep.recommendation, r.domain_names))
+            _print_fit(rep.fit)
             out.print(_mixture_table(rep.proposals, r.domain_names,
                                      f"proposed mixtures (after round {rep.round})", "predicted"))
 
@@ -213,18 +253,18 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
             study.store.compact()
     _warn_unreadable(study)
     best = study.best()
+    rec = result.recommendation or load_recommendation(study.store.root)
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
         _emit_json({
-            "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
+            "recommendation": rec.to_dict() if rec else None, "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
             "rounds": [{"round": rep.round, "launched": rep.launched, "fit": _fit_json(rep.fit) if rep.fit else None,
                         "proposals": _proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
             "failed": result.failed, "spent": result.spent.to_dict(),
             "budget": {"hours": budget.hours, "tokens": budget.tokens},
-            "best": _best_json(best, r.domain_names), "exit_code": code})
+            "best": _best_json(best, r.domain_names, rec), "exit_code": code})
     else:
-        if best:
-            out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+        _show_answer(rec, best, r.domain_names)
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
@@ -270,15 +310,18 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     failed = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records") if len(view) else []
     used = spent(view)
     best = study.best()
+    rec = load_recommendation(study.store.root)
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
     pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
     if as_json:
-        _emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
+        _emit_json({"recommendation": rec.to_dict() if rec else None, "study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
                     "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
                     "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-                    "best": _best_json(best, r.domain_names)})
+                    "best": _best_json(best, r.domain_names, rec)})
         return
+    if rec:
+        out.print(_recommendation_table(rec, r.domain_names))
     table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
     table.add_column("runs", justify="right")
@@ -300,7 +343,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
             table.add_row(p["run_id"][:10], *[f"{v:.4f}" for v in p["objectives"]])
         out.print(table)
     elif best:
-        out.print(_mixture_table([best], r.domain_names, "best completed run", "objective"))
+        _show_best(best, rec, r.domain_names)
 
 
 def _pareto_json(study: Study) -> list[dict]:
@@ -320,12 +363,14 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 
     study = _open(recipe, runs_dir)
     result = study.fit(surrogate)
+    rec = study.recommend(result)
     fig, _ = predicted_vs_actual(study, result)
     plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
-        _emit_json({**_fit_json(result), "plot": str(plot)})
+        _emit_json({"recommendation": rec.to_dict(), **_fit_json(result), "plot": str(plot)})
     else:
-        out.print(_fit_table(result))
+        out.print(_recommendation_table(rec, study.recipe.domain_names))
+        _print_fit(result)
         err.print(f"predicted vs actual: {plot}")
 
 
@@ -342,18 +387,58 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     _prepare(study, True)
     with StudyLock(study.store.root, "propose"):
         result = study.fit(surrogate)
+        rec = study.recommend(result)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
     if as_json:
-        _emit_json({"fit": _fit_json(result), "proposals": _proposal_json(rows, names),
-                    "recommendation": frame.attrs.get("recommendation")})
+        _emit_json({"recommendation": rec.to_dict(), "fit": _fit_json(result),
+                    "proposals": _proposal_json(rows, names),
+                    "mf_recommendation": frame.attrs.get("recommendation")})
     else:
+        out.print(_recommendation_table(rec, names))
         out.print(_mixture_table(rows, names, "proposed mixtures", "predicted"))
         if frame.attrs.get("recommendation"):
             rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
             out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
 
+
+
+@app.command("validate")
+def validate_cmd(recipe: RecipeArg,
+                 seeds: Annotated[int, typer.Option(min=1, help="seeds per mixture (the same for all)")] = 3,
+                 fidelity: Annotated[str | None, typer.Option(help="a fidelity of the plan (default: target)")] = None,
+                 tokens: Annotated[int | None, typer.Option(min=1, help="override: training tokens")] = None,
+                 width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
+                 layers: Annotated[int | None, typer.Option(min=1, help="override: model layers")] = None,
+                 mixture: Annotated[list[str] | None, typer.Option("--mixture", help="also train name=w1,w2,... "
+                                                                   "(domain order)")] = None,
+                 mixtures: Annotated[Path | None, typer.Option("--mixtures", help="CSV/YAML of named mixtures")] = None,
+                 address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Train the recommendation beside uniform, natural and the best run's mixture (same seeds);
+    print mean ± sd, paired differences with 95% intervals and a verdict. Resumable."""
+    from mixsearch import validate as va
+
+    study = _open(recipe, runs_dir)
+    names = study.recipe.domain_names
+    extra = dict(va.parse_mixture(m, names) for m in mixture or [])
+    extra.update(va.read_mixtures(mixtures, names) if mixtures else {})
+    with StudyLock(study.store.root, "validate"):
+        _prepare(study, as_json)
+        rec = load_recommendation(study.store.root) or study.recommend(study.fit())
+        try:
+            with _progress(as_json) as bar:
+                result = va.validate(study, rec, seeds, va.scale(study, fidelity, tokens, width, layers), extra,
+                                     address, on_result=_progress_callback(bar, study, validation=True))
+        finally:
+            shutdown()
+            study.store.compact()
+    if as_json:
+        _emit_json({"recommendation": rec.to_dict(), **result.to_dict()})
+    else:
+        out.print(_recommendation_table(rec, names))
+        out.print(va.table(result))
+    raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
 
 
 @app.command("import")

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from mixsearch import mixtures, schedule
+from mixsearch import mixtures, noise, schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
@@ -25,10 +26,14 @@ from mixsearch.store import LOSS, WEIGHT, Store, now, weights_matrix
 from mixsearch.surrogate.base import Surrogate, TrainSet, known_surrogates, make_surrogate
 from mixsearch.surrogate.cv import CVScore, select
 
+if TYPE_CHECKING:
+    from mixsearch.recommend import Recommendation
+
 MIN_RUNS_TO_FIT = 4
 MAX_RUNS_PER_GPU = 8
 OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 UNFINISHED = ("pending", "proposed")
+VALIDATE = "validate:"  # origin prefix of runs trained by `mixsearch validate`
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
@@ -71,7 +76,13 @@ class FitResult:
     scores: list[CVScore]
     surrogate: Surrogate
     n_runs: int
-    data: TrainSet
+    data: TrainSet  # replicate means: one row per (mixture, fidelity)
+    noise: noise.NoiseFloor | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def chosen(self) -> CVScore:
+        return next(s for s in self.scores if s.name == self.name)
 
 
 @dataclass
@@ -79,6 +90,7 @@ class Study:
     recipe: Recipe
     store: Store
     _data: PreparedData | None = field(default=None, repr=False)
+    scales: dict[str, FidelityConfig] = field(default_factory=dict)  # off-plan scales `validate` trains at
 
     @classmethod
     def open(cls, recipe: Recipe, runs_dir: str | Path) -> "Study":
@@ -108,21 +120,24 @@ class Study:
         return list(self.fidelities.values())[-1]
 
     # ---- runs -------------------------------------------------------------------------------
-    def run_id(self, mixture: dict[str, float], fid: FidelityConfig) -> str:
+    def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
         return stable_hash({"mixture": {k: round(v, 6) for k, v in mixture.items()},
                             "model": fid.model.model_dump(), "train": fid.train.model_dump(),
-                            "seed": self.recipe.seed, "data": self.data().data_hash})
+                            "seed": self.recipe.seed if seed is None else seed, "data": self.data().data_hash})
 
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
-                 predicted: np.ndarray | None = None, fidelity: list[str] | None = None) -> list[dict]:
+                 predicted: np.ndarray | None = None, fidelity: list[str] | None = None,
+                 seeds: list[int] | None = None) -> list[dict]:
+        """Rows for mixtures W at fidelities (names; default the target) and seeds (default the recipe's)."""
         r, data = self.recipe, self.data()
         rows = []
         for i, w in enumerate(W):
-            fid = self.fidelities[fidelity[i]] if fidelity else self.target
+            fid = self._fidelity(fidelity[i]) if fidelity else self.target
+            seed = r.seed if seeds is None else int(seeds[i])
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
-                "run_id": self.run_id(mixture, fid), "study": r.study, "status": status, "round": round_,
-                "origin": origin, "seed": r.seed, "data_hash": data.data_hash, "fidelity": fid.name,
+                "run_id": self.run_id(mixture, fid, seed), "study": r.study, "status": status, "round": round_,
+                "origin": origin, "seed": seed, "data_hash": data.data_hash, "fidelity": fid.name,
                 "fidelity_value": fid.value, "params": fid.params, "tokens": fid.train.tokens,
                 "model": json.dumps(fid.model.model_dump()),
                 "predicted": float(predicted[i]) if predicted is not None else math.nan,
@@ -146,16 +161,38 @@ class Study:
         names = r.search.initial_fidelities or [self.target.name]
         rows = [row for name in names
                 for row in self.new_rows(W, "pending", 0, f"initial:{r.search.sampling.method}", fidelity=[name] * len(W))]
-        return self.add(rows)
+        return self.add(rows + self._replicate_rows(W))
 
-    def unfinished(self) -> pd.DataFrame:
+    def _replicate_rows(self, W: np.ndarray) -> list[dict]:
+        """search.replicates: uniform, natural, then the first initial mixtures, each with several
+        seeds at the target fidelity (the first seed is the recipe's, shared with the initial run)."""
+        rep = self.recipe.search.replicates
+        if rep is None:
+            return []
+        space = self.space()
+        base = mixtures.dedupe(mixtures.finalize(np.vstack([space.uniform, space.natural_or_prior, W]), space))
+        base = base[: rep.mixtures]
+        seeds = [self.recipe.seed + k for k in range(rep.seeds)]
+        return self.new_rows(np.repeat(base, rep.seeds, axis=0), "pending", 0, "replicate",
+                             seeds=seeds * len(base))
+
+    def unfinished(self, validation: bool = False) -> pd.DataFrame:
+        """Open runs; those `validate` opened only if `validation` (the search never waits on them)."""
         view = self.store.runs()
-        return view[view["status"].isin(UNFINISHED)] if len(view) else view
+        if view.empty:
+            return view
+        open_ = view["status"].isin(UNFINISHED)
+        if not validation:
+            open_ &= ~is_validation(view)
+        return view[open_]
+
+    def _fidelity(self, name: str) -> FidelityConfig:
+        return self.fidelities[name] if name in self.fidelities else self.scales[name]
 
     def _fidelity_of(self, row: dict) -> FidelityConfig:
         name = row.get("fidelity")
-        if isinstance(name, str) and name in self.fidelities:
-            return self.fidelities[name]
+        if isinstance(name, str) and (name in self.fidelities or name in self.scales):
+            return self._fidelity(name)
         if isinstance(name, str):
             raise UserError(f"run {row['run_id']} is at fidelity '{name}', which the recipe no longer has",
                             where="proxy.fidelities")
@@ -163,10 +200,13 @@ class Study:
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
                fn: Callable[[dict, dict], dict] = train_proxy, max_runs: int | None = None,
-               should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
+               should_stop: Callable[[], bool] | None = None, only: set[str] | None = None) -> dict[str, int]:
         """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
-        each result is stored as it arrives. should_stop() is asked after each result."""
-        todo = self.unfinished()
+        each result is stored as it arrives. should_stop() is asked after each result.
+        `only`: just these run ids (validation runs included), else every open search run."""
+        todo = self.unfinished(validation=only is not None)
+        if only is not None and not todo.empty:
+            todo = todo[todo["run_id"].isin(only)]
         if not todo.empty:
             todo = todo.sort_values(["round", "seq"], kind="stable")
         if max_runs is not None:
@@ -184,7 +224,7 @@ class Study:
                 RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
                         threads=max(1, int(res.num_cpus))))
-        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self.fidelities[name], specs)]
+        groups = [g for name, specs in by_fidelity.items() for g in self._ensembles(self._fidelity(name), specs)]
         gpus = self.num_gpus()
 
         def record(spec: RunSpec, result: dict) -> None:
@@ -252,12 +292,26 @@ class Study:
 
     # ---- surrogate and proposals ------------------------------------------------------------
     def completed(self) -> pd.DataFrame:
-        """Done runs with a finite objective, at every fidelity."""
+        """Done runs with a finite objective, at every fidelity of the plan (runs `validate`
+        trained at other scales are not part of the search)."""
         view = self.store.runs()
         if view.empty:
             return view
         done = view[view["status"] == "done"]
-        return done[np.isfinite(done["objective"].astype(float))]
+        done = done[np.isfinite(done["objective"].astype(float))]
+        if "fidelity" in done:
+            off_plan = is_validation(done) & ~done["fidelity"].isin(list(self.fidelities))
+            done = done[~off_plan]
+        return done
+
+    def current_data(self, done: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """The runs trained on the current data (or of unknown data, e.g. imported), and how
+        many were trained on an older data hash."""
+        if "data_hash" not in done or done.empty:
+            return done, 0
+        hashes = done["data_hash"]
+        stale = hashes.notna() & (hashes.astype(str) != "") & (hashes != self.data().data_hash)
+        return done[~stale], int(stale.sum())
 
     def completed_at_target(self) -> pd.DataFrame:
         done = self.completed()
@@ -299,9 +353,26 @@ class Study:
             raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                             where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
-        data = self.train_set(done)
+        done, stale = self.current_data(done)
+        runs = self.train_set(done)
+        floor = noise.noise_floor(runs, r.seed)
+        data = noise.average_replicates(runs)
         best, scores = select(names, data, r.search.cv_folds, r.seed)
-        return FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data)
+        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, floor)
+        result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
+        if stale:
+            result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
+        return result
+
+    def recommend(self, fitted: FitResult) -> "Recommendation":
+        """The fitted surrogate's optimum with its interval; saved as the study's latest answer."""
+        from mixsearch import recommend as rc
+
+        r = self.recipe
+        rec = rc.recommend(fitted.surrogate, fitted.name, fitted.chosen.mae, fitted.n_runs, self.space(), r.search,
+                           r.seed, fitted.noise.sd if fitted.noise else None)
+        rc.save(rec, self.store.root)
+        return rec
 
     def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
@@ -317,10 +388,13 @@ class Study:
         round_ = int(view["round"].max()) + 1 if len(view) else 1
         levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
         target = self.completed_at_target()
+        pending = self.unfinished()
         ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
                               self.fidelity_values(view) if len(view) else None,
                               objectives=None if len(r.objective_list) < 2 else
-                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)))
+                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)),
+                              pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
+                              pending_fid=self.fidelity_values(pending) if len(pending) else None)
         prop = propose(ctx, n, method)
         origin = f"propose:{method}/{fitted.name}"
         rows = self.new_rows(prop.W, "proposed", round_, origin, prop.predicted, prop.fidelity)
@@ -352,10 +426,19 @@ class Study:
         return done[~np.array(dominated, bool)] if len(done) else done
 
     def best(self) -> dict | None:
+        """The best observed target-fidelity run of the search (validation runs do not count)."""
         done = self.completed_at_target()
+        done = done[~is_validation(done)] if len(done) else done
         if done.empty:
             return None
         return done.loc[done["objective"].astype(float).idxmin()].to_dict()
+
+
+def is_validation(df: pd.DataFrame) -> pd.Series:
+    """Rows `mixsearch validate` opened."""
+    if "origin" not in df:
+        return pd.Series(False, index=df.index)
+    return df["origin"].astype(str).str.startswith(VALIDATE)
 
 
 def shutdown() -> None:
