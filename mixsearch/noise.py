@@ -17,11 +17,13 @@ SIMULATIONS = 200
 
 
 def replicate_groups(X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray:
-    """A group label per row: rows with the same mixture (at DECIMALS places) and fidelity share one."""
+    """A group label per row, numbered in order of first appearance: rows with the same mixture
+    (at DECIMALS places) and fidelity share one."""
     key = np.round(np.asarray(X, float), DECIMALS)
     if fid is not None:
         key = np.hstack([key, np.round(np.asarray(fid, float), 6)[:, None]])
-    return np.unique(key, axis=0, return_inverse=True)[1].reshape(-1)
+    _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse.reshape(-1)]
 
 
 def average_replicates(data: TrainSet) -> TrainSet:
