@@ -218,7 +218,16 @@ def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance:
     return df
 
 
+def _step_at(trace: Trace, grid: np.ndarray) -> np.ndarray:
+    """The trace's best-so-far at each cost of the grid (NaN before its first run)."""
+    cost, best = np.asarray(trace.cost, float), np.asarray(trace.best, float)
+    idx = np.searchsorted(cost, grid, side="right") - 1
+    out = np.where(idx >= 0, best[np.clip(idx, 0, None)], np.nan)
+    return np.where(np.isfinite(out), out, np.nan)
+
+
 def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
+    """Regret against cost per strategy: the median over seeds, with the 25-75% band."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -227,12 +236,18 @@ def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
     from mixsearch.report import save_png
 
     fig, ax = plt.subplots(figsize=(6.5, 4))
+    costs = np.concatenate([np.asarray(t.cost, float) for traces in traces_by_seed for t in traces])
+    costs = costs[costs > 0]
+    grid = np.geomspace(costs.min(), costs.max(), 200)
     for k in range(len(traces_by_seed[0])):
-        for s, (traces, opt) in enumerate(zip(traces_by_seed, optima)):
-            t = traces[k]
-            regret = np.array(t.best) - opt
-            ax.step(t.cost, np.where(np.isfinite(regret), regret, np.nan), where="post", color=f"C{k}", alpha=0.6,
-                    label=t.strategy if s == 0 else None)
+        regrets = np.array([_step_at(traces[k], grid) - opt for traces, opt in zip(traces_by_seed, optima)])
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            mid, lo, hi = (np.nanquantile(regrets, q, axis=0) for q in (0.5, 0.25, 0.75))
+        ax.plot(grid, mid, color=f"C{k}", drawstyle="steps-post",
+                label=f"{traces_by_seed[0][k].strategy} (median of {len(regrets)})")
+        if len(regrets) > 1:
+            ax.fill_between(grid, lo, hi, color=f"C{k}", alpha=0.2, step="post")
     ax.set_xscale("log")
     ax.set_xlabel("cumulative cost (target-run units)")
     ax.set_ylabel("best target objective − pool optimum")

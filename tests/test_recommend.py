@@ -234,3 +234,32 @@ def test_runs_on_an_older_data_hash_are_excluded_with_a_warning(study):
     fit = study.fit()
     assert fit.n_runs == len(view) - 2
     assert fit.warnings[0] == "2 run(s) trained on an older data hash are excluded from the fit"
+
+
+def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, ray_local):
+    import ray
+
+    from mixsearch.report import write_report
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    recipe_dict["objectives"] = [{"kind": "domain", "target": "docs"}, {"kind": "domain", "target": "code"}]
+    recipe_dict["search"].update(initial_runs=8, surrogate="linear", candidates=2000)
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+    names = study.recipe.domain_names
+
+    def trainer(spec: dict, data: dict) -> dict:  # docs and code losses pull opposite ways
+        w = np.array([spec["mixture"][n] for n in names])
+        base = float(LAW(w[None])[0])
+        return {"status": "done", "losses": {"docs": base - w[1], "code": base - w[0], "news": base},
+                "wall_time": 0.01, "tokens": 1}
+
+    study.seed_initial()
+    study.launch(fn=trainer)
+    page = write_report(study, tmp_path / "r.html").read_text()
+    sections = [line for line in page.split("<h2>")[1:]]
+    assert sections[0].startswith("Recommendation")
+    assert "predicted objective" in sections[0] and "95% interval" in sections[0]
+    assert "Not validated yet" in sections[0]
+    assert "Pareto front" in page and "objective" in page
+    front = study.pareto()
+    assert all(str(rid)[:10] in page for rid in front["run_id"])
