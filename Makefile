@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/mixsearch data fetch recipes/quickstart.yaml
 	$(BIN)/mixsearch run recipes/quickstart.yaml
+	$(BIN)/mixsearch validate recipes/quickstart.yaml
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -26,6 +27,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/surrogates.py
 	$(BIN)/python benchmarks/proxy_throughput.py
+	$(BIN)/python benchmarks/search_quality.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data
