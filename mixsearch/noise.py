@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from mixsearch.mixtures import DECIMALS
+from mixsearch.mixtures import DECIMALS, Space, dedupe, finalize
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore, spearman
 
@@ -24,6 +24,13 @@ def replicate_groups(X: np.ndarray, fid: np.ndarray | None = None) -> np.ndarray
         key = np.hstack([key, np.round(np.asarray(fid, float), 6)[:, None]])
     _, first, inverse = np.unique(key, axis=0, return_index=True, return_inverse=True)
     return np.argsort(np.argsort(first))[inverse.reshape(-1)]
+
+
+def replicate_plan(space: Space, W: np.ndarray, mixtures: int, seeds: int, seed: int) -> tuple[np.ndarray, list[int]]:
+    """Uniform, natural, then the first of the initial mixtures W (`mixtures` in all), each with
+    `seeds` seeds from the recipe's (the first is shared with an initial run of that mixture)."""
+    base = dedupe(finalize(np.vstack([space.uniform, space.natural_or_prior, W]), space))[:mixtures]
+    return np.repeat(base, seeds, axis=0), [seed + k for k in range(seeds)] * len(base)
 
 
 def average_replicates(data: TrainSet) -> TrainSet:

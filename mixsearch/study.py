@@ -164,17 +164,12 @@ class Study:
         return self.add(rows + self._replicate_rows(W))
 
     def _replicate_rows(self, W: np.ndarray) -> list[dict]:
-        """search.replicates: uniform, natural, then the first initial mixtures, each with several
-        seeds at the target fidelity (the first seed is the recipe's, shared with the initial run)."""
+        """search.replicates: the noise-floor runs of the first round, at the target fidelity."""
         rep = self.recipe.search.replicates
         if rep is None:
             return []
-        space = self.space()
-        base = mixtures.dedupe(mixtures.finalize(np.vstack([space.uniform, space.natural_or_prior, W]), space))
-        base = base[: rep.mixtures]
-        seeds = [self.recipe.seed + k for k in range(rep.seeds)]
-        return self.new_rows(np.repeat(base, rep.seeds, axis=0), "pending", 0, "replicate",
-                             seeds=seeds * len(base))
+        mixes, seeds = noise.replicate_plan(self.space(), W, rep.mixtures, rep.seeds, self.recipe.seed)
+        return self.new_rows(mixes, "pending", 0, "replicate", seeds=seeds)
 
     def unfinished(self, validation: bool = False) -> pd.DataFrame:
         """Open runs; those `validate` opened only if `validation` (the search never waits on them)."""
