@@ -257,7 +257,8 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
         _emit_json({
-            "recommendation": rec.to_dict() if rec else None, "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
+            "recommendation": rec.to_dict() if rec else None,
+            "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
             "rounds": [{"round": rep.round, "launched": rep.launched, "fit": _fit_json(rep.fit) if rep.fit else None,
                         "proposals": _proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
             "failed": result.failed, "spent": result.spent.to_dict(),
@@ -315,7 +316,8 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     _warn_unreadable(study)
     pareto = _pareto_json(study) if len(r.objective_list) > 1 else None
     if as_json:
-        _emit_json({"recommendation": rec.to_dict() if rec else None, "study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
+        _emit_json({"recommendation": rec.to_dict() if rec else None,
+                    "study": r.study, "runs": len(view), "by_status": counts, "failed": failed, "pareto": pareto,
                     "spent": used.to_dict(), "budget": r.budget.model_dump(), "locked_by": lock,
                     "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                     "best": _best_json(best, r.domain_names, rec)})

@@ -73,7 +73,8 @@ def _learned_noise(surrogate: Surrogate, w: np.ndarray) -> float:
 
     with torch.no_grad():
         x = surrogate._inputs(w[None], None)  # type: ignore[attr-defined]
-        total = float(surrogate.model.posterior(x, observation_noise=True).variance.detach().squeeze())  # type: ignore[attr-defined]
+        post = surrogate.model.posterior(x, observation_noise=True)  # type: ignore[attr-defined]
+        total = float(post.variance.detach().squeeze())
     var = total - float(surrogate.predict_std(w[None])[0]) ** 2
     return float(np.sqrt(max(var, 0.0)))
 

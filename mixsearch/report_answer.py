@@ -81,6 +81,7 @@ def pareto(study: Study, png) -> str:
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
     ax.legend()
-    rows = [[str(row["run_id"])[:10], *[f"{v:.4f}" for v in y], *[f"{float(row[WEIGHT + n]):.3f}" for n in r.domain_names]]
+    rows = [[str(row["run_id"])[:10], *[f"{v:.4f}" for v in y],
+             *[f"{float(row[WEIGHT + n]):.3f}" for n in r.domain_names]]
             for row, y in zip(front.to_dict("records"), F)]
     return png(fig) + _table(["run", *labels, *r.domain_names], rows)

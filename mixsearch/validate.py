@@ -171,7 +171,8 @@ def arms(study: Study, rec: Recommendation, extra: dict[str, np.ndarray]) -> dic
     return {k: np.round(v, 6) for k, v in out.items()}
 
 
-def paired(rec: dict[int, float], other: dict[int, float], sign: float = 1.0) -> tuple[float, tuple[float, float], int, str]:
+def paired(rec: dict[int, float], other: dict[int, float],
+           sign: float = 1.0) -> tuple[float, tuple[float, float], int, str]:
     """Mean of (other - rec) over shared seeds, its 95% t-interval and the verdict; `sign` -1
     for objectives that are maximised."""
     from scipy.stats import t
@@ -190,7 +191,8 @@ def paired(rec: dict[int, float], other: dict[int, float], sign: float = 1.0) ->
 
 def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
-             fn: Callable[[dict, dict], dict] = train_proxy, on_result: Callable[[dict], None] | None = None) -> Validation:
+             fn: Callable[[dict, dict], dict] = train_proxy,
+             on_result: Callable[[dict], None] | None = None) -> Validation:
     """Store the validation runs (reusing finished ones), train the missing ones, compare."""
     fid = fid or study.target
     mixtures = arms(study, rec, extra or {})
