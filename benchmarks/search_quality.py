@@ -13,6 +13,7 @@ Goal: recommendation regret <= half the best observed run's.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -71,6 +72,7 @@ def main() -> None:
             warnings.simplefilter("ignore")
             pairs = np.array([one(strategy, s, args.noise, args.rounds) for s in range(args.seeds)])
         rec, best = np.median(pairs, axis=0)
+        print(f"{strategy}: recommendation {rec:.4f}, best observed {best:.4f}", file=sys.stderr, flush=True)
         rows.append((strategy, f"{INITIAL + BATCH * args.rounds}", f"{rec:.4f}", f"{best:.4f}",
                      f"{rec / best:.2f}" if best > 0 else "-", f"{int((pairs[:, 0] < pairs[:, 1]).sum())}/{args.seeds}",
                      "yes" if rec <= best / 2 else "no", f"{time.perf_counter() - start:.0f}"))
