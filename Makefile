@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/mixsearch data fetch recipes/quickstart.yaml
 	$(BIN)/mixsearch run recipes/quickstart.yaml
+	$(BIN)/mixsearch validate recipes/quickstart.yaml
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -28,6 +29,7 @@ bench: install
 	$(BIN)/python benchmarks/proxy_throughput.py
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/prepare.py
+	$(BIN)/python benchmarks/search_quality.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data

@@ -18,12 +18,11 @@ from rich.table import Table
 
 from mixsearch import __version__, signals
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
-from mixsearch.importer import parse_mapping
 from mixsearch.recipe import Search, load_recipe, parse_recipe_text
 from mixsearch.ui import documents, entry
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, bytes_progress, spinner, sweep_callback
-from mixsearch.ui.tables import fit_table, mixture_table
+from mixsearch.ui.tables import mixture_table, print_fit, recommendation_table, show_answer, show_best
 
 if TYPE_CHECKING:
     from mixsearch.study import Study
@@ -172,7 +171,8 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:
-            out.print(fit_table(rep.fit))
+            out.print(recommendation_table(rep.recommendation, r.domain_names))
+            print_fit(rep.fit)
             out.print(mixture_table(rep.proposals, r.domain_names,
                                     f"proposed mixtures (after round {rep.round})", "predicted"))
 
@@ -187,18 +187,21 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
             study.store.compact()
     _warn_unreadable(study)
     best = study.best()
+    from mixsearch.recommend import load as load_recommendation
+
+    rec = result.recommendation or load_recommendation(study.store.root)
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
         emit_json({
+            "recommendation": rec.to_dict() if rec else None,
             "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
             "rounds": [{"round": rep.round, "launched": rep.launched,
                         "fit": documents.fit_json(rep.fit) if rep.fit else None, "proposals": documents.proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
             "failed": result.failed, "spent": result.spent.to_dict(),
             "budget": {"hours": budget.hours, "tokens": budget.tokens},
-            "best": documents.best_json(best, r.domain_names), "exit_code": code})
+            "best": documents.best_json(best, r.domain_names, rec), "exit_code": code})
     else:
-        if best:
-            out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
+        show_answer(rec, best, r.domain_names)
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
@@ -247,16 +250,21 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     failures = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records")
     used = spent(view)
     best = study.best()
+    from mixsearch.recommend import load as load_recommendation
+
+    rec = load_recommendation(study.store.root)
     lock = StudyLock(study.store.root).holder()
     _warn_unreadable(study)
     pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     fitted = _stored_fit(study)
     if as_json:
-        emit_json({"study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
+        emit_json({"recommendation": rec.to_dict() if rec else None, "study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
                    "failures": failures, "pareto": pareto, "surrogate": fitted, "spent": used.to_dict(), "budget": r.budget.model_dump(),
                    "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-                   "best": documents.best_json(best, r.domain_names)})
+                   "best": documents.best_json(best, r.domain_names, rec)})
         return
+    if rec:
+        out.print(recommendation_table(rec, r.domain_names))
     table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
     table.add_column("runs", justify="right")
@@ -281,7 +289,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
             table.add_row(p["run_id"][:10], *[f"{v:.4f}" for v in p["objectives"]])
         out.print(table)
     elif best:
-        out.print(mixture_table([best], r.domain_names, "best completed run", "objective"))
+        show_best(best, rec, r.domain_names)
 
 
 def _stored_fit(study: Study) -> dict | None:
@@ -310,12 +318,14 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     study = _open(recipe, runs_dir)
     with _warning_unreadable(study), spinner("cross-validating surrogates"):
         result = study.fit(surrogate, refit)
+        rec = study.recommend(result)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
     if as_json:
-        emit_json({**documents.fit_json(result), "plot": str(plot)})
+        emit_json({"recommendation": rec.to_dict(), **documents.fit_json(result), "plot": str(plot)})
     else:
-        out.print(fit_table(result))
+        out.print(recommendation_table(rec, study.recipe.domain_names))
+        print_fit(result)
         err.print(f"predicted vs actual: {plot}")
 
 
@@ -334,17 +344,62 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     with (_warning_unreadable(study), StudyLock(study.store.root, "propose"),
           spinner("fitting the surrogate and proposing")):
         result = study.fit(surrogate, refit)
+        rec = study.recommend(result)
         frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
     if as_json:
-        emit_json({"fit": documents.fit_json(result), "proposals": documents.proposal_json(rows, names),
-                   "recommendation": frame.attrs.get("recommendation")})
+        emit_json({"recommendation": rec.to_dict(), "fit": documents.fit_json(result),
+                   "proposals": documents.proposal_json(rows, names),
+                   "mf_recommendation": frame.attrs.get("recommendation")})
     else:
+        out.print(recommendation_table(rec, names))
         out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
         if frame.attrs.get("recommendation"):
             rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
             out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
+
+
+
+@app.command("validate")
+def validate_cmd(recipe: RecipeArg,
+                 seeds: Annotated[int, typer.Option(min=1, help="seeds per mixture (the same for all)")] = 3,
+                 fidelity: Annotated[str | None, typer.Option(help="a fidelity of the plan (default: target)")] = None,
+                 tokens: Annotated[int | None, typer.Option(min=1, help="override: training tokens")] = None,
+                 width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
+                 layers: Annotated[int | None, typer.Option(min=1, help="override: model layers")] = None,
+                 mixture: Annotated[list[str] | None, typer.Option("--mixture", help="also train name=w1,w2,... "
+                                                                   "(domain order)")] = None,
+                 mixtures: Annotated[Path | None, typer.Option("--mixtures", help="CSV/YAML of named mixtures")] = None,
+                 address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Train the recommendation beside uniform, natural and the best run's mixture (same seeds);
+    print mean ± sd, paired differences with 95% intervals and a verdict. Resumable."""
+    from mixsearch import validate as va
+    from mixsearch.lock import StudyLock
+    from mixsearch.recommend import load as load_recommendation
+    from mixsearch.study import shutdown
+
+    study = _open(recipe, runs_dir)
+    names = study.recipe.domain_names
+    extra = dict(va.parse_mixture(m, names) for m in mixture or [])
+    extra.update(va.read_mixtures(mixtures, names) if mixtures else {})
+    with StudyLock(study.store.root, "validate"):
+        _prepare(study, as_json)
+        rec = load_recommendation(study.store.root) or study.recommend(study.fit())
+        try:
+            with RunProgress("validation runs") as progress:
+                progress.grow(len(study.unfinished(validation=True)))
+                result = va.validate(study, rec, seeds, va.scale(study, fidelity, tokens, width, layers), extra,
+                                     address, on_result=sweep_callback(progress, lambda: len(study.unfinished(True))))
+        finally:
+            shutdown()
+            study.store.compact()
+    if as_json:
+        emit_json({"recommendation": rec.to_dict(), **result.to_dict()})
+    else:
+        out.print(recommendation_table(rec, names))
+        out.print(va.table(result))
+    raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
 
 
 @app.command("import")
@@ -360,7 +415,7 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
     from dataclasses import asdict
 
-    from mixsearch.importer import ImportOptions, import_table
+    from mixsearch.importer import ImportOptions, import_table, parse_mapping
     from mixsearch.lock import StudyLock
 
     study = _open(recipe, runs_dir)

@@ -20,12 +20,22 @@ TOL = 1e-9
 
 @dataclass(frozen=True)
 class Space:
-    """The feasible mixtures: w >= 0, sum(w) = 1, lo <= w <= hi; prior is the natural mixture."""
+    """The feasible mixtures: w >= 0, sum(w) = 1, lo <= w <= hi; prior is the sampling prior
+    (token share ** prior_power), natural the token share itself (both within bounds)."""
 
     names: tuple[str, ...]
     lo: np.ndarray
     hi: np.ndarray
     prior: np.ndarray
+    natural: np.ndarray | None = None
+
+    @property
+    def uniform(self) -> np.ndarray:
+        return project(np.full(self.dim, 1.0 / self.dim), self.lo, self.hi)[0]
+
+    @property
+    def natural_or_prior(self) -> np.ndarray:
+        return self.prior if self.natural is None else self.natural
 
     @property
     def dim(self) -> int:
@@ -37,10 +47,11 @@ class Space:
 
 
 def build_space(recipe: Recipe, train_tokens: dict[str, int]) -> Space:
-    """Bounds from per-domain min/max and epoch caps (at the largest token budget);
-    prior = token share ** prior_power."""
+    """Bounds from per-domain min/max and epoch caps (at the largest token budget, the final
+    training run's `constraints.final_tokens` included); prior = token share ** prior_power."""
     names = tuple(recipe.domain_names)
-    budget = max(train.tokens for _, _, train, _ in recipe.proxy.fidelity_configs())
+    budget = max([train.tokens for _, _, train, _ in recipe.proxy.fidelity_configs()]
+                 + [recipe.constraints.final_tokens or 0])
     lo, hi = np.zeros(len(names)), np.ones(len(names))
     for i, name in enumerate(names):
         b = recipe.constraints.domains.get(name, Bounds())
@@ -57,7 +68,31 @@ def build_space(recipe: Recipe, train_tokens: dict[str, int]) -> Space:
         )
     counts = np.array([train_tokens[n] for n in names], dtype=float)
     prior = (counts / counts.sum()) ** recipe.search.sampling.prior_power
-    return Space(names, lo, hi, project(prior / prior.sum(), lo, hi)[0])
+    return Space(names, lo, hi, project(prior / prior.sum(), lo, hi)[0], project(counts / counts.sum(), lo, hi)[0])
+
+
+def kl_to(W: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """KL(w || q) per row (0 log 0 = 0)."""
+    W = np.atleast_2d(W)
+    q = np.clip(q, 1e-12, None)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(W > 0, W * np.log(np.clip(W, 1e-300, None) / q), 0.0)
+    return terms.sum(1)
+
+
+def diverse(W: np.ndarray, taken: np.ndarray, min_distance: float, n: int | None = None) -> np.ndarray:
+    """Indices of the rows of W kept, in order, when at least `min_distance` (L1) from every kept
+    row and from each row of `taken`; at most n."""
+    W = np.atleast_2d(W)
+    ref = np.asarray(taken, float).reshape(-1, W.shape[1])
+    kept: list[int] = []
+    for i, w in enumerate(W):
+        if len(ref) == 0 or np.abs(ref - w).sum(1).min() >= min_distance - 1e-9:
+            kept.append(i)
+            ref = np.vstack([ref, w])
+            if n is not None and len(kept) == n:
+                break
+    return np.array(kept, dtype=int)
 
 
 def project(w: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:

@@ -279,6 +279,8 @@ class Bounds(Strict):
 
 class Constraints(Strict):
     max_epochs: float | None = Field(None, gt=0, description="default epoch cap for every domain")
+    final_tokens: int | None = Field(None, gt=0, description="tokens of the final training run: epoch caps "
+                                                            "hold at this budget too")
     domains: dict[str, Bounds] = {}
 
 
@@ -290,6 +292,13 @@ class Sampling(Strict):
     concentration_steps: int = Field(15, ge=1)
     max_prior_multiple: float | None = Field(15.0, gt=0)
     min_weight: float = Field(2e-4, ge=0, lt=0.1, description="smaller weights become 0")
+
+
+class Replicates(Strict):
+    """Mixtures of the first round trained with several seeds, to measure seed noise."""
+
+    mixtures: int = Field(4, ge=1, description="uniform, natural, then initial samples")
+    seeds: int = Field(3, ge=2)
 
 
 class Search(Strict):
@@ -307,6 +316,11 @@ class Search(Strict):
     fit_budget_s: float | None = Field(None, gt=0, description="auto: skip a surrogate whose cross-validation "
                                                                   "and fit would take longer (seconds)")
     sampling: Sampling = Sampling()
+    replicates: Replicates | None = Field(None, description="measure seed noise in the first round")
+    min_distance: float = Field(0.05, ge=0, le=2, description="least L1 distance between proposals of a batch "
+                                                             "and from open runs")
+    kl_to_natural: float = Field(0.0, ge=0, description="penalty x KL(mixture || natural) added to the "
+                                                       "predicted objective when choosing mixtures")
 
 
 class BudgetSpec(Strict):

@@ -16,10 +16,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from mixsearch import report_answer  # noqa: E402
 from mixsearch.paths import writable_dir  # noqa: E402
 from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
+from mixsearch.validate import load as load_validation  # noqa: E402
+
+POOR_RANK = 0.6  # cheap-vs-target Spearman below this earns a warning
 
 
 def _png(fig: plt.Figure) -> str:
@@ -55,7 +59,7 @@ def _history(done: pd.DataFrame, target: np.ndarray, sign: float) -> str:
 
 def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float]:
     """Out-of-fold predictions of the chosen surrogate (kept from its cross-validation) against
-    the actual objective."""
+    the actual objective, with the seed-noise floor as a band around the diagonal."""
     chosen = fit.chosen
     if chosen.predicted is not None:
         pred, y, k = chosen.predicted, chosen.actual, chosen.folds
@@ -67,6 +71,11 @@ def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float
     ax.scatter(y, pred, s=16, alpha=0.7)
     lo, hi = float(min(y.min(), pred.min())), float(max(y.max(), pred.max()))
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1)
+    if fit.noise is not None:
+        sd = fit.noise.sd
+        ax.fill_between([lo, hi], [lo - sd, hi - sd], [lo + sd, hi + sd], color="grey", alpha=0.2,
+                        label=f"± seed sd {sd:.4f} (max Spearman {fit.noise.max_spearman:.2f})")
+        ax.legend(fontsize=8)
     ax.set_xlabel("actual objective")
     ax.set_ylabel(f"{k}-fold out-of-fold prediction")
     ax.set_title(f"{fit.name}: Spearman {rho:.3f}")
@@ -82,16 +91,16 @@ def save_png(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def _surrogate(study: Study) -> tuple[str, str]:
-    if len(study.completed_at_target()) < MIN_RUNS_TO_FIT:
+def _surrogate(study: Study, fit: FitResult | None) -> tuple[str, str]:
+    if fit is None:
         return "", f"<p>Fewer than {MIN_RUNS_TO_FIT} completed runs: no surrogate yet.</p>"
-    fit = study.fit()
     fig, _ = predicted_vs_actual(study, fit)
     rows = "".join(f"<tr><td>{s.name}</td><td>{s.spearman:.3f}</td><td>{s.mae:.4f}</td><td>{s.fit_seconds:.2f}</td>"
                    f"<td>{'chosen' if s.name == fit.name else ''}</td></tr>" for s in fit.scores)
     table = ("<table><tr><th>surrogate</th><th>Spearman</th><th>MAE</th><th>fit s</th><th></th></tr>"
              f"{rows}</table>")
-    return _png(fig), table
+    notes = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in fit.warnings)
+    return _png(fig), table + notes
 
 
 def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
@@ -131,17 +140,32 @@ def _fidelities(done: pd.DataFrame) -> str:
     ax.scatter(both[a], both[b], s=16)
     ax.set_xlabel(a)
     ax.set_ylabel(b)
-    ax.set_title(f"same mixtures at two fidelities: Spearman {spearman(both[a].values, both[b].values):.3f}"
+    rho = spearman(both[a].values, both[b].values) if len(both) > 2 else float("nan")
+    ax.set_title(f"same mixtures at two fidelities: Spearman {rho:.3f}"
                  if len(both) > 2 else "too few mixtures run at both fidelities")
-    return _png(fig)
+    warn = (f"<p><b>warning:</b> the cheapest fidelity ranks mixtures poorly against the target (Spearman "
+            f"{rho:.2f} &lt; {POOR_RANK}): its runs say little about the target.</p>" if rho < POOR_RANK else "")
+    return warn + _png(fig)
+
+
+def _loss_tables(done: pd.DataFrame, names: list[str], study: Study) -> str:
+    """Best runs per fidelity (never mixed: a cheap run's loss is not comparable to the target's)."""
+    value = study.fidelity_values(done)
+    out = []
+    for v in sorted(np.unique(value), reverse=True):
+        part = done[value == v]
+        label = str(part["fidelity"].iloc[0]) if "fidelity" in part else f"{v:g}"
+        out.append(f"<h3>fidelity {html.escape(label)} (cost {v:.3g} of the target)</h3>" + _loss_table(part, names, study.signs[0]))
+    return "".join(out)
 
 
 def _loss_table(done: pd.DataFrame, names: list[str], sign: float) -> str:
     loss_cols = [c for c in done.columns if c.startswith((LOSS, METRIC))]
     top = done.sort_values("objective", ascending=bool(sign > 0)).head(10)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", *[WEIGHT + n for n in names], "objective", *loss_cols])
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "seed", *[WEIGHT + n for n in names], "objective",
+                                                           *loss_cols])
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td>"
+        "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td><td>{r.get('seed', '')}</td>"
         + "".join(f"<td>{float(r[WEIGHT + n]):.3f}</td>" for n in names)
         + f"<td>{float(r['objective']):.4f}</td>"
         + "".join(f"<td>{float(r[c]):.4f}</td>" for c in loss_cols) + "</tr>"
@@ -160,12 +184,17 @@ def write_report(study: Study, path: Path) -> Path:
     if done.empty:
         parts.append("<p>No completed runs yet.</p>")
     else:
-        surrogate_png, surrogate_table = _surrogate(study)
+        fit = study.fit() if len(study.completed_at_target()) >= MIN_RUNS_TO_FIT else None
+        rec = study.recommend(fit) if fit is not None else None
+        surrogate_png, surrogate_table = _surrogate(study, fit)
         target = np.isclose(study.fidelity_values(done), 1.0)
-        parts += ["<h2>Search history</h2>", _history(done, target, study.signs[0]),
-                  "<h2>Surrogate</h2>", surrogate_table, surrogate_png,
-                  "<h2>Mixtures</h2>", _mixtures(study, view, done),
-                  "<h2>Best runs: per-domain losses and metrics</h2>", _loss_table(done, names, study.signs[0]),
+        front = report_answer.pareto(study, _png) if len(study.recipe.objective_list) > 1 else ""
+        parts += ["<h2>Recommendation</h2>", report_answer.answer(study, rec, load_validation(study.store.root), _png),
+                  "<h2>Search history</h2>", _history(done, target, study.signs[0]),
+                  "<h2>Surrogate</h2>", surrogate_table, surrogate_png]
+        parts += ["<h2>Pareto front</h2>", front] if front else []
+        parts += ["<h2>Mixtures</h2>", _mixtures(study, view, done),
+                  "<h2>Best runs per fidelity: per-domain losses and metrics</h2>", _loss_tables(done, names, study),
                   "<h2>Fidelities</h2>", _fidelities(done)]
     page = ("<!doctype html><html><head><meta charset='utf-8'><title>mixsearch report</title><style>"
             "body{font-family:sans-serif;max-width:1100px;margin:2em auto}table{border-collapse:collapse}"

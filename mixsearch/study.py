@@ -26,10 +26,15 @@ if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are importe
     from mixsearch.surrogate.base import Surrogate, TrainSet
     from mixsearch.surrogate.cv import CVScore
 
+if TYPE_CHECKING:
+    from mixsearch.noise import NoiseFloor
+    from mixsearch.recommend import Recommendation
+
 MIN_RUNS_TO_FIT = 4
 MAX_RUNS_PER_GPU = 8
 OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 UNFINISHED = ("pending", "proposed")
+VALIDATE = "validate:"  # origin prefix of runs trained by `mixsearch validate`
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
@@ -92,6 +97,8 @@ class FitResult:
     data: TrainSet
     key: str = ""  # what the fit saw (runs and settings); see surrogate/fitstore.py
     reused: bool = False  # loaded from runs/<study>/fit/ rather than fitted now
+    noise: NoiseFloor | None = None  # seed noise, from replicates
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def chosen(self) -> CVScore:
@@ -103,6 +110,7 @@ class Study:
     recipe: Recipe
     store: Store
     _data: PreparedData | None = field(default=None, repr=False)
+    scales: dict[str, FidelityConfig] = field(default_factory=dict)  # off-plan scales `validate` trains at
 
     @classmethod
     def open(cls, recipe: Recipe, runs_dir: str | Path) -> "Study":
@@ -161,21 +169,24 @@ class Study:
         return list(self.fidelities.values())[-1]
 
     # ---- runs -------------------------------------------------------------------------------
-    def run_id(self, mixture: dict[str, float], fid: FidelityConfig) -> str:
+    def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
         return stable_hash({"mixture": {k: round(v, 6) for k, v in mixture.items()},
                             "model": fid.model.model_dump(), "train": fid.train.model_dump(),
-                            "seed": self.recipe.seed, "data": self.data().data_hash})
+                            "seed": self.recipe.seed if seed is None else seed, "data": self.data().data_hash})
 
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
-                 predicted: np.ndarray | None = None, fidelity: list[str] | None = None) -> list[dict]:
+                 predicted: np.ndarray | None = None, fidelity: list[str] | None = None,
+                 seeds: list[int] | None = None) -> list[dict]:
+        """Rows for mixtures W at fidelities (names; default the target) and seeds (default the recipe's)."""
         r, data = self.recipe, self.data()
         rows = []
         for i, w in enumerate(W):
-            fid = self.fidelities[fidelity[i]] if fidelity else self.target
+            fid = self._fidelity(fidelity[i]) if fidelity else self.target
+            seed = r.seed if seeds is None else int(seeds[i])
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
-                "run_id": self.run_id(mixture, fid), "study": r.study, "status": status, "round": round_,
-                "origin": origin, "seed": r.seed, "data_hash": data.data_hash, "fidelity": fid.name,
+                "run_id": self.run_id(mixture, fid, seed), "study": r.study, "status": status, "round": round_,
+                "origin": origin, "seed": seed, "data_hash": data.data_hash, "fidelity": fid.name,
                 "fidelity_value": fid.value, "params": fid.params, "tokens": fid.train.tokens,
                 "model": json.dumps(fid.model.model_dump()),
                 "predicted": float(predicted[i]) if predicted is not None else math.nan,
@@ -202,16 +213,35 @@ class Study:
         names = r.search.initial_fidelities or [self.target.name]
         rows = [row for name in names
                 for row in self.new_rows(W, "pending", 0, f"initial:{r.search.sampling.method}", fidelity=[name] * len(W))]
-        return self.add(rows)
+        return self.add(rows + self._replicate_rows(W))
 
-    def unfinished(self) -> pd.DataFrame:
+    def _replicate_rows(self, W: np.ndarray) -> list[dict]:
+        """search.replicates: the noise-floor runs of the first round, at the target fidelity."""
+        from mixsearch import noise
+
+        rep = self.recipe.search.replicates
+        if rep is None:
+            return []
+        mixes, seeds = noise.replicate_plan(self.space(), W, rep.mixtures, rep.seeds, self.recipe.seed)
+        return self.new_rows(mixes, "pending", 0, "replicate", seeds=seeds)
+
+    def unfinished(self, validation: bool = False) -> pd.DataFrame:
+        """Open runs; those `validate` opened only if `validation` (the search never waits on them)."""
         view = self.store.runs()
-        return view[view["status"].isin(UNFINISHED)] if len(view) else view
+        if view.empty:
+            return view
+        open_ = view["status"].isin(UNFINISHED)
+        if not validation:
+            open_ &= ~is_validation(view)
+        return view[open_]
+
+    def _fidelity(self, name: str) -> FidelityConfig:
+        return self.fidelities[name] if name in self.fidelities else self.scales[name]
 
     def _fidelity_of(self, row: dict) -> FidelityConfig:
         name = row.get("fidelity")
-        if isinstance(name, str) and name in self.fidelities:
-            return self.fidelities[name]
+        if isinstance(name, str) and (name in self.fidelities or name in self.scales):
+            return self._fidelity(name)
         if isinstance(name, str):
             raise UserError(f"run {row['run_id']} is at fidelity '{name}', which the recipe no longer has",
                             where="proxy.fidelities")
@@ -219,16 +249,19 @@ class Study:
 
     def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
                fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
-               should_stop: Callable[[], bool] | None = None) -> dict[str, int]:
+               should_stop: Callable[[], bool] | None = None, only: set[str] | None = None) -> dict[str, int]:
         """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
         each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
-        run (default: the recipe's command trainer, else the built-in GPT)."""
+        run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
+        (validation runs included), else every open search run."""
         from mixsearch import schedule
         from mixsearch.proxy.command import run_command
         from mixsearch.proxy.train import RunSpec, train_proxy
         from mixsearch.trainers import builtin_can_report, command_settings
 
-        todo = self.unfinished()
+        todo = self.unfinished(validation=only is not None)
+        if only is not None and not todo.empty:
+            todo = todo[todo["run_id"].isin(only)]
         if not todo.empty:
             self._trainable()
             todo = todo.sort_values(["round", "seq"], kind="stable")
@@ -254,7 +287,7 @@ class Study:
         gpus = self.num_gpus()
         schedule.connect(address)
         groups = [g for name, specs in by_fidelity.items()
-                  for g in (self._ensembles(self.fidelities[name], specs, gpus) if trainer is None else [[s] for s in specs])]
+                  for g in (self._ensembles(self._fidelity(name), specs, gpus) if trainer is None else [[s] for s in specs])]
 
         def record(spec: RunSpec, result: dict) -> None:
             row = self._result_row(base[spec.run_id], result, gpus)
@@ -331,12 +364,26 @@ class Study:
 
     # ---- surrogate and proposals ------------------------------------------------------------
     def completed(self) -> pd.DataFrame:
-        """Done runs with a finite objective, at every fidelity."""
+        """Done runs with a finite objective, at every fidelity of the plan (runs `validate`
+        trained at other scales are not part of the search)."""
         view = self.store.runs()
         if view.empty:
             return view
         done = view[view["status"] == "done"]
-        return done[np.isfinite(done["objective"].astype(float))]
+        done = done[np.isfinite(done["objective"].astype(float))]
+        if "fidelity" in done:
+            off_plan = is_validation(done) & ~done["fidelity"].isin(list(self.fidelities))
+            done = done[~off_plan]
+        return done
+
+    def current_data(self, done: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """The runs trained on the current data (or of unknown data, e.g. imported), and how
+        many were trained on an older data hash."""
+        if "data_hash" not in done or done.empty:
+            return done, 0
+        hashes = done["data_hash"]
+        stale = hashes.notna() & (hashes.astype(str) != "") & (hashes != self.data().data_hash)
+        return done[~stale], int(stale.sum())
 
     def completed_at_target(self) -> pd.DataFrame:
         done = self.completed()
@@ -394,7 +441,12 @@ class Study:
             raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                             where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
-        data = self.train_set(done)
+        from mixsearch import noise
+
+        done, stale = self.current_data(done)
+        runs = self.train_set(done)
+        floor = noise.noise_floor(runs, r.seed)
+        data = noise.average_replicates(runs)
         run_ids = [str(i) for i in done["run_id"]]
         settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
                     "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}
@@ -403,11 +455,24 @@ class Study:
             stored.reused = True
             return stored
         best, scores = select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
-        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key)
+        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key, noise=floor)
+        result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
+        if stale:
+            result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
         fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
                                                      "runs_key": fitstore.runs_key(run_ids),
                                                      "scores": [s.to_dict() for s in scores]})
         return result
+
+    def recommend(self, fitted: FitResult) -> "Recommendation":
+        """The fitted surrogate's optimum with its interval; saved as the study's latest answer."""
+        from mixsearch import recommend as rc
+
+        r = self.recipe
+        rec = rc.recommend(fitted.surrogate, fitted.name, fitted.chosen.mae, fitted.n_runs, self.space(), r.search,
+                           r.seed, fitted.noise.sd if fitted.noise else None)
+        rc.save(rec, self.store.root)
+        return rec
 
     def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
@@ -425,10 +490,13 @@ class Study:
         round_ = int(view["round"].max()) + 1 if len(view) else 1
         levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
         target = self.completed_at_target()
+        pending = self.unfinished()
         ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
                               self.fidelity_values(view) if len(view) else None,
                               objectives=None if len(r.objective_list) < 2 else
-                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)))
+                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)),
+                              pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
+                              pending_fid=self.fidelity_values(pending) if len(pending) else None)
         prop = propose(ctx, n, method)
         origin = f"propose:{method}/{fitted.name}"
         rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
@@ -462,10 +530,19 @@ class Study:
         return done[~np.array(dominated, bool)] if len(done) else done
 
     def best(self) -> dict | None:
+        """The best observed target-fidelity run of the search (validation runs do not count)."""
         done = self.completed_at_target()
+        done = done[~is_validation(done)] if len(done) else done
         if done.empty:
             return None
         return done.loc[(self.signs[0] * done["objective"].astype(float)).idxmin()].to_dict()
+
+
+def is_validation(df: pd.DataFrame) -> pd.Series:
+    """Rows `mixsearch validate` opened."""
+    if "origin" not in df:
+        return pd.Series(False, index=df.index)
+    return df["origin"].astype(str).str.startswith(VALIDATE)
 
 
 def shutdown() -> None:

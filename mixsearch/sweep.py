@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from mixsearch.budget import Budget, Spent, spent
+from mixsearch.recommend import Recommendation
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study
 
 
@@ -20,6 +21,7 @@ class RoundReport:
     launched: dict[str, int]
     fit: FitResult | None = None
     proposals: list[dict] = field(default_factory=list)
+    recommendation: Recommendation | None = None
 
 
 @dataclass
@@ -32,6 +34,11 @@ class SweepResult:
     @property
     def failed(self) -> int:
         return sum(r.launched["failed"] for r in self.rounds)
+
+    @property
+    def recommendation(self) -> Recommendation | None:
+        """The newest round's recommendation."""
+        return next((r.recommendation for r in reversed(self.rounds) if r.recommendation), None)
 
 
 def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None, address: str | None = None,
@@ -75,6 +82,7 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
             break
         with (phase or (lambda _: nullcontext()))(f"round {round_no}: fitting the surrogate and proposing"):
             report.fit = study.fit()
+            report.recommendation = study.recommend(report.fit)
             report.proposals = study.propose(report.fit).to_dict("records")
         if on_round:
             on_round(report)

@@ -38,6 +38,9 @@ def test_end_to_end(recipe_dict, tmp_path):
         for p in rnd["proposals"]:
             assert abs(sum(p["mixture"].values()) - 1) < 1e-9 and min(p["mixture"].values()) >= 0
     assert summary["best"]["objective"] == summary["best"]["losses"]["docs"]
+    rec = summary["recommendation"]  # the model's answer, first; the best run is not the answer
+    assert list(summary)[0] == "recommendation" and abs(sum(rec["mixture"].values()) - 1) < 1e-6
+    assert rec["interval"][0] < rec["predicted"] < rec["interval"][1] and rec["surrogate"]
 
     parts = list((tmp_path / "runs" / "tiny" / "parts").glob("part-*.parquet"))
     assert len(parts) == 1  # compacted at the end of the command
@@ -48,6 +51,7 @@ def test_end_to_end(recipe_dict, tmp_path):
     status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
     assert status["by_status"] == {"done": 8, "proposed": 2} and status["best"]["run_id"]
     assert status["failed"] == 0 and status["failures"] == []  # a count, as in run/sweep
+    assert status["recommendation"] == rec
 
     fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
     assert fit["chosen"] == "linear" and fit["runs"] == 8 and -1 <= fit["scores"][0]["spearman"] <= 1
@@ -55,9 +59,20 @@ def test_end_to_end(recipe_dict, tmp_path):
     prop = json.loads(cli("propose", str(recipe), "--n", "3", "--method", "argmin", "--json", cwd=tmp_path).stdout)
     assert len(prop["proposals"]) == 3
 
+    val = json.loads(cli("validate", str(recipe), "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json",
+                         cwd=tmp_path).stdout)
+    assert [m["name"] for m in val["mixtures"]] == ["recommendation", "uniform", "natural", "best-run", "mine"]
+    assert all(len(m["values"]) == 2 for m in val["mixtures"])
+    assert {c["verdict"] for c in val["comparisons"]} <= {"recommendation better", "not distinguishable",
+                                                          "recommendation worse"}
+    view = pd.read_parquet(tmp_path / "runs" / "tiny" / "parts")
+    n_val = int(view["origin"].str.startswith("validate:").sum())
+    assert n_val >= 2 * 3  # natural = uniform here (equal token counts): one set of runs
+    assert (view["status"] == "proposed").sum() == 5  # validate trains only its own runs
+
     cli("export", str(recipe), "--format", "csv", "--out", "all.csv", cwd=tmp_path)
     csv = pd.read_csv(tmp_path / "all.csv")
-    assert len(csv) == 13 and {"w_code", "w_docs", "w_news", "loss_docs", "objective"} <= set(csv.columns)
+    assert len(csv) == 13 + n_val and {"w_code", "w_docs", "w_news", "loss_docs", "objective"} <= set(csv.columns)
 
     # a second `run` with no rounds trains the open proposals and adds no initial runs
     again = json.loads(cli("run", str(recipe), "--rounds", "0", "--json", cwd=tmp_path).stdout)

@@ -198,7 +198,7 @@ def test_import_cli_and_report(recipe_dict, tmp_path):
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: no such file"
     cli("report", str(recipe), "--out", "report.html", cwd=tmp_path)
     page = (tmp_path / "report.html").read_text()
-    for heading in ("Search history", "Surrogate", "Mixtures", "per-domain losses", "Fidelities"):
+    for heading in ("Recommendation", "Search history", "Surrogate", "Mixtures", "per-domain losses", "Fidelities"):
         assert heading in page
-    assert page.count("data:image/png;base64,") == 4  # history, surrogate, mixtures, fidelity plots
+    assert page.count("data:image/png;base64,") == 5  # recommendation, history, surrogate, mixtures, fidelity
     assert "Spearman" in page

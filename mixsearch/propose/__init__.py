@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mixsearch.mixtures import DECIMALS, Space, dedupe, finalize
+from mixsearch.mixtures import DECIMALS, Space, dedupe, diverse, finalize
 from mixsearch.recipe import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
@@ -35,10 +35,16 @@ class ProposalContext:
     existing: np.ndarray | None = None  # mixtures of past runs (never proposed again)
     existing_fid: np.ndarray | None = None  # their fidelity values
     objectives: tuple[np.ndarray, np.ndarray] | None = None  # multi-objective: (mixtures, values (n, k))
+    pending: np.ndarray | None = None  # mixtures of open (proposed/pending) runs: count as already chosen
+    pending_fid: np.ndarray | None = None  # their fidelity values
 
     @property
     def past(self) -> np.ndarray:
         return np.zeros((0, self.space.dim)) if self.existing is None else np.round(self.existing, DECIMALS)
+
+    @property
+    def open_runs(self) -> np.ndarray:
+        return np.zeros((0, self.space.dim)) if self.pending is None else np.asarray(self.pending, float)
 
 
 @dataclass
@@ -73,10 +79,26 @@ def feasible(W: np.ndarray, space: Space) -> np.ndarray:
 
 
 def propose(ctx: ProposalContext, n: int, method: str) -> Proposal:
+    """The method's batch, made diverse: no two proposals and no proposal and open run closer
+    than search.min_distance (L1); proposals dropped for that are refilled from the surrogate."""
     from mixsearch.propose import bo, candidates, optuna_samplers  # noqa: F401  (registers)
 
     if method not in PROPOSERS:
         raise KeyError(f"unknown proposer '{method}' (known: {', '.join(sorted(PROPOSERS))})")
-    prop = PROPOSERS[method](ctx, n)
+    prop = diversify(ctx, PROPOSERS[method](ctx, n), n)
     assert ctx.space.contains(prop.W, tol=1e-9).all(), "proposer left the constrained simplex"
     return prop
+
+
+def diversify(ctx: ProposalContext, prop: Proposal, n: int) -> Proposal:
+    from mixsearch.propose.candidates import fill
+
+    idx = diverse(prop.W, ctx.open_runs, ctx.cfg.min_distance)
+    W, fid, pred = prop.W[idx], [prop.fidelity[i] for i in idx], np.asarray(prop.predicted, float)[idx]
+    if len(W) < n and ctx.surrogate is not None:
+        more = fill(ctx, W, n)[len(W):]
+        if len(more):
+            W = np.vstack([W, more])
+            fid += [ctx.fidelities[-1].name] * len(more)
+            pred = np.concatenate([pred, ctx.surrogate.predict(more)])
+    return Proposal(W, fid, pred, prop.recommendation)

@@ -77,7 +77,7 @@ def bo(ctx: ProposalContext, n: int) -> Proposal:
     torch.manual_seed(ctx.seed)
     target = ctx.data.target_only()
     acq = qLogNoisyExpectedImprovement(gp.model, X_baseline=torch.as_tensor(target.X, dtype=DTYPE),
-                                       prune_baseline=True)
+                                       prune_baseline=True, X_pending=_pending(ctx, fidelity=False))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf(acq, bounds=_box(ctx.space), q=n, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
@@ -123,6 +123,7 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     cset = sample(ctx.space, CANDIDATE_SET, ctx.cfg.sampling, rng, method="uniform", rounded=False)
     cset = torch.as_tensor(np.hstack([cset, np.ones((len(cset), 1))]), dtype=DTYPE)
     acq = _mf_acquisition(ctx.cfg.mf_acquisition, mf, cset, utility, d, ctx.space)
+    acq.set_X_pending(_pending(ctx, fidelity=True))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
@@ -165,6 +166,17 @@ def _mf_acquisition(kind: str, mf: MultiFidelityGPSurrogate, cset: torch.Tensor,
                                                cost_aware_utility=utility, project=project)
     cls = qMultiFidelityMaxValueEntropy if kind == "mes" else qMultiFidelityLowerBoundMaxValueEntropy
     return cls(mf.model, candidate_set=cset, cost_aware_utility=utility, project=project)
+
+
+def _pending(ctx: ProposalContext, fidelity: bool) -> torch.Tensor | None:
+    """Open runs, which the acquisition fantasizes as already chosen (with their fidelity column)."""
+    if not len(ctx.open_runs):
+        return None
+    X = ctx.open_runs
+    if fidelity:
+        f = np.ones(len(X)) if ctx.pending_fid is None else ctx.pending_fid
+        X = np.hstack([X, f[:, None]])
+    return torch.as_tensor(X, dtype=DTYPE)
 
 
 def _past_pairs(ctx: ProposalContext) -> np.ndarray:

@@ -8,21 +8,15 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from scipy.optimize import minimize
 
-from mixsearch.mixtures import sample
+from mixsearch.mixtures import DECIMALS, diverse, kl_to, sample
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 
-MIN_L1 = 0.02  # argmin: proposals at least this far (L1) from each other and from past runs
+ROUNDING_MARGIN = 2 * 10**-DECIMALS  # per domain: rounding may move a pick this much
 
 
-def _argmin(cands: np.ndarray, order: np.ndarray, n: int, taken: np.ndarray) -> list[np.ndarray]:
-    picked: list[np.ndarray] = []
-    for i in order:
-        ref = np.vstack([taken, *picked])
-        if len(ref) == 0 or np.abs(ref - cands[i]).sum(1).min() >= MIN_L1:
-            picked.append(cands[i])
-            if len(picked) == n:
-                break
-    return picked
+def _argmin(cands: np.ndarray, order: np.ndarray, n: int, taken: np.ndarray, min_distance: float) -> list[np.ndarray]:
+    """The best-ranked candidates at least min_distance (L1) from each other and from `taken`."""
+    return list(cands[order[diverse(cands[order], taken, min_distance, n)]])
 
 
 def _regmix(cands: np.ndarray, order: np.ndarray, n: int, top_k: int, seed: int) -> list[np.ndarray]:
@@ -39,34 +33,56 @@ def _regmix(cands: np.ndarray, order: np.ndarray, n: int, top_k: int, seed: int)
 
 def _refine(ctx: ProposalContext, starts: list[np.ndarray]) -> list[np.ndarray]:
     """Local constrained minimisation (SLSQP on the simplex within bounds) from each start."""
-    space, model = ctx.space, ctx.surrogate
+    space = ctx.space
     out = []
     for x0 in starts:
-        res = minimize(lambda w: float(model.predict(w[None])[0]), x0, method="SLSQP",
+        res = minimize(lambda w: float(score(ctx, w[None])[0]), x0, method="SLSQP",
                        bounds=list(zip(space.lo, space.hi)),
                        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"maxiter": 200})
         out.append(res.x if np.isfinite(res.fun) else x0)
     return out
 
 
+def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
+    """What proposals minimise: the predicted objective plus search.kl_to_natural x KL(w || natural)."""
+    pred = ctx.surrogate.predict(W)
+    if ctx.cfg.kl_to_natural > 0:
+        pred = pred + ctx.cfg.kl_to_natural * kl_to(W, ctx.space.natural_or_prior)
+    return pred
+
+
 def _candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(ctx.seed)
     cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
-    return cands, np.argsort(ctx.surrogate.predict(cands), kind="stable")
+    return cands, np.argsort(score(ctx, cands), kind="stable")
+
+
+def fill(ctx: ProposalContext, out: np.ndarray, n: int,
+         ranked: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """`out`, then the best-scored candidates up to n rows, each at least search.min_distance
+    from the others and from open runs, none a past run (ranked: candidates and their order)."""
+    cands, order = ranked or _candidates(ctx)
+    margin = ROUNDING_MARGIN * ctx.space.dim if ctx.cfg.min_distance > 0 else 0.0
+    for _ in range(3):  # rounding can push a borderline pick too close: drop it and pick again
+        if len(out) >= n:
+            break
+        taken = np.vstack([ctx.open_runs, out])
+        picked = order[diverse(cands[order], taken, ctx.cfg.min_distance + margin, n - len(out))]
+        if not len(picked):
+            break
+        order = order[~np.isin(order, picked)]
+        new = fresh(feasible(cands[picked], ctx.space), np.vstack([ctx.past, out]))
+        out = np.vstack([out, new[diverse(new, taken, ctx.cfg.min_distance)]])
+    return out[:n]
 
 
 def finish(ctx: ProposalContext, picks: list[np.ndarray], n: int,
            ranked: tuple[np.ndarray, np.ndarray] | None = None) -> Proposal:
-    """Round and de-duplicate the picks, never repeat a past run, fill up with the best distinct
-    candidates (ranked: candidates and their order by prediction), and order best first."""
-    past = ctx.past
-    out = fresh(feasible(np.array(picks), ctx.space), past) if picks else np.zeros((0, ctx.space.dim))
-    if len(out) < n:
-        cands, order = ranked or _candidates(ctx)
-        extra = _argmin(cands, order, n - len(out), np.vstack([past, out]))
-        if extra:
-            out = fresh(feasible(np.vstack([out, *extra]), ctx.space), past)
-    out = out[:n]
+    """Round and de-duplicate the picks, never repeat a past run, keep them min_distance apart
+    and from open runs, fill up with the best distinct candidates, and order best first."""
+    out = fresh(feasible(np.array(picks), ctx.space), ctx.past) if picks else np.zeros((0, ctx.space.dim))
+    out = out[diverse(out, ctx.open_runs, ctx.cfg.min_distance)]
+    out = fill(ctx, out, n, ranked)
     pred = ctx.surrogate.predict(out)
     best_first = np.argsort(pred, kind="stable")
     return Proposal(out[best_first], [ctx.fidelities[-1].name] * len(out), pred[best_first])
@@ -81,11 +97,11 @@ def regmix(ctx: ProposalContext, n: int) -> Proposal:
 @register("argmin")
 def argmin(ctx: ProposalContext, n: int) -> Proposal:
     cands, order = _candidates(ctx)
-    return finish(ctx, _argmin(cands, order, n, ctx.past), n, (cands, order))
+    return finish(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance), n, (cands, order))
 
 
 @register("optimize")
 def optimize(ctx: ProposalContext, n: int) -> Proposal:
     """Constrained optimisation of the surrogate from the n best distinct candidates."""
     cands, order = _candidates(ctx)
-    return finish(ctx, _refine(ctx, _argmin(cands, order, n, ctx.past)), n, (cands, order))
+    return finish(ctx, _refine(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance)), n, (cands, order))

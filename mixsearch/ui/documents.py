@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mixsearch.recommend import Recommendation
     from mixsearch.study import FitResult, Study
 
 
 def fit_json(fit: FitResult) -> dict:
-    return {"chosen": fit.name, "runs": fit.n_runs, "reused": fit.reused, "scores": [s.to_dict() for s in fit.scores]}
+    return {"chosen": fit.name, "runs": fit.n_runs, "reused": fit.reused, "scores": [s.to_dict() for s in fit.scores],
+            "noise": fit.noise.to_dict() if fit.noise else None, "warnings": fit.warnings}
 
 
 def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
@@ -19,14 +21,14 @@ def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
              "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
 
 
-def best_json(best: dict | None, names: list[str]) -> dict | None:
+def best_json(best: dict | None, names: list[str], rec: Recommendation | None = None) -> dict | None:
     from mixsearch.store import LOSS, METRIC, WEIGHT
 
     if best is None:
         return None
     losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
     metrics = {k[len(METRIC):]: v for k, v in best.items() if k.startswith(METRIC)}
-    return {"run_id": best["run_id"], "objective": best["objective"],
+    return {"run_id": best["run_id"], "objective": best["objective"], "noise_sd": rec.noise_sd if rec else None,
             "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses, "metrics": metrics}
 
 

@@ -1,0 +1,106 @@
+"""The study's answer: the constrained optimum of the fitted surrogate's predicted mean, with a
+predictive interval for a run trained on it. Never a lucky run: the best observed run is only
+shown beside it, with its seed-noise band.
+
+- regression surrogates: RegMix, the mean of the top-k of many candidate mixtures by prediction;
+  interval from the out-of-fold residuals (CV MAE x sqrt(pi/2) as the residual sd).
+- Gaussian processes (gp, mfgp): the posterior-mean optimum (the best candidate refined by SLSQP
+  on the simplex); interval from the posterior sd plus observation noise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mixsearch.mixtures import Space
+from mixsearch.propose import FidelityLevel, ProposalContext, feasible
+from mixsearch.recipe import Search
+from mixsearch.surrogate.base import Surrogate
+
+Z95 = 1.959964
+FILE = "recommendation.json"
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    mixture: dict[str, float]
+    predicted: float
+    interval: tuple[float, float]  # 95% predictive interval of one run's objective
+    surrogate: str
+    runs: int  # (replicate-averaged) runs the surrogate was fitted on
+    noise_sd: float | None = None  # pooled seed sd, when replicates measured it
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["interval"] = list(self.interval)
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Recommendation":
+        return cls(**{**d, "interval": tuple(d["interval"])})
+
+
+def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.ndarray:
+    """The mixture the surrogate predicts best (with the search's KL pull toward natural)."""
+    from mixsearch.propose.candidates import _candidates, _refine
+
+    ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
+    cands, order = _candidates(ctx)
+    if surrogate.predict_std(cands[order[:1]]) is None:  # regression: RegMix top-k average
+        w = cands[order[: cfg.top_k]].mean(0)
+    else:  # GP: posterior-mean optimum
+        w = _refine(ctx, [cands[order[0]]])[0]
+    return feasible(w, space)[0]
+
+
+def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: float | None) -> float:
+    """sd of one future run's objective at w: GP posterior plus noise, else the CV residual sd."""
+    std = surrogate.predict_std(w[None])
+    if std is None:
+        return float(cv_mae * np.sqrt(np.pi / 2))
+    return float(np.sqrt(std[0] ** 2 + (noise_sd if noise_sd is not None else _learned_noise(surrogate, w)) ** 2))
+
+
+def _learned_noise(surrogate: Surrogate, w: np.ndarray) -> float:
+    """The GP likelihood's noise sd at w, in objective units."""
+    import torch
+
+    with torch.no_grad():
+        x = surrogate._inputs(w[None], None)  # type: ignore[attr-defined]
+        post = surrogate.model.posterior(x, observation_noise=True)  # type: ignore[attr-defined]
+        total = float(post.variance.detach().squeeze())
+    var = total - float(surrogate.predict_std(w[None])[0]) ** 2
+    return float(np.sqrt(max(var, 0.0)))
+
+
+def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
+              noise_sd: float | None = None) -> Recommendation:
+    w = optimum(surrogate, space, cfg, seed)
+    pred = float(surrogate.predict(w[None])[0])
+    sd = predictive_sd(surrogate, w, cv_mae, noise_sd)
+    return Recommendation(dict(zip(space.names, map(float, w))), pred, (pred - Z95 * sd, pred + Z95 * sd), name,
+                          runs, noise_sd)
+
+
+def save(rec: Recommendation, root: Path) -> Path:
+    """Write the latest recommendation under runs/<study>/, atomically."""
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / FILE
+    tmp = root / f".tmp-{uuid.uuid4().hex}-{FILE}"
+    tmp.write_text(json.dumps(rec.to_dict(), indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load(root: Path) -> Recommendation | None:
+    """The latest saved recommendation, or None."""
+    try:
+        return Recommendation.from_dict(json.loads((root / FILE).read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

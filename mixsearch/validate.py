@@ -1,0 +1,256 @@
+"""`mixsearch validate`: train the recommendation beside uniform, natural, the best observed run's
+mixture and any given mixtures, each with the same seeds, and say whether the recommendation
+measurably beats them (paired differences over seeds, 95% t-interval).
+
+Rows are ordinary runs with `origin=validate:<name>`, so finished ones are reused (a run id is a
+hash of mixture, scale, seed and data). Runs at a fidelity of the plan are also training data
+for later fits (more seeds of the same mixtures); runs at an off-plan scale (`--tokens`,
+`--width`, `--layers`) never enter fits. The search's "best observed run" never counts them.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from mixsearch.errors import UserError
+from mixsearch.hashing import stable_hash
+from mixsearch.proxy.train import train_proxy
+from mixsearch.recommend import Recommendation
+from mixsearch.store import WEIGHT
+from mixsearch.study import VALIDATE, FidelityConfig, Study, model_params
+
+FILE = "validation.json"
+RECOMMENDATION = "recommendation"
+TOL = 1e-3
+SEED_OFFSET = 1000  # validation seeds differ from the search's: the best run is not re-counted (winner's curse)
+
+
+@dataclass
+class Arm:
+    name: str
+    mixture: dict[str, float]
+    values: dict[int, float] = field(default_factory=dict)  # seed -> objective of the finished runs
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(list(self.values.values()))) if self.values else math.nan
+
+    @property
+    def sd(self) -> float:
+        return float(np.std(list(self.values.values()), ddof=1)) if len(self.values) > 1 else math.nan
+
+
+@dataclass
+class Comparison:
+    name: str
+    diff: float  # mean over shared seeds of (baseline - recommendation), in objective units
+    interval: tuple[float, float]  # 95% t-interval of that mean
+    seeds: int
+    verdict: str  # "recommendation better" | "not distinguishable" | "recommendation worse"
+
+
+@dataclass
+class Validation:
+    fidelity: str
+    seeds: list[int]
+    arms: list[Arm]
+    comparisons: list[Comparison]
+    launched: dict[str, int]
+    predicted: float | None = None  # the recommendation's predicted objective and interval
+    interval: tuple[float, float] | None = None
+
+    def to_dict(self) -> dict:
+        return {"fidelity": self.fidelity, "seeds": self.seeds, "launched": self.launched,
+                "predicted": self.predicted, "interval": list(self.interval) if self.interval else None,
+                "mixtures": [{"name": a.name, "mixture": a.mixture, "mean": a.mean, "sd": a.sd,
+                              "values": {str(k): v for k, v in a.values.items()}} for a in self.arms],
+                "comparisons": [{**asdict(c), "interval": list(c.interval)} for c in self.comparisons]}
+
+
+def parse_mixture(text: str, names: list[str]) -> tuple[str, np.ndarray]:
+    """`name=w1,w2,...` (weights in domain order)."""
+    label, sep, weights = text.partition("=")
+    if not sep or not label.strip():
+        raise UserError(f"'{text}': expected name=w1,w2,...", where="--mixture")
+    try:
+        w = np.array([float(x) for x in weights.split(",")])
+    except ValueError:
+        raise UserError(f"'{text}': weights must be numbers", where="--mixture") from None
+    return label.strip(), _checked(w, names, f"--mixture {label.strip()}")
+
+
+def read_mixtures(path: Path, names: list[str]) -> dict[str, np.ndarray]:
+    """A CSV (a `name` column and one column per domain) or YAML ({name: {domain: weight}} or
+    {name: [weights in domain order]}) of named mixtures."""
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"cannot read: {exc}", where=where) from None
+    out: dict[str, np.ndarray] = {}
+    if path.suffix.lower() == ".csv":
+        for i, row in enumerate(csv.DictReader(text.splitlines())):
+            missing = [n for n in ["name", *names] if n not in row]
+            if missing:
+                raise UserError(f"row {i + 1}: no column {missing[0]}", where=where)
+            try:
+                w = np.array([float(row[n]) for n in names])
+            except ValueError:
+                raise UserError(f"row {i + 1}: weights must be numbers", where=where) from None
+            out[row["name"]] = _checked(w, names, f"{where}: {row['name']}")
+        return out
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        raise UserError("invalid YAML", where=where) from None
+    if not isinstance(data, dict):
+        raise UserError("expected a mapping of name to mixture", where=where)
+    for label, value in data.items():
+        try:
+            w = np.array([float(value.get(n, 0.0)) for n in names] if isinstance(value, dict)
+                         else [float(x) for x in value])
+        except (TypeError, ValueError, AttributeError):
+            raise UserError(f"{label}: expected {{domain: weight}} or a list of weights", where=where) from None
+        out[str(label)] = _checked(w, names, f"{where}: {label}")
+    return out
+
+
+def _checked(w: np.ndarray, names: list[str], where: str) -> np.ndarray:
+    if len(w) != len(names):
+        raise UserError(f"{len(w)} weights for {len(names)} domains ({', '.join(names)})", where=where)
+    if np.any(w < 0) or abs(w.sum() - 1) > TOL:
+        raise UserError(f"weights must be >= 0 and sum to 1 (sum {w.sum():.4g})", where=where)
+    return w / w.sum()
+
+
+def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, width: int | None = None,
+          layers: int | None = None) -> FidelityConfig:
+    """The fidelity validation runs train at: the target, a named fidelity of the plan, or an
+    off-plan scale from overrides (registered with the study as `validate-<hash>`)."""
+    if fidelity is not None and fidelity not in study.fidelities:
+        raise UserError(f"unknown fidelity '{fidelity}' (the plan has {', '.join(study.fidelities)})",
+                        where="--fidelity")
+    base = study.fidelities[fidelity] if fidelity else study.target
+    if tokens is None and width is None and layers is None:
+        return base
+    model = base.model.model_copy(update={k: v for k, v in (("width", width), ("layers", layers)) if v is not None})
+    if model.width % model.heads:
+        raise UserError(f"width {model.width} is not divisible by heads {model.heads}", where="--width")
+    train = base.train.model_copy(update={"tokens": tokens} if tokens else {})
+    params = model_params(model, study.data().vocab_size)
+    target = study.target
+    value = params * train.tokens / (target.params * target.train.tokens)
+    name = "validate-" + stable_hash({"model": model.model_dump(), "train": train.model_dump()})[:8]
+    study.scales[name] = FidelityConfig(name, model, train, params, value)
+    return study.scales[name]
+
+
+def arms(study: Study, rec: Recommendation, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The mixtures to train: the recommendation, uniform, natural, the best observed run, extras."""
+    names = study.recipe.domain_names
+    space = study.space()
+    out = {RECOMMENDATION: np.array([rec.mixture[n] for n in names]),
+           "uniform": space.uniform, "natural": space.natural_or_prior}
+    best = study.best()
+    if best is not None:
+        out["best-run"] = np.array([best[WEIGHT + n] for n in names], float)
+    for label, w in extra.items():
+        if label in out:
+            raise UserError(f"'{label}' is a built-in name; choose another", where="--mixture")
+        out[label] = w
+    return {k: np.round(v, 6) for k, v in out.items()}
+
+
+def paired(rec: dict[int, float], other: dict[int, float],
+           sign: float = 1.0) -> tuple[float, tuple[float, float], int, str]:
+    """Mean of (other - rec) over shared seeds, its 95% t-interval and the verdict; `sign` -1
+    for objectives that are maximised."""
+    from scipy.stats import t
+
+    seeds = sorted(set(rec) & set(other))
+    d = np.array([other[s] - rec[s] for s in seeds])
+    if len(d) < 2:
+        return (float(d.mean()) if len(d) else math.nan), (math.nan, math.nan), len(d), "not distinguishable"
+    half = float(t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    lo, hi = float(d.mean()) - half, float(d.mean()) + half
+    better = lo > 0 if sign > 0 else hi < 0
+    worse = hi < 0 if sign > 0 else lo > 0
+    verdict = "recommendation better" if better else "recommendation worse" if worse else "not distinguishable"
+    return float(d.mean()), (lo, hi), len(d), verdict
+
+
+def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
+             extra: dict[str, np.ndarray] | None = None, address: str | None = None,
+             fn: Callable[[dict, dict], dict] = train_proxy,
+             on_result: Callable[[dict], None] | None = None) -> Validation:
+    """Store the validation runs (reusing finished ones), train the missing ones, compare."""
+    fid = fid or study.target
+    mixtures = arms(study, rec, extra or {})
+    seed_list = [study.recipe.seed + SEED_OFFSET + k for k in range(seeds)]
+    view = study.store.runs()
+    round_ = int(view["round"].max()) if len(view) else 0
+    rows = [row for label, w in mixtures.items()
+            for row in study.new_rows(np.repeat(w[None], seeds, 0), "pending", round_, VALIDATE + label,
+                                      fidelity=[fid.name] * seeds, seeds=seed_list)]
+    study.add(rows)
+    ids = {row["run_id"] for row in rows}
+    launched = study.launch(address, on_result, fn=fn, only=ids)
+    done = study.store.runs().set_index("run_id")
+    names = study.recipe.domain_names
+    out = []
+    for label, w in mixtures.items():
+        arm = Arm(label, dict(zip(names, map(float, w))))
+        for row in rows:
+            if row["origin"] == VALIDATE + label and row["run_id"] in done.index:
+                state = done.loc[row["run_id"]]
+                if state["status"] == "done" and np.isfinite(float(state["objective"])):
+                    arm.values[int(row["seed"])] = float(state["objective"])
+        out.append(arm)
+    sign = -1.0 if getattr(study.recipe.objective, "direction", "minimize") == "maximize" else 1.0
+    comps = [Comparison(a.name, *paired(out[0].values, a.values, sign)) for a in out[1:]]
+    result = Validation(fid.name, seed_list, out, comps, launched, rec.predicted, rec.interval)
+    _save(result, study.store.root)
+    return result
+
+
+def _save(result: Validation, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = root / f".tmp-{uuid.uuid4().hex}-{FILE}"
+    tmp.write_text(json.dumps(result.to_dict(), indent=1, default=float))
+    os.replace(tmp, root / FILE)
+
+
+def load(root: Path) -> dict | None:
+    """The last validation (as its JSON dict), or None."""
+    try:
+        return json.loads((root / FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def table(result: Validation):
+    """The validation as a rich table: mean ± sd per mixture, paired difference to the
+    recommendation with its 95% interval, and the verdict."""
+    from rich.table import Table
+
+    comps = {c.name: c for c in result.comparisons}
+    t = Table(title=f"validation at fidelity {result.fidelity}, seeds {', '.join(map(str, result.seeds))}",
+              caption="difference = mixture - recommendation over shared seeds; 95% t-interval")
+    for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "verdict"):
+        t.add_column(col, justify="left" if col in ("mixture", "verdict") else "right")
+    for arm in result.arms:
+        c = comps.get(arm.name)
+        diff = "" if c is None else f"{c.diff:+.4f} [{c.interval[0]:+.4f}, {c.interval[1]:+.4f}]"
+        t.add_row(arm.name, str(len(arm.values)), f"{arm.mean:.4f} ± {arm.sd:.4f}", diff,
+                  "" if c is None else c.verdict)
+    return t

@@ -1,0 +1,268 @@
+"""Noise-aware answers: replicates and the noise floor, the model's recommendation, validation
+against baselines, diverse batches, final-scale constraints, stale data."""
+
+from __future__ import annotations
+
+import sys
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+
+from mixsearch import noise
+from mixsearch import validate as va
+from mixsearch.mixtures import Space, build_space, sample
+from mixsearch.propose import FidelityLevel, ProposalContext, propose
+from mixsearch.recipe import Sampling, Search, parse_recipe
+from mixsearch.recommend import recommend
+from mixsearch.store import WEIGHT
+from mixsearch.study import Study
+from mixsearch.surrogate import make_surrogate
+from mixsearch.surrogate.base import TrainSet
+from mixsearch.surrogate.cv import select
+from mixsearch.synthetic import MixingLaw
+
+NOISE = 0.03
+TARGET = [FidelityLevel("target", 1.0)]
+
+
+LAW = MixingLaw.random(3, seed=5, targets=1)
+
+
+def FakeTrainer(names: list[str], noise_sd: float):
+    """A 'proxy run' whose loss is a known mixing law (LAW) plus seed noise (no training)."""
+
+    def run(spec: dict, data: dict) -> dict:
+        w = np.array([spec["mixture"][n] for n in names])
+        rng = np.random.default_rng(zlib.crc32(spec["run_id"].encode()))
+        loss = float(LAW(w[None])[0] + rng.normal(0, noise_sd))
+        return {"status": "done", "losses": {n: loss for n in names}, "wall_time": 0.01, "tokens": 1}
+
+    return run
+
+
+@pytest.fixture
+def study(recipe_dict, tmp_path, ray_local):
+    import ray
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    recipe_dict["search"].update(initial_runs=8, replicates={"mixtures": 4, "seeds": 4}, candidates=3000)
+    return Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+
+
+def test_replicates_have_distinct_ids_and_measure_the_known_noise(study):
+    study.seed_initial()
+    view = study.store.runs()
+    reps = view[view["origin"] == "replicate"]
+    assert len(reps) == 4 * 4  # uniform, natural and 2 initial mixtures with seeds 0-3
+    assert len(view) <= 8 + 16 - 2 and view["run_id"].is_unique  # initial runs among the replicates (seed 0)
+    groups = view.groupby([WEIGHT + n for n in study.recipe.domain_names])["seed"].apply(sorted)
+    assert (groups.apply(len) == 4).sum() == 4 and all(g == [0, 1, 2, 3] for g in groups if len(g) == 4)
+    names = study.recipe.domain_names
+    uniform = np.full(3, 1 / 3)
+    assert any(np.allclose(uniform, w, atol=1e-3) for w in reps[[WEIGHT + n for n in names]].to_numpy(float))
+
+    study.launch(fn=FakeTrainer(names, NOISE))
+    fit = study.fit()
+    assert fit.noise is not None and fit.noise.dof == 12 and fit.noise.mixtures == 4
+    assert 0.5 * NOISE < fit.noise.sd < 1.6 * NOISE
+    assert fit.n_runs == len(study.completed()) - 12  # one row per mixture: the replicate mean
+    assert 0 <= fit.noise.max_spearman <= 1
+
+
+def test_noise_floor_estimate_is_close_on_many_replicates():
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.dirichlet(np.ones(4), 40), 3, axis=0)
+    y = MixingLaw.random(4, 0)(X) + rng.normal(0, 0.02, len(X))
+    floor = noise.noise_floor(TrainSet(X, y))
+    assert floor.dof == 80 and abs(floor.sd - 0.02) < 0.004
+    averaged = noise.average_replicates(TrainSet(X, y))
+    assert len(averaged) == 40 and np.allclose(averaged.y[0], y[:3].mean())
+    # a perfect predictor's Spearman falls as the noise grows
+    assert noise.attainable_spearman(averaged.y, 0.001) > noise.attainable_spearman(averaged.y, 0.05)
+
+
+def test_fit_warns_about_too_few_runs_and_low_spearman():
+    chosen = select(["linear"], TrainSet(np.eye(3)[[0, 1, 2, 0]] * 0.5 + 1 / 6, np.array([1.0, 2, 3, 1.1])), 2, 0)[1][0]
+    msgs = noise.fit_warnings(chosen, 4, 3, None)
+    assert any("fewer than 2 x domains" in m for m in msgs)
+    overfit = noise.fit_warnings(chosen.__class__("x", 0.9, 0.001, 0.0, 5), 100, 3,
+                                 noise.NoiseFloor(0.05, 10, 4, 0.8))
+    assert len(overfit) == 1 and "overfit" in overfit[0]
+
+
+def test_recommendation_is_closer_to_the_optimum_than_the_best_run():
+    """On noisy runs of a known mixing law, the model's optimum beats the winner's-curse pick."""
+    d, rec_regret, best_regret = 4, [], []
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    for seed in range(5):
+        law = MixingLaw.random(d, seed)
+        _, opt = law.optimum(space)
+        X = sample(space, 40, Sampling(), np.random.default_rng(seed))
+        y = law(X, noise=0.03, seed=seed)
+        surrogate = make_surrogate("lightgbm", seed).fit(TrainSet(X, y))
+        rec = recommend(surrogate, "lightgbm", 0.03, len(X), space, Search(candidates=5000, top_k=64), seed)
+        w = np.array(list(rec.mixture.values()))
+        rec_regret.append(float(law(w[None])[0]) - opt)
+        best_regret.append(float(law(X[np.argmin(y)][None])[0]) - opt)
+        assert rec.interval[0] < rec.predicted < rec.interval[1]
+    assert np.median(rec_regret) < np.median(best_regret)
+    assert sum(r < b for r, b in zip(rec_regret, best_regret)) >= 4
+
+
+def test_validate_trains_baselines_and_its_verdict_is_right(study):
+    names = study.recipe.domain_names
+    trainer = FakeTrainer(names, 0.002)
+    study.seed_initial()
+    study.launch(fn=trainer)
+    rec = study.recommend(study.fit())
+    extra = {"same": np.array([rec.mixture[n] for n in names])}
+    result = va.validate(study, rec, seeds=3, extra=extra, fn=trainer)
+    assert [a.name for a in result.arms] == ["recommendation", "uniform", "natural", "best-run", "same"]
+    assert all(len(a.values) == 3 for a in result.arms)
+    view = study.store.runs()
+    stored = view[view["origin"].str.startswith("validate:")]
+    # one row per distinct (mixture, seed): here natural = uniform (equal token counts), same = recommendation
+    distinct = {tuple(np.round(list(a.mixture.values()), 6)) for a in result.arms}
+    assert len(stored) == 3 * len(distinct) and set(stored["seed"]) == {1000, 1001, 1002}
+    assert stored["origin"].str.removeprefix("validate:").isin([a.name for a in result.arms]).all()
+    truth = {a.name: float(LAW(np.array([list(a.mixture.values())]))[0]) for a in result.arms}
+    for c in result.comparisons:
+        gap = truth[c.name] - truth["recommendation"]
+        expected = ("recommendation better" if gap > 0.01 else "recommendation worse" if gap < -0.01
+                    else None)
+        if expected:
+            assert c.verdict == expected, (c, gap)
+    same = next(c for c in result.comparisons if c.name == "same")
+    assert same.verdict == "not distinguishable" and same.diff == 0
+    console = Console(record=True, width=200)
+    console.print(va.table(result))
+    text = console.export_text()
+    assert "uniform" in text and "natural" in text and "recommendation better" in text
+    # resumable: a second validation reuses every finished run
+    again = va.validate(study, rec, seeds=3, extra=extra, fn=trainer)
+    assert again.launched == {"done": 0, "failed": 0}
+    assert study.best()["origin"] != "validate:recommendation"  # validation runs are not the search's best
+
+
+def test_validation_mixture_parsing(tmp_path):
+    names = ["a", "b", "c"]
+    assert va.parse_mixture("mine=0.2,0.3,0.5", names)[0] == "mine"
+    with pytest.raises(va.UserError, match="sum to 1"):
+        va.parse_mixture("bad=0.2,0.3,0.6", names)
+    with pytest.raises(va.UserError, match="3 domains"):
+        va.parse_mixture("bad=0.5,0.5", names)
+    (tmp_path / "m.csv").write_text("name,a,b,c\nx,0.1,0.1,0.8\n")
+    (tmp_path / "m.yaml").write_text("y: {a: 0.5, c: 0.5}\nz: [0.2, 0.2, 0.6]\n")
+    assert list(va.read_mixtures(tmp_path / "m.csv", names)) == ["x"]
+    got = va.read_mixtures(tmp_path / "m.yaml", names)
+    assert np.allclose(got["y"], [0.5, 0, 0.5]) and np.allclose(got["z"], [0.2, 0.2, 0.6])
+
+
+def _world(d: int = 5):
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.full(d, 0.7), np.full(d, 1 / d))
+    X = sample(space, 48, Sampling(method="uniform"), np.random.default_rng(0))
+    data = TrainSet(X, MixingLaw.random(d, 2)(X, noise=0.002))
+    return space, data
+
+
+@pytest.mark.parametrize("method", ["regmix", "argmin", "optimize", "bo", "tpe", "qmc"])
+def test_batches_are_diverse_and_avoid_open_runs(method):
+    space, data = _world()
+    surrogate = make_surrogate("loglinear").fit(data)
+    # open runs at the surrogate's optimum: every proposer wants to go there
+    best = recommend(surrogate, "loglinear", 0.01, len(data), space, Search(candidates=5000), 0)
+    w = np.array(list(best.mixture.values()))
+    pending = np.vstack([w, 0.98 * w + 0.02 / len(w)])
+    cfg = Search(candidates=5000, top_k=16, min_distance=0.05)
+    ctx = ProposalContext(surrogate, space, data, TARGET, cfg, 0, np.vstack([data.X, pending]), pending=pending)
+    prop = propose(ctx, 4, method)
+    W = prop.W
+    assert len(W) == 4
+    pair = np.abs(W[:, None] - W[None]).sum(-1) + 9 * np.eye(len(W))
+    assert pair.min() >= 0.05 - 1e-9
+    assert np.abs(W[:, None] - pending[None]).sum(-1).min() >= 0.05 - 1e-9
+
+
+def test_kl_pull_moves_proposals_toward_natural():
+    space, data = _world()
+    natural = np.array([0.5, 0.2, 0.1, 0.1, 0.1])
+    space = Space(space.names, space.lo, space.hi, space.prior, natural)
+    surrogate = make_surrogate("loglinear").fit(data)
+    dists = []
+    for kl in (0.0, 1.0):
+        ctx = ProposalContext(surrogate, space, data, TARGET, Search(candidates=5000, kl_to_natural=kl), 0)
+        dists.append(np.abs(propose(ctx, 2, "regmix").W - natural).sum(1).mean())
+    assert dists[1] < dists[0]
+
+
+def _recipe(d: int, final_tokens: int, epochs: float) -> dict:
+    return {"study": "p", "domains": [{"name": f"d{i}", "source": {"files": ["x"]}} for i in range(d)],
+            "proxy": {"train": {"tokens": 1000}},
+            "constraints": {"max_epochs": epochs, "final_tokens": final_tokens}}
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(d=st.integers(3, 5), seed=st.integers(0, 10_000), final=st.integers(10**6, 10**8),
+       epochs=st.floats(1.0, 4.0))
+def test_final_tokens_caps_hold_for_every_proposer(d, seed, final, epochs):
+    rng = np.random.default_rng(seed)
+    tokens = rng.integers(10**5, 10**8, d)
+    if (epochs * tokens / final).clip(max=1).sum() < 1.01:  # no feasible mixture: the user error path
+        tokens = tokens + int(final)
+    recipe = parse_recipe(_recipe(d, final, epochs), "p.yaml")
+    space = build_space(recipe, {f"d{i}": int(t) for i, t in enumerate(tokens)})
+    X = sample(space, 24, Sampling(), rng)
+    data = TrainSet(X, MixingLaw.random(d, seed)(X, noise=0.002))
+    surrogate = make_surrogate("linear").fit(data)
+    cfg = Search(candidates=2000, top_k=16)
+    for method in ("regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc", "motpe", "nsga2"):
+        ctx = ProposalContext(surrogate, space, data, TARGET, cfg, seed, X)
+        W = propose(ctx, 2, method).W
+        assert np.all(W * final <= epochs * tokens * (1 + 1e-6) + 1e-6 * final), method
+    rec = recommend(surrogate, "linear", 0.01, len(X), space, cfg, seed)
+    assert np.all(np.array(list(rec.mixture.values())) * final <= epochs * tokens * (1 + 1e-6) + 1e-6 * final)
+
+
+def test_runs_on_an_older_data_hash_are_excluded_with_a_warning(study):
+    study.recipe.search.replicates = None
+    study.seed_initial()
+    study.launch(fn=FakeTrainer(study.recipe.domain_names, 0.002))
+    view = study.store.runs()
+    old = view.head(2).assign(data_hash="0ld")
+    study.store.append(old.drop(columns=["seq", "updated_at"]).to_dict("records"))
+    fit = study.fit()
+    assert fit.n_runs == len(view) - 2
+    assert fit.warnings[0] == "2 run(s) trained on an older data hash are excluded from the fit"
+
+
+def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, ray_local):
+    import ray
+
+    from mixsearch.report import write_report
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    recipe_dict["objectives"] = [{"kind": "domain", "target": "docs"}, {"kind": "domain", "target": "code"}]
+    recipe_dict["search"].update(initial_runs=8, surrogate="linear", candidates=2000)
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+    names = study.recipe.domain_names
+
+    def trainer(spec: dict, data: dict) -> dict:  # docs and code losses pull opposite ways
+        w = np.array([spec["mixture"][n] for n in names])
+        base = float(LAW(w[None])[0])
+        return {"status": "done", "losses": {"docs": base - w[1], "code": base - w[0], "news": base},
+                "wall_time": 0.01, "tokens": 1}
+
+    study.seed_initial()
+    study.launch(fn=trainer)
+    page = write_report(study, tmp_path / "r.html").read_text()
+    sections = [line for line in page.split("<h2>")[1:]]
+    assert sections[0].startswith("Recommendation")
+    assert "predicted objective" in sections[0] and "95% interval" in sections[0]
+    assert "Not validated yet" in sections[0]
+    assert "Pareto front" in page and "objective" in page
+    front = study.pareto()
+    assert all(str(rid)[:10] in page for rid in front["run_id"])
