@@ -275,14 +275,6 @@ def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance:
     return df
 
 
-def _step_at(trace: Trace, grid: np.ndarray) -> np.ndarray:
-    """The trace's best-so-far at each cost of the grid (NaN before its first run)."""
-    cost, best = np.asarray(trace.cost, float), np.asarray(trace.best, float)
-    idx = np.searchsorted(cost, grid, side="right") - 1
-    out = np.where(idx >= 0, best[np.clip(idx, 0, None)], np.nan)
-    return np.where(np.isfinite(out), out, np.nan)
-
-
 def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
     """Best-so-far regret vs cumulative cost: median over seeds, quartiles shaded."""
     import matplotlib

@@ -114,14 +114,8 @@ def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
     proposed = view[view["status"] == "proposed"].sort_values("predicted", ascending=bool(study.signs[0] > 0))
     for i, (_, row) in enumerate(proposed.head(3).iterrows()):
         bars[f"proposal {i + 1} (pred {row['predicted']:.3f})"] = weights_matrix(row.to_frame().T, names)[0]
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 3.8))
-    width = 0.8 / len(bars)
-    for i, (label, w) in enumerate(bars.items()):
-        ax.bar(np.arange(len(names)) + i * width - 0.4 + width / 2, w, width, label=label)
-    ax.set_xticks(np.arange(len(names)), names, rotation=20)
-    ax.set_ylabel("weight")
-    ax.legend(fontsize=8)
-    ax.set_title("mixtures")
+    fig = report_answer.mixture_bars(names, bars, 3.8)
+    fig.axes[0].set_title("mixtures")
     return _png(fig)
 
 

@@ -13,6 +13,18 @@ from mixsearch.store import WEIGHT
 from mixsearch.study import Study
 
 
+def mixture_bars(names: list[str], bars: dict[str, np.ndarray], height: float) -> plt.Figure:
+    """Grouped bars: one group per domain, one bar per labelled mixture."""
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), height))
+    width = 0.8 / len(bars)
+    for i, (label, w) in enumerate(bars.items()):
+        ax.bar(np.arange(len(names)) + i * width - 0.4 + width / 2, w, width, label=label)
+    ax.set_xticks(np.arange(len(names)), names, rotation=20)
+    ax.set_ylabel("weight")
+    ax.legend(fontsize=8)
+    return fig
+
+
 def _table(head: list[str], rows: list[list[str]]) -> str:
     th = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
@@ -39,14 +51,7 @@ def answer(study: Study, rec: Recommendation | None, validation: dict | None, pn
         band = f" ± {rec.noise_sd:.4f} (seed sd)" if rec.noise_sd else " (seed noise not measured)"
         parts.append(f"<p>Best observed run: {float(best['objective']):.4f}{band} — one seed, a winner's-curse "
                      "pick, not the answer.</p>")
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(names)), 3.4))
-    width = 0.8 / len(bars)
-    for i, (label, w) in enumerate(bars.items()):
-        ax.bar(np.arange(len(names)) + i * width - 0.4 + width / 2, w, width, label=label)
-    ax.set_xticks(np.arange(len(names)), names, rotation=20)
-    ax.set_ylabel("weight")
-    ax.legend(fontsize=8)
-    parts.append(png(fig))
+    parts.append(png(mixture_bars(names, bars, 3.4)))
     if validation:
         comps = {c["name"]: c for c in validation["comparisons"]}
         rows = []

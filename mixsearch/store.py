@@ -22,8 +22,7 @@ import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
 from mixsearch.paths import not_writable, writable_dir
-from mixsearch.store_schema import LOSS, METRIC, WEIGHT, build_schema, conform
-from mixsearch.schema import with_known_columns
+from mixsearch.store_schema import LOSS, METRIC, WEIGHT, build_schema, conform, with_known_columns  # noqa: F401 (LOSS, METRIC, WEIGHT re-exported)
 
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type

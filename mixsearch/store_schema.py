@@ -2,13 +2,15 @@
 read as one dataset (pyarrow.dataset, polars, duckdb) with their defaults.
 
 Known columns have fixed types; the dynamic ones (`w_<domain>`, `loss_<name>`,
-`objective_<i>`) are float64 and come from the recipe, plus any a row brings.
+`objective_<i>`, `metric_<name>`) are float64 and come from the recipe, plus any a row brings.
+The one-row-per-run view always has every known column (`with_known_columns`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import pandas as pd
 import pyarrow as pa
 
 WEIGHT = "w_"
@@ -68,3 +70,17 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             columns.append(pa.nulls(len(table), field.type))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _empty(kind: pa.DataType, index: pd.Index) -> pd.Series:
+    if pa.types.is_string(kind):
+        return pd.Series(None, index=index, dtype="str")
+    if pa.types.is_timestamp(kind):
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns, UTC]")
+    return pd.Series(float("nan"), index=index, dtype=float)
+
+
+def with_known_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """`df` with every known column it lacks added, all-null, with its dtype."""
+    missing = {col: _empty(kind, df.index) for col, kind in KNOWN.items() if col not in df}
+    return df.assign(**missing) if missing else df
