@@ -100,7 +100,8 @@ def load_table(study: Study, path: Path, opts: ImportOptions) -> tuple[pd.DataFr
         done = df["status"].astype(str) == "done"
         summary.skipped_not_done = int((~done).sum())
         df = df[done].reset_index(drop=True)
-    return df, summary
+    empty = [c for c in df.columns if c.startswith((LOSS, METRIC)) and df[c].isna().all()]
+    return df.drop(columns=empty), summary  # a loss or metric no row has (e.g. an export's null column)
 
 
 def _finite(df: pd.DataFrame, col: str, where: str) -> np.ndarray:

@@ -60,23 +60,13 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.nd
 
 
 def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: float | None) -> float:
-    """sd of one future run's objective at w: GP posterior plus noise, else the CV residual sd."""
+    """sd of one future run's objective at w: GP posterior plus noise (measured from replicates, else
+    the GP's learned noise), else the CV residual sd."""
     std = surrogate.predict_std(w[None])
     if std is None:
         return float(cv_mae * np.sqrt(np.pi / 2))
-    return float(np.sqrt(std[0] ** 2 + (noise_sd if noise_sd is not None else _learned_noise(surrogate, w)) ** 2))
-
-
-def _learned_noise(surrogate: Surrogate, w: np.ndarray) -> float:
-    """The GP likelihood's noise sd at w, in objective units."""
-    import torch
-
-    with torch.no_grad():
-        x = surrogate._inputs(w[None], None)  # type: ignore[attr-defined]
-        post = surrogate.model.posterior(x, observation_noise=True)  # type: ignore[attr-defined]
-        total = float(post.variance.detach().squeeze())
-    var = total - float(surrogate.predict_std(w[None])[0]) ** 2
-    return float(np.sqrt(max(var, 0.0)))
+    noise = noise_sd if noise_sd is not None else surrogate.noise_sd()  # type: ignore[attr-defined]
+    return float(np.sqrt(std[0] ** 2 + noise**2))
 
 
 def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,

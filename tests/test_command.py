@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from mixsearch.errors import UserError
@@ -74,7 +75,8 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     assert study.launch(max_runs=1)[status] == 1
     row = study.store.runs().query("status != 'pending'").iloc[0]
     assert row["status"] == status
-    assert (error or "") in (row["error"] or "") and (row["error"] is None) == (error is None)
+    stored = None if pd.isna(row["error"]) else row["error"]  # a null string reads as missing
+    assert (error or "") in (stored or "") and (stored is None) == (error is None)
     assert len((tmp_path / "attempts.txt").read_text().split()) == attempts
     if mode == "hang":  # the killed command's process group is gone
         log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()

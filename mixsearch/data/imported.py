@@ -17,5 +17,5 @@ def imported_data(recipe: Recipe) -> PreparedData:
     tokens = {d.name: d.tokens or UNCOUNTED for d in recipe.domains}
     data_hash = stable_hash({"fit_only": tokens, "evals": [e.name for e in recipe.eval_sets]})
     return PreparedData(data_hash, vocab, vocab - 1,
-                        {n: DomainTokens(n, "", "", t, 0) for n, t in tokens.items()},
-                        {e.name: DomainTokens(e.name, "", "", 0, 0) for e in recipe.eval_sets})
+                        {n: DomainTokens(n, "", t, 0) for n, t in tokens.items()},
+                        {e.name: DomainTokens(e.name, "", 0, 0) for e in recipe.eval_sets})

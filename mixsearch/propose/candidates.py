@@ -57,11 +57,22 @@ def _candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
     return cands, np.argsort(score(ctx, cands), kind="stable")
 
 
+def _rows_in(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
+    """Per row of W: whether it equals (at DECIMALS places) a row of `existing`; hashed, not pairwise."""
+    def keys(A: np.ndarray) -> np.ndarray:
+        A = np.ascontiguousarray(np.round(A, DECIMALS) + 0.0)
+        return A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).ravel()
+
+    return np.isin(keys(W), keys(existing))
+
+
 def fill(ctx: ProposalContext, out: np.ndarray, n: int,
          ranked: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """`out`, then the best-scored candidates up to n rows, each at least search.min_distance
     from the others and from open runs, none a past run (ranked: candidates and their order)."""
     cands, order = ranked or _candidates(ctx)
+    if len(ctx.past):  # candidates that are past runs can never be picked: skip them up front
+        order = order[~_rows_in(cands[order], ctx.past)]
     margin = ROUNDING_MARGIN * ctx.space.dim if ctx.cfg.min_distance > 0 else 0.0
     for _ in range(3):  # rounding can push a borderline pick too close: drop it and pick again
         if len(out) >= n:

@@ -130,6 +130,11 @@ class GPSurrogate(Surrogate):
         t = self.model.outcome_transform
         return float(t.means.squeeze()), float(t.stdvs.squeeze())
 
+    def noise_sd(self) -> float:
+        """The likelihood's learned noise (one run's scatter around the mean), in objective units."""
+        with torch.no_grad():
+            return float(self.model.likelihood.noise.mean().sqrt()) * self._scale()[1]
+
     def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         """Posterior mean, exactly, from the cached factors: m(x) + K(x, X) α (no test-test covariance)."""
         m, (_, alpha), (mu, sd) = self.model, self._factors, self._scale()
