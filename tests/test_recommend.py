@@ -266,3 +266,17 @@ def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, 
     assert "Pareto front" in page and "objective" in page
     front = study.pareto()
     assert all(str(rid)[:10] in page for rid in front["run_id"])
+
+
+@pytest.mark.parametrize("method", ["regmix", "argmin", "optimize"])
+def test_regression_proposals_keep_away_from_completed_runs(method):
+    """Re-training a finished mixture (or a near copy) at the same fidelity wastes a run."""
+    space, data = _world()
+    surrogate = make_surrogate("loglinear").fit(data)
+    cfg = Search(candidates=5000, top_k=16, min_distance=0.05)
+    first = propose(ProposalContext(surrogate, space, data, TARGET, cfg, 0, data.X), 4, method).W
+    near = 0.99 * first + 0.01 / space.dim  # these proposals were trained (near copies) and finished
+    done = TrainSet(np.vstack([data.X, near]), np.concatenate([data.y, surrogate.predict(near)]))
+    W = propose(ProposalContext(surrogate, space, done, TARGET, cfg, 0, done.X), 4, method).W
+    assert len(W) == 4
+    assert np.abs(W[:, None] - done.X[None]).sum(-1).min() >= 0.05 - 1e-9

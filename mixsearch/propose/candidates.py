@@ -66,10 +66,20 @@ def _rows_in(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
     return np.isin(keys(W), keys(existing))
 
 
+def avoided(ctx: ProposalContext, completed: bool) -> np.ndarray:
+    """Mixtures a proposal keeps search.min_distance from: open runs, and (completed) the
+    finished target-fidelity runs, whose neighbourhood a regression proposer would re-train
+    (more seeds of a mixture are the replicates' job)."""
+    if not completed or ctx.data is None:
+        return ctx.open_runs
+    return np.vstack([ctx.open_runs, ctx.data.target_only().X])
+
+
 def fill(ctx: ProposalContext, out: np.ndarray, n: int,
-         ranked: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+         ranked: tuple[np.ndarray, np.ndarray] | None = None, completed: bool = False) -> np.ndarray:
     """`out`, then the best-scored candidates up to n rows, each at least search.min_distance
-    from the others and from open runs, none a past run (ranked: candidates and their order)."""
+    from the others and from open runs (and completed ones), none a past run (ranked:
+    candidates and their order)."""
     cands, order = ranked or _candidates(ctx)
     if len(ctx.past):  # candidates that are past runs can never be picked: skip them up front
         order = order[~_rows_in(cands[order], ctx.past)]
@@ -77,7 +87,7 @@ def fill(ctx: ProposalContext, out: np.ndarray, n: int,
     for _ in range(3):  # rounding can push a borderline pick too close: drop it and pick again
         if len(out) >= n:
             break
-        taken = np.vstack([ctx.open_runs, out])
+        taken = np.vstack([avoided(ctx, completed), out])
         picked = order[diverse(cands[order], taken, ctx.cfg.min_distance + margin, n - len(out))]
         if not len(picked):
             break
@@ -88,12 +98,13 @@ def fill(ctx: ProposalContext, out: np.ndarray, n: int,
 
 
 def finish(ctx: ProposalContext, picks: list[np.ndarray], n: int,
-           ranked: tuple[np.ndarray, np.ndarray] | None = None) -> Proposal:
+           ranked: tuple[np.ndarray, np.ndarray] | None = None, completed: bool = False) -> Proposal:
     """Round and de-duplicate the picks, never repeat a past run, keep them min_distance apart
-    and from open runs, fill up with the best distinct candidates, and order best first."""
+    and from open runs (and completed ones), fill up with the best distinct candidates, and
+    order best first."""
     out = fresh(feasible(np.array(picks), ctx.space), ctx.past) if picks else np.zeros((0, ctx.space.dim))
-    out = out[diverse(out, ctx.open_runs, ctx.cfg.min_distance)]
-    out = fill(ctx, out, n, ranked)
+    out = out[diverse(out, avoided(ctx, completed), ctx.cfg.min_distance)]
+    out = fill(ctx, out, n, ranked, completed)
     pred = ctx.surrogate.predict(out)
     best_first = np.argsort(pred, kind="stable")
     return Proposal(out[best_first], [ctx.fidelities[-1].name] * len(out), pred[best_first])
@@ -102,17 +113,18 @@ def finish(ctx: ProposalContext, picks: list[np.ndarray], n: int,
 @register("regmix")
 def regmix(ctx: ProposalContext, n: int) -> Proposal:
     cands, order = _candidates(ctx)
-    return finish(ctx, _regmix(cands, order, n, ctx.cfg.top_k, ctx.seed), n, (cands, order))
+    return finish(ctx, _regmix(cands, order, n, ctx.cfg.top_k, ctx.seed), n, (cands, order), completed=True)
 
 
 @register("argmin")
 def argmin(ctx: ProposalContext, n: int) -> Proposal:
     cands, order = _candidates(ctx)
-    return finish(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance), n, (cands, order))
+    return finish(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance), n, (cands, order), completed=True)
 
 
 @register("optimize")
 def optimize(ctx: ProposalContext, n: int) -> Proposal:
     """Constrained optimisation of the surrogate from the n best distinct candidates."""
     cands, order = _candidates(ctx)
-    return finish(ctx, _refine(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance)), n, (cands, order))
+    picks = _refine(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance))
+    return finish(ctx, picks, n, (cands, order), completed=True)
