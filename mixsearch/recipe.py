@@ -318,7 +318,7 @@ class Search(Strict):
     sampling: Sampling = Sampling()
     replicates: Replicates | None = Field(None, description="measure seed noise in the first round")
     min_distance: float = Field(0.05, ge=0, le=2, description="least L1 distance between proposals of a batch "
-                                                             "and from open runs")
+                                                             "and from open (regression proposers: and completed) runs")
     kl_to_natural: float = Field(0.0, ge=0, description="penalty x KL(mixture || natural) added to the "
                                                        "predicted objective when choosing mixtures")
 
