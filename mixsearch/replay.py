@@ -229,12 +229,18 @@ STRATEGIES: dict[str, Callable[[Pool, float, float, np.random.Generator], Trace]
 }
 
 
+def band(optimum: float, tolerance: float) -> float:
+    """The worst objective within `tolerance` (a fraction of |optimum|) of the optimum; a negative
+    optimum (a higher-is-better score, negated) widens the band upward too."""
+    return optimum + tolerance * abs(optimum)
+
+
 def replay(pool: Pool, strategies: list[str], budget: float, seed: int, tolerance: float | None = None) -> list[Trace]:
     """Each strategy once on the pool, spending at most about `budget` (target-run units); with a
     tolerance, a strategy stops once it is within that fraction of the pool optimum."""
     from mixsearch.surrogate.base import torch_threads
 
-    stop_at = pool.optimum * (1 + tolerance) if tolerance is not None else -math.inf
+    stop_at = band(pool.optimum, tolerance) if tolerance is not None else -math.inf
     with torch_threads():
         return [STRATEGIES[s](pool, budget, stop_at, np.random.default_rng(seed)) for s in strategies]
 
@@ -263,7 +269,7 @@ def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance:
     of the final regret, and the share of seeds that got there."""
     rows = []
     for k, name in enumerate(t.strategy for t in traces_by_seed[0]):
-        costs = [traces[k].cost_to_reach(opt * (1 + tolerance)) for traces, opt in zip(traces_by_seed, optima)]
+        costs = [traces[k].cost_to_reach(band(opt, tolerance)) for traces, opt in zip(traces_by_seed, optima)]
         regrets = [traces[k].best[-1] - opt if traces[k].best else math.inf
                    for traces, opt in zip(traces_by_seed, optima)]
         rows.append({"strategy": name, "median_cost_to_1pct": float(np.median(costs)),
