@@ -121,3 +121,15 @@ def test_partial_pools_curves_and_mf_bo_fallback():
     assert all(math.isfinite(b) for b in traces[1].best[-3:])
     curves = regret_curves([traces], [pool.optimum], points=10)
     assert set(curves["strategy"]) == {"random", "mf-bo"} and (curves["q25"] <= curves["q75"]).all()
+
+
+def test_band_for_a_higher_is_better_score():
+    """A negated score has a negative optimum: the 1% band must lie above it, not below (unreachable)."""
+    from mixsearch.replay import Pool, band
+
+    assert band(2.0, 0.01) == 2.02 and band(-50.0, 0.01) == -49.5
+    full = synthetic_pool(4, 50, seed=2)
+    pool = Pool(full.X, full.fids, -full.Y)  # as a higher-is-better score imports
+    (t,) = replay(pool, ["random"], budget=50.0, seed=0, tolerance=0.01)
+    table = summarize([[t]], [pool.optimum], tolerance=0.01)
+    assert table["reached"].iloc[0] == 1.0 and t.best[-1] <= band(pool.optimum, 0.01)
