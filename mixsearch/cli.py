@@ -491,8 +491,8 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
 @app.command("replay")
 def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this study's completed runs "
                                                                  "(default: a synthetic pool)")] = None,
-               strategies: Annotated[str, typer.Option(help="comma-separated: random, regmix, gp-bo, mf-bo")] =
-               "random,regmix,gp-bo,mf-bo",
+               strategies: Annotated[str, typer.Option(help="comma-separated: random, regmix, gp-bo, mf-bo, mf-ar")] =
+               "random,regmix,gp-bo,mf-bo,mf-ar",
                seeds: Annotated[int, typer.Option(min=1, help="repetitions (synthetic: a new pool each)")] = 5,
                budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
                domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,

@@ -7,6 +7,7 @@ EXIT_INTERNAL = 1  # a bug: a traceback is printed
 EXIT_INPUT = 2  # invalid recipe, file, option or state: one line on stderr
 EXIT_LOCKED = 3  # another process holds the study's lock
 EXIT_RUNS_FAILED = 4  # the command finished, but some runs failed after their retries
+EXIT_PIPE = 141  # stdout's reader went away (`| head`): stopped quietly, as shell tools do (128 + SIGPIPE)
 # 128 + the signal number when interrupted: 130 (SIGINT), 143 (SIGTERM); see signals.py
 
 

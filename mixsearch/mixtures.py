@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import qmc
 
 from mixsearch.errors import UserError
 from mixsearch.recipe import Bounds, Recipe, Sampling
@@ -173,6 +172,8 @@ def _uniform(space: Space, n: int, rng: np.random.Generator) -> np.ndarray:
 
 def _sobol(space: Space, n: int, rng: np.random.Generator) -> np.ndarray:
     """Scrambled Sobol points mapped to the simplex by sorted spacings (uniform on the simplex)."""
+    from scipy.stats import qmc
+
     d = space.dim
     u = qmc.Sobol(d - 1, scramble=True, seed=rng).random_base2(max(1, int(np.ceil(np.log2(n)))))[:n]
     edges = np.hstack([np.zeros((n, 1)), np.sort(u, axis=1), np.ones((n, 1))])

@@ -24,7 +24,6 @@ import yaml
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.proxy.train import train_proxy
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
 from mixsearch.study import VALIDATE, FidelityConfig, Study, model_params
@@ -191,7 +190,7 @@ def paired(rec: dict[int, float], other: dict[int, float],
 
 def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
-             fn: Callable[[dict, dict], dict] = train_proxy,
+             fn: Callable[[dict, dict], dict] | None = None,
              on_result: Callable[[dict], None] | None = None) -> Validation:
     """Store the validation runs (reusing finished ones), train the missing ones, compare."""
     fid = fid or study.target

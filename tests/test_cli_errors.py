@@ -98,3 +98,21 @@ def test_a_recipe_error_shows_every_problem(recipe_dict, tmp_path):
     assert res.returncode == 2 and len(lines) == 3 and "more)" not in res.stderr, res.stderr
     assert all(line.startswith("error: bad.yaml: ") for line in lines)
     assert {line.split(": ")[2] for line in lines} == {"seed", "proxy.model.heads", "search.batch_size"}
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_closed_stdout_stops_quietly_with_141(recipe_dict, tmp_path, json_flag):
+    """`mixsearch status | head`: when the reader goes away the command stops without a message and
+    exits 141 like shell tools, not 1 (the code of a bug)."""
+    import os
+    import subprocess
+    import sys
+
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    for args in (["--help"], ["status", str(recipe), *json_flag]):
+        proc = subprocess.Popen([sys.executable, "-m", "mixsearch", *args], cwd=tmp_path, env=dict(os.environ),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        proc.stdout.close()  # before the command writes anything
+        err = proc.stderr.read()
+        assert proc.wait(timeout=120) == 141, err
+        assert err == "", err

@@ -56,6 +56,14 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     shown = cli("logs", str(recipe), best["run_id"][:8], cwd=tmp_path).stdout
     assert "attempt 1" in shown and "curve" in shown  # the command's stdout and its metrics.json curve
 
+    # validate trains with the same command trainer (it used to train the built-in GPT)
+    checked = json.loads(cli("validate", str(recipe), "--seeds", "2", "--json", cwd=tmp_path).stdout)
+    assert checked["launched"]["failed"] == 0 and checked["launched"]["done"] > 0
+    for arm in checked["mixtures"]:
+        assert len(arm["values"]) == 2
+        expected = 0.9 - sum((arm["mixture"][n] - OPTIMUM[n]) ** 2 for n in OPTIMUM)
+        assert arm["mean"] == pytest.approx(expected, abs=1e-6)
+
 
 @pytest.mark.parametrize("mode, error, attempts, status", [
     ("fail", "exit code 3: Traceback (most recent call last): | RuntimeError: CUDA out of memory", 2, "failed"),

@@ -121,3 +121,35 @@ def test_partial_pools_curves_and_mf_bo_fallback():
     assert all(math.isfinite(b) for b in traces[1].best[-3:])
     curves = regret_curves([traces], [pool.optimum], points=10)
     assert set(curves["strategy"]) == {"random", "mf-bo"} and (curves["q25"] <= curves["q75"]).all()
+
+
+def test_band_for_a_higher_is_better_score():
+    """A negated score has a negative optimum: the 1% band must lie above it, not below (unreachable)."""
+    from mixsearch.replay import Pool, band
+
+    assert band(2.0, 0.01) == 2.02 and band(-50.0, 0.01) == -49.5
+    full = synthetic_pool(4, 50, seed=2)
+    pool = Pool(full.X, full.fids, -full.Y)  # as a higher-is-better score imports
+    (t,) = replay(pool, ["random"], budget=50.0, seed=0, tolerance=0.01)
+    table = summarize([[t]], [pool.optimum], tolerance=0.01)
+    assert table["reached"].iloc[0] == 1.0 and t.best[-1] <= band(pool.optimum, 0.01)
+
+
+def test_mf_ar_trusts_an_informative_cheap_fidelity_and_survives_a_useless_one():
+    """mf-ar: with a cheap fidelity that ranks like the target, its first target run (picked by the
+    cheap model) is within 1% of the pool's optimum after a cheap batch of 20 runs; with a cheap
+    fidelity of pure noise it still gets there, paying target runs like plain BO."""
+    from mixsearch.replay import Pool, band
+    from mixsearch.replay_strategies import AR_CHEAP
+
+    full = synthetic_pool(4, 150, seed=4)
+    target = full.Y[:, -1]
+    informative = Pool(full.X, full.fids[[0, -1]], np.column_stack([target + 0.3, target]))
+    (t,) = replay(informative, ["mf-ar"], budget=20.0, seed=0, tolerance=0.01)
+    assert t.best[-1] <= band(informative.optimum, 0.01)
+    assert t.cost[-1] <= AR_CHEAP * 0.01 + 1.0 + 1e-9  # the cheap batch, then one target run
+
+    noise = np.random.default_rng(0).normal(size=len(target))
+    useless = Pool(full.X, full.fids[[0, -1]], np.column_stack([noise, target]))
+    (t,) = replay(useless, ["mf-ar"], budget=40.0, seed=0, tolerance=0.01)
+    assert t.best[-1] <= band(useless.optimum, 0.01)

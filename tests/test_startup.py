@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from mixsearch.recipe import Model
@@ -30,3 +31,26 @@ def test_parameter_formula_matches_the_model(layers, width, heads, context, mlp,
     with torch.device("meta"):
         expected = GPT(model, vocab).num_params()
     assert model_params(model, vocab) == expected
+
+
+def test_a_regression_fit_and_its_report_need_no_torch():
+    """`fit --surrogate linear` (issue 12: ~25 s wall) loads neither torch nor LightGBM: the surrogate
+    registry imports a family's module only when it is used, and validate/report import no trainer."""
+    code = ("import sys, mixsearch.report, mixsearch.validate, mixsearch.surrogate.cv; "
+            "from mixsearch.surrogate.base import make_surrogate, known_surrogates; "
+            "assert 'gp' in known_surrogates() and 'mixing_law' in known_surrogates(); make_surrogate('linear'); "
+            "print(' '.join(m for m in ('torch', 'botorch', 'lightgbm', 'ray') if m in sys.modules))")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert res.stdout.strip() == ""
+
+
+def test_spearman_matches_scipy_with_ties():
+    from scipy.stats import spearmanr
+
+    from mixsearch.surrogate.cv import spearman
+
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        a, b = rng.integers(0, 5, 30).astype(float), np.round(rng.normal(size=30), 1)
+        assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic, abs=1e-12)
+    assert spearman(np.ones(5), np.arange(5.0)) == 0.0

@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from importlib import import_module
 
 import numpy as np
 
@@ -132,17 +133,18 @@ def register(cls: type[Surrogate]) -> type[Surrogate]:
     return cls
 
 
-def _load_builtins() -> None:
-    from mixsearch.surrogate import gp, laws, lgbm, linear  # noqa: F401  (registers the built-ins)
+# the built-in families and their modules, imported only when a family is used (gp needs torch)
+BUILTINS = {"linear": "linear", "loglinear": "linear", "lightgbm": "lgbm", "mixing_law": "laws", "bimix": "laws",
+            "gp": "gp", "mfgp": "gp"}
 
 
 def make_surrogate(name: str, seed: int = 0) -> Surrogate:
-    _load_builtins()
+    if name not in SURROGATES and name in BUILTINS:
+        import_module(f"mixsearch.surrogate.{BUILTINS[name]}")  # registers its families
     if name not in SURROGATES:
-        raise KeyError(f"unknown surrogate '{name}' (known: {', '.join(sorted(SURROGATES))})")
+        raise KeyError(f"unknown surrogate '{name}' (known: {', '.join(known_surrogates())})")
     return SURROGATES[name](seed=seed)
 
 
 def known_surrogates() -> list[str]:
-    _load_builtins()
-    return sorted(SURROGATES)
+    return sorted(set(SURROGATES) | set(BUILTINS))

@@ -15,7 +15,7 @@ from contextlib import nullcontext
 
 from typer._click import exceptions as ce
 
-from mixsearch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, UserError
+from mixsearch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PIPE, UserError
 from mixsearch.signals import Terminated
 from mixsearch.ui import output
 
@@ -45,6 +45,13 @@ def _os_line(exc: OSError) -> str:
     return f"{os.fspath(where)}: {what}"
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail a second time."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def run(app: Callable[..., object], argv: list[str]) -> int:
     """Run the typer app on argv; return the exit code (printing the one error line on failure)."""
     as_json = output.wants_json(argv)
@@ -63,6 +70,14 @@ def run(app: Callable[..., object], argv: list[str]) -> int:
             code, message = EXIT_INPUT, usage_line(exc)
         except ce.ClickException as exc:
             code, message = EXIT_INPUT, exc.format_message()
+        except BrokenPipeError:  # the reader of stdout went away (`mixsearch status | head`)
+            _silence_stdout()
+            return EXIT_PIPE
+        except SystemExit as exc:  # click and rich turn a closed stdout into a silent exit 1
+            if isinstance(exc.__context__, BrokenPipeError):
+                _silence_stdout()
+                return EXIT_PIPE
+            raise
         except OSError as exc:  # the environment: permissions, a full disk, a missing directory
             code, message = EXIT_INPUT, _os_line(exc)
         except Exception as exc:  # a bug: the traceback is printed, exit 1; scripts still get a document
