@@ -3,7 +3,9 @@ predictive interval for a run trained on it. Never a lucky run: the best observe
 shown beside it, with its seed-noise band.
 
 - regression surrogates: RegMix, the mean of the top-k of many candidate mixtures by prediction;
-  interval from the out-of-fold residuals (CV MAE x sqrt(pi/2) as the residual sd).
+  interval from the out-of-fold residuals of the runs predicted best (the top quarter, at least
+  5): the model's error near the optimum, where the recommendation is, not over the whole simplex
+  (without out-of-fold predictions: CV MAE x sqrt(pi/2) as the residual sd).
 - Gaussian processes (gp, mfgp): the posterior-mean optimum (the best candidate refined by SLSQP
   on the simplex); interval from the posterior sd plus observation noise.
 """
@@ -59,21 +61,35 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.nd
     return feasible(w, space)[0]
 
 
-def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: float | None) -> float:
+NEAR_SHARE, NEAR_MIN = 0.25, 5  # the runs predicted best whose CV residuals size a regression interval
+
+
+def near_optimum_sd(predicted: np.ndarray | None, actual: np.ndarray | None) -> float | None:
+    """RMS of the out-of-fold residuals of the runs predicted best (NEAR_SHARE of them, at least
+    NEAR_MIN); None without enough out-of-fold predictions."""
+    if predicted is None or actual is None or len(predicted) < NEAR_MIN:
+        return None
+    predicted, actual = np.asarray(predicted, float), np.asarray(actual, float)
+    best = np.argsort(predicted, kind="stable")[: max(NEAR_MIN, int(np.ceil(NEAR_SHARE * len(predicted))))]
+    return float(np.sqrt(np.mean((actual[best] - predicted[best]) ** 2)))
+
+
+def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: float | None,
+                  residual_sd: float | None = None) -> float:
     """sd of one future run's objective at w: GP posterior plus noise (measured from replicates, else
-    the GP's learned noise), else the CV residual sd."""
+    the GP's learned noise), else the residual sd near the optimum, else the CV residual sd."""
     std = surrogate.predict_std(w[None])
     if std is None:
-        return float(cv_mae * np.sqrt(np.pi / 2))
+        return float(residual_sd if residual_sd is not None else cv_mae * np.sqrt(np.pi / 2))
     noise = noise_sd if noise_sd is not None else surrogate.noise_sd()  # type: ignore[attr-defined]
     return float(np.sqrt(std[0] ** 2 + noise**2))
 
 
 def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
-              noise_sd: float | None = None) -> Recommendation:
+              noise_sd: float | None = None, residual_sd: float | None = None) -> Recommendation:
     w = optimum(surrogate, space, cfg, seed)
     pred = float(surrogate.predict(w[None])[0])
-    sd = predictive_sd(surrogate, w, cv_mae, noise_sd)
+    sd = predictive_sd(surrogate, w, cv_mae, noise_sd, residual_sd)
     return Recommendation(dict(zip(space.names, map(float, w))), pred, (pred - Z95 * sd, pred + Z95 * sd), name,
                           runs, noise_sd)
 

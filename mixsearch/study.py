@@ -469,8 +469,9 @@ class Study:
         from mixsearch import recommend as rc
 
         r = self.recipe
-        rec = rc.recommend(fitted.surrogate, fitted.name, fitted.chosen.mae, fitted.n_runs, self.space(), r.search,
-                           r.seed, fitted.noise.sd if fitted.noise else None)
+        cv = fitted.chosen
+        rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, self.space(), r.search, r.seed,
+                           fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual))
         rc.save(rec, self.store.root)
         return rec
 

@@ -280,3 +280,22 @@ def test_regression_proposals_keep_away_from_completed_runs(method):
     W = propose(ProposalContext(surrogate, space, done, TARGET, cfg, 0, done.X), 4, method).W
     assert len(W) == 4
     assert np.abs(W[:, None] - done.X[None]).sum(-1).min() >= 0.05 - 1e-9
+
+
+def test_regression_interval_uses_residuals_near_the_optimum():
+    """A regression surrogate's interval comes from the out-of-fold residuals of the runs it
+    predicts best, not from its global MAE (which corner mixtures far from the optimum dominate)."""
+    from mixsearch.recommend import near_optimum_sd, predictive_sd
+    from mixsearch.surrogate.linear import LinearSurrogate
+
+    rng = np.random.default_rng(0)
+    predicted = np.linspace(2.0, 4.0, 40)
+    residual = np.where(predicted < 2.5, 0.01, 0.5) * rng.choice([-1.0, 1.0], 40)  # bad fit far from the optimum
+    near = near_optimum_sd(predicted, predicted + residual)
+    assert near == pytest.approx(0.01)  # the best quarter (10 runs) only
+    assert near_optimum_sd(predicted[:4], predicted[:4]) is None  # too few runs: fall back to the MAE
+    X = rng.dirichlet(np.ones(3), 20)
+    model = LinearSurrogate().fit(TrainSet(X, X @ np.array([1.0, 2.0, 3.0])))
+    mae = float(np.mean(np.abs(residual)))
+    assert predictive_sd(model, X[0], mae, None, near) == pytest.approx(0.01)
+    assert predictive_sd(model, X[0], mae, None) == pytest.approx(mae * np.sqrt(np.pi / 2))
