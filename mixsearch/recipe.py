@@ -306,7 +306,7 @@ class Search(Strict):
     batch_size: int = Field(4, ge=1, description="proposals per round")
     rounds: int = Field(1, ge=0)
     surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
-    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
+    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "mfar", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
     initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
     mf_acquisition: Literal["gibbon", "mes", "kg"] = Field(
         "gibbon", description="mfbo: GIBBON, max-value entropy, or knowledge gradient (minutes per batch on 2 cores)")

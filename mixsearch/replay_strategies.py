@@ -8,9 +8,9 @@ best target-fidelity objective against the cumulative cost.
 - mf-bo: cost-aware multi-fidelity GIBBON (the `mfbo` proposer's acquisition); each target run is
   also run at the cheap fidelities in use, and a cheap fidelity whose rank correlation with the
   target on those pairs is poor is dropped (all dropped: LogEI at the target).
-- mf-ar: autoregressive multi-fidelity BO: a cheap batch at the cheapest fidelity, a GP of it, and
-  LogEI at the target of a GP whose inputs are the mixture and the cheap GP's prediction, so the
-  target model learns how far to trust the cheap fidelity (NARGP, Perdikaris et al. 2017).
+- mf-ar: the `mfar` proposer's autoregressive multi-fidelity BO (propose/autoregressive.py): a
+  cheap batch at the cheapest fidelity, a GP of it, and LogEI at the target of a GP whose inputs
+  are the mixture and the cheap GP's prediction; each target run's mixture is also run cheaply.
 GP hyper-parameters are warm-started from the previous step's.
 """
 
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from mixsearch.propose.autoregressive import CHEAP_FIRST, TARGET_FIRST, log_ei, unit
 from mixsearch.propose.fidelities import MIN_PAIRS, MIN_RANK_CORR
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
     from mixsearch.replay import Pool
 
 N_INIT = 5
-AR_CHEAP = 20  # mf-ar: runs at the cheapest fidelity before the first target run
-AR_FIRST = 2  # mf-ar: target runs picked by the cheap model alone, before the target GP
 
 
 @dataclass
@@ -116,14 +115,6 @@ def _regmix(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator)
     return r.trace
 
 
-def _log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    from scipy.special import log_ndtr
-
-    z = (best - mean) / np.maximum(std, 1e-12)
-    pdf, log_cdf = np.exp(-0.5 * z**2) / math.sqrt(2 * math.pi), log_ndtr(z)
-    return np.log(np.maximum(std, 1e-12)) + np.log(np.maximum(z * np.exp(log_cdf) + pdf, 1e-300))
-
-
 def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
     r = _Replay(pool, "gp-bo", budget, stop_at)
     target = len(pool.fids) - 1
@@ -134,7 +125,7 @@ def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
         gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(r.train_set(target_only=True))
         hypers = gp.hyperparameters()
         cand = r.available(target)
-        score = _log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best)
+        score = log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best)
         r.evaluate(cand[int(np.argmax(score))], target)
     return r.trace
 
@@ -164,7 +155,7 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
             cand = r.available(target)
             if not len(cand):
                 break
-            r.evaluate(int(cand[np.argmax(_log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best))]),
+            r.evaluate(int(cand[np.argmax(log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best))]),
                        target)
             continue
         mf = MultiFidelityGPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(data)
@@ -195,14 +186,10 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
     return r.trace
 
 
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v - v.min()) / (np.ptp(v) + 1e-12)
-
-
 def _mf_ar(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
     r = _Replay(pool, "mf-ar", budget, stop_at)
     target, low = len(pool.fids) - 1, 0
-    for i in rng.permutation(r.available(low))[:AR_CHEAP]:  # a cheap batch: 20 runs at 1/100 the cost
+    for i in rng.permutation(r.available(low))[:CHEAP_FIRST]:  # a cheap batch first
         r.evaluate(i, low)
     hypers_low = hypers = None
     while r.running and len(r.available(target)):
@@ -210,14 +197,14 @@ def _mf_ar(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
         cheap = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers_low).fit(TrainSet(runs.X, runs.y))
         hypers_low = cheap.hyperparameters()
         mu = cheap.predict(pool.X)
-        Z = np.hstack([pool.X, _unit(mu)[:, None]])  # the cheap prediction is an input of the target model
+        Z = np.hstack([pool.X, unit(mu, mu)[:, None]])  # the cheap prediction is an input of the target model
         cand, seen = r.available(target), np.flatnonzero(r.seen[:, target])
-        if len(seen) < AR_FIRST:  # no target model yet: the cheap model's best
+        if len(seen) < TARGET_FIRST:  # no target model yet: the cheap model's best
             i = int(cand[np.argmin(mu[cand])])
         else:
             gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(TrainSet(Z[seen], pool.Y[seen, target]))
             hypers = gp.hyperparameters()
-            i = int(cand[np.argmax(_log_ei(gp.predict(Z[cand]), gp.predict_std(Z[cand]), r.best))])
+            i = int(cand[np.argmax(log_ei(gp.predict(Z[cand]), gp.predict_std(Z[cand]), r.best))])
         r.evaluate(i, target)
         if r.running and not r.seen[i, low] and np.isfinite(pool.Y[i, low]):  # its cheap twin, for the cheap GP
             r.evaluate(i, low)

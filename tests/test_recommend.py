@@ -219,7 +219,7 @@ def test_final_tokens_caps_hold_for_every_proposer(d, seed, final, epochs):
     data = TrainSet(X, MixingLaw.random(d, seed)(X, noise=0.002))
     surrogate = make_surrogate("linear").fit(data)
     cfg = Search(candidates=2000, top_k=16)
-    for method in ("regmix", "argmin", "optimize", "bo", "mfbo", "tpe", "cmaes", "qmc", "motpe", "nsga2"):
+    for method in ("regmix", "argmin", "optimize", "bo", "mfbo", "mfar", "tpe", "cmaes", "qmc", "motpe", "nsga2"):
         ctx = ProposalContext(surrogate, space, data, TARGET, cfg, seed, X)
         W = propose(ctx, 2, method).W
         assert np.all(W * final <= epochs * tokens * (1 + 1e-6) + 1e-6 * final), method

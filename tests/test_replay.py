@@ -74,6 +74,8 @@ def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
     rep = json.loads(cli("replay", str(recipe), "--seeds", "1", "--budget", "3", "--strategies", "random,mf-bo",
                          "--out", "r.png", "--json", cwd=tmp_path).stdout)
     assert [r["strategy"] for r in rep["summary"]] == ["random", "mf-bo"] and (tmp_path / "r.png").exists()
+    ar = json.loads(cli("propose", str(recipe), "--method", "mfar", "--n", "2", "--json", cwd=tmp_path).stdout)
+    assert [p["fidelity"] for p in ar["proposals"]] == ["small", "small"]  # 6 cheap runs: the cheap batch first
 
 
 def test_multi_objective_study_gives_a_pareto_set(recipe_dict, tmp_path):
@@ -140,14 +142,14 @@ def test_mf_ar_trusts_an_informative_cheap_fidelity_and_survives_a_useless_one()
     cheap model) is within 1% of the pool's optimum after a cheap batch of 20 runs; with a cheap
     fidelity of pure noise it still gets there, paying target runs like plain BO."""
     from mixsearch.replay import Pool, band
-    from mixsearch.replay_strategies import AR_CHEAP
+    from mixsearch.propose.autoregressive import CHEAP_FIRST
 
     full = synthetic_pool(4, 150, seed=4)
     target = full.Y[:, -1]
     informative = Pool(full.X, full.fids[[0, -1]], np.column_stack([target + 0.3, target]))
     (t,) = replay(informative, ["mf-ar"], budget=20.0, seed=0, tolerance=0.01)
     assert t.best[-1] <= band(informative.optimum, 0.01)
-    assert t.cost[-1] <= AR_CHEAP * 0.01 + 1.0 + 1e-9  # the cheap batch, then one target run
+    assert t.cost[-1] <= CHEAP_FIRST * 0.01 + 1.0 + 1e-9  # the cheap batch, then one target run
 
     noise = np.random.default_rng(0).normal(size=len(target))
     useless = Pool(full.X, full.fids[[0, -1]], np.column_stack([noise, target]))

@@ -228,3 +228,35 @@ def test_mfbo_drops_cheap_fidelities_that_rank_the_target_poorly():
     prop = propose(_ctx(space, only_bad, existing=only_bad.X, existing_fid=only_bad.fidelities, fidelities=levels),
                    2, "mfbo")
     assert prop.fidelity == ["target", "target"]  # fell back to BO at the target
+
+
+def test_mfar_runs_a_cheap_batch_then_trusts_the_cheap_fidelity_as_far_as_the_target_runs_show():
+    """mfar proposes cheap runs until the cheapest fidelity has CHEAP_FIRST, then target runs: first
+    the cheap model's best (here the cheap fidelity ranks like the target, so near the optimum),
+    then by expected improvement of the GP on (mixture, cheap prediction), as a diverse batch."""
+    from mixsearch.propose.autoregressive import CHEAP_FIRST
+
+    space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
+    levels = [FidelityLevel("small", 0.01), FidelityLevel("target", 1.0)]
+    opt = np.array([0.6, 0.3, 0.1])
+
+    def loss(W: np.ndarray) -> np.ndarray:
+        return np.abs(W - opt).sum(1)
+
+    X = np.random.default_rng(0).dirichlet(np.ones(3), size=CHEAP_FIRST + 6)
+
+    def ctx(cheap: int, target: int) -> ProposalContext:
+        W = np.vstack([X[:cheap], X[:target]])
+        data = TrainSet(W, np.concatenate([loss(X[:cheap]) + 0.4, loss(X[:target])]),
+                        np.repeat([0.01, 1.0], [cheap, target]))
+        return _ctx(space, data, existing=W, existing_fid=data.fidelities, fidelities=levels)
+
+    first = propose(ctx(5, 0), 3, "mfar")
+    assert first.fidelity == ["small"] * 3 and space.contains(first.W, tol=1e-9).all()
+    assert not np.isin(np.round(first.W, 4), np.round(X[:5], 4)).all(1).any()  # no past run again
+    guided = propose(ctx(CHEAP_FIRST + 6, 0), 2, "mfar")
+    assert guided.fidelity == ["target"] * 2 and loss(guided.W[:1])[0] < 0.15  # the cheap model's best
+    later = propose(ctx(CHEAP_FIRST + 6, 6), 3, "mfar")
+    assert later.fidelity == ["target"] * 3 and space.contains(later.W, tol=1e-9).all()
+    dist = np.abs(later.W[:, None] - later.W[None]).sum(-1)[np.triu_indices(3, 1)]
+    assert (dist >= 0.05 - 1e-9).all()  # a diverse batch

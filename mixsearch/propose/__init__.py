@@ -2,7 +2,8 @@
 
 One function per method, registered by the name a recipe uses (`search.proposer`):
 candidate-based on any surrogate (regmix, argmin, optimize), Bayesian optimisation (bo: batch
-qLogNEI on the target fidelity; mfbo: cost-aware multi-fidelity GIBBON), and Optuna samplers
+qLogNEI on the target fidelity; mfbo: cost-aware multi-fidelity GIBBON; mfar: autoregressive
+multi-fidelity BO), and Optuna samplers
 (tpe, cmaes, qmc) through ask/tell.
 """
 
@@ -81,7 +82,7 @@ def feasible(W: np.ndarray, space: Space) -> np.ndarray:
 def propose(ctx: ProposalContext, n: int, method: str) -> Proposal:
     """The method's batch, made diverse: no two proposals and no proposal and open run closer
     than search.min_distance (L1); proposals dropped for that are refilled from the surrogate."""
-    from mixsearch.propose import bo, candidates, optuna_samplers  # noqa: F401  (registers)
+    from mixsearch.propose import autoregressive, bo, candidates, optuna_samplers  # noqa: F401  (registers)
 
     if method not in PROPOSERS:
         raise KeyError(f"unknown proposer '{method}' (known: {', '.join(sorted(PROPOSERS))})")
