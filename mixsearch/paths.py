@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 from mixsearch.errors import UserError
@@ -21,4 +22,17 @@ def writable_dir(path: Path) -> Path:
             raise PermissionError(13, "Permission denied")
     except OSError as exc:
         raise not_writable(path, exc) from None
+    return path
+
+
+def write_atomic(path: Path, data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) to a temp name beside `path`, then rename it into place:
+    readers see the old file or the new one, never a half-written one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
+    if isinstance(data, bytes):
+        tmp.write_bytes(data)
+    else:
+        tmp.write_text(data, encoding="utf-8")
+    os.replace(tmp, path)
     return path

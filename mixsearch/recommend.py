@@ -13,14 +13,13 @@ shown beside it, with its seed-noise band.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mixsearch.mixtures import Space
+from mixsearch.paths import write_atomic
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
 from mixsearch.surrogate.base import Surrogate
@@ -96,12 +95,7 @@ def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: 
 
 def save(rec: Recommendation, root: Path) -> Path:
     """Write the latest recommendation under runs/<study>/, atomically."""
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / FILE
-    tmp = root / f".tmp-{uuid.uuid4().hex}-{FILE}"
-    tmp.write_text(json.dumps(rec.to_dict(), indent=1))
-    os.replace(tmp, path)
-    return path
+    return write_atomic(root / FILE, json.dumps(rec.to_dict(), indent=1))
 
 
 def load(root: Path) -> Recommendation | None:

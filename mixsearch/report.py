@@ -17,7 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mixsearch import report_answer  # noqa: E402
-from mixsearch.paths import writable_dir  # noqa: E402
+from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
 from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
@@ -195,7 +195,4 @@ def write_report(study: Study, path: Path) -> Path:
             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}</style></head><body>"
             + "\n".join(parts) + "</body></html>")
     writable_dir(path.parent)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_atomic(path, page)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
-import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,6 +22,7 @@ import yaml
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
+from mixsearch.paths import write_atomic
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
 from mixsearch.study import VALIDATE, FidelityConfig, Study, model_params
@@ -223,10 +222,7 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityCon
 
 
 def _save(result: Validation, root: Path) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = root / f".tmp-{uuid.uuid4().hex}-{FILE}"
-    tmp.write_text(json.dumps(result.to_dict(), indent=1, default=float))
-    os.replace(tmp, root / FILE)
+    write_atomic(root / FILE, json.dumps(result.to_dict(), indent=1, default=float))
 
 
 def load(root: Path) -> dict | None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+
+from mixsearch.paths import write_atomic
 
 INDEX = "index.json"
 
@@ -84,10 +85,7 @@ def write_index(folder: Path, shards: list[Shard], train_tokens: int, val_tokens
 
     index = {"version": 1, "shards": [rel(s) for s in shards], "train_tokens": train_tokens,
              "val_tokens": val_tokens, **extra}
-    tmp = folder / f".{INDEX}.tmp"
-    tmp.write_text(json.dumps(index, indent=1))
-    os.replace(tmp, folder / INDEX)
-    return folder / INDEX
+    return write_atomic(folder / INDEX, json.dumps(index, indent=1))
 
 
 def read_index(path: str | Path) -> tuple[list[Shard], dict]:

@@ -25,6 +25,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from mixsearch.data.shards import read_index
+from mixsearch.paths import write_atomic
 from mixsearch.proxy.train import RunSpec
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -137,9 +138,7 @@ def run_command(spec: dict, data: dict) -> dict:
         shutil.rmtree(out_dir)
     out_dir.mkdir(parents=True)
     config = log_dir / "config.json"
-    tmp = log_dir / ".config.json.tmp"
-    tmp.write_text(json.dumps(run_config(run, data), indent=1))
-    os.replace(tmp, config)
+    write_atomic(config, json.dumps(run_config(run, data), indent=1))
     argv = expand(t["command"], {"config": str(config), "out": str(out_dir), "run_id": run.run_id,
                                  "python": sys.executable})
     cwd = t.get("cwd") if t.get("cwd") and Path(t["cwd"]).is_dir() else None

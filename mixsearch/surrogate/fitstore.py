@@ -8,15 +8,14 @@ runs the fit saw and of the settings that shaped it, and written atomically (tem
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from mixsearch.hashing import stable_hash
+from mixsearch.paths import write_atomic
 from mixsearch.surrogate.base import TrainSet
 
 DIR = "fit"
@@ -33,13 +32,6 @@ def runs_key(run_ids: list[str]) -> str:
     return stable_hash(sorted(run_ids), 32)
 
 
-def _write(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-    tmp.write_bytes(blob)
-    os.replace(tmp, path)
-
-
 def save(root: Path, key: str, result: Any, summary: dict) -> None:
     """Store a fit result and its summary under root/fit/ (the pickle first: a summary never
     points at a missing or older fit). A result that cannot be pickled is not stored."""
@@ -47,8 +39,8 @@ def save(root: Path, key: str, result: Any, summary: dict) -> None:
         blob = pickle.dumps({"key": key, "result": result}, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, AttributeError, TypeError):
         return
-    _write(root / DIR / "fit.pkl", blob)
-    _write(root / DIR / "fit.json", json.dumps({"key": key, **summary}, indent=1, default=float).encode())
+    write_atomic(root / DIR / "fit.pkl", blob)
+    write_atomic(root / DIR / "fit.json", json.dumps({"key": key, **summary}, indent=1, default=float).encode())
 
 
 def load(root: Path, key: str) -> Any | None:
