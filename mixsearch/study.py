@@ -22,13 +22,11 @@ from mixsearch.store_schema import recipe_columns
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData
     from mixsearch.mixtures import Space
+    from mixsearch.noise import NoiseFloor
     from mixsearch.proxy.train import RunSpec
+    from mixsearch.recommend import Recommendation
     from mixsearch.surrogate.base import Surrogate, TrainSet
     from mixsearch.surrogate.cv import CVScore
-
-if TYPE_CHECKING:
-    from mixsearch.noise import NoiseFloor
-    from mixsearch.recommend import Recommendation
 
 MIN_RUNS_TO_FIT = 4
 MAX_RUNS_PER_GPU = 8
