@@ -21,7 +21,8 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe import Objective
 from mixsearch.store import LOSS, METRIC, WEIGHT, now
-from mixsearch.study import OBJ, Study, objective_value
+from mixsearch.objectives import OBJ, objective_value
+from mixsearch.study import Study
 
 SIMPLEX_TOL = 1e-3
 OPTIONAL_INT = ("tokens", "params", "seed")  # taken when every row has them

@@ -1,10 +1,10 @@
-"""A study: the recipe, its prepared data and its run store, and the steps of the search loop."""
+"""A study: the recipe, its prepared data and its run store, and the steps of the search loop
+(training runs: `launch.py`; fitting, recommending and proposing: `modelling.py`)."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,97 +14,25 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
+from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
-from mixsearch.recipe import Model, Objective, Recipe, Train
-from mixsearch.store import LOSS, METRIC, WEIGHT, Store, now, weights_matrix
+from mixsearch.launch import Launching
+from mixsearch.modelling import Modelling
+from mixsearch.objectives import OBJ
+from mixsearch.recipe import Recipe
+from mixsearch.store import WEIGHT, Store, now
 from mixsearch.store_schema import recipe_columns
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData
     from mixsearch.mixtures import Space
-    from mixsearch.noise import NoiseFloor
-    from mixsearch.proxy.train import RunSpec
-    from mixsearch.recommend import Recommendation
-    from mixsearch.surrogate.base import Surrogate, TrainSet
-    from mixsearch.surrogate.cv import CVScore
 
-MIN_RUNS_TO_FIT = 4
-MAX_RUNS_PER_GPU = 8
-OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 UNFINISHED = ("pending", "proposed")
 VALIDATE = "validate:"  # origin prefix of runs trained by `mixsearch validate`
 
 
-def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
-    """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
-    if obj.kind == "metric":
-        return {}
-    if obj.kind in ("domain", "eval"):
-        return {obj.target: 1.0}
-    weights = obj.weights or {d: 1.0 for d in domains}
-    total = sum(weights.values())
-    return {d: w / total for d, w in weights.items()}
-
-
-def objective_value(obj: Objective, losses: dict[str, float], domains: list[str],
-                    metrics: dict[str, float] | None = None) -> float:
-    """The recipe's objective, in the user's sign, from a run's per-domain (and eval set) losses
-    or, for kind=metric, its metrics (a loss counts as the metric loss_<name>); KeyError names
-    what is missing (loss_<name> or the metric)."""
-    if obj.kind == "metric":
-        found = {**{LOSS + k: v for k, v in losses.items()}, **(metrics or {})}
-        if obj.metric not in found:
-            raise KeyError(obj.metric)
-        return float(found[obj.metric])
-    weights = objective_weights(obj, domains)
-    missing = [d for d in weights if d not in losses]
-    if missing:
-        raise KeyError(LOSS + missing[0])
-    return sum(w * losses[d] for d, w in weights.items())
-
-
-def model_params(model: Model, vocab_size: int) -> int:
-    """GPT(model, vocab_size).num_params() without building it: tied token embedding and head,
-    position embedding, per block two LayerNorms, bias-free qkv/out projections and MLP, a final
-    LayerNorm."""
-    w, hidden = model.width, model.mlp or 4 * model.width
-    block = 2 * 2 * w + 4 * w * w + 2 * w * hidden
-    return vocab_size * w + model.context * w + model.layers * block + 2 * w
-
-
-@dataclass(frozen=True)
-class FidelityConfig:
-    """One fidelity of the plan: what a run at it trains, and its cost relative to the target."""
-
-    name: str
-    model: Model
-    train: Train
-    params: int
-    value: float  # cost / target cost, in (0, 1]; the target is 1
-
-
 @dataclass
-class FitResult:
-    """A fitted surrogate with the cross-validation that chose it (stored and reused; add fields
-    with defaults so that older stored results still load)."""
-
-    name: str
-    scores: list[CVScore]
-    surrogate: Surrogate
-    n_runs: int
-    data: TrainSet
-    key: str = ""  # what the fit saw (runs and settings); see surrogate/fitstore.py
-    reused: bool = False  # loaded from runs/<study>/fit/ rather than fitted now
-    noise: NoiseFloor | None = None  # seed noise, from replicates
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def chosen(self) -> CVScore:
-        return next(s for s in self.scores if s.name == self.name)
-
-
-@dataclass
-class Study:
+class Study(Launching, Modelling):
     recipe: Recipe
     store: Store
     _data: PreparedData | None = field(default=None, repr=False)
@@ -245,121 +173,6 @@ class Study:
                             where="proxy.fidelities")
         return self.target
 
-    def launch(self, address: str | None = None, on_result: Callable[[dict], None] | None = None,
-               fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
-               should_stop: Callable[[], bool] | None = None, only: set[str] | None = None) -> dict[str, int]:
-        """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
-        each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
-        run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
-        (validation runs included), else every open search run."""
-        from mixsearch import schedule
-        from mixsearch.proxy.command import run_command
-        from mixsearch.proxy.train import RunSpec, train_proxy
-        from mixsearch.trainers import builtin_can_report, command_settings
-
-        todo = self.unfinished(validation=only is not None)
-        if only is not None and not todo.empty:
-            todo = todo[todo["run_id"].isin(only)]
-        if not todo.empty:
-            self._trainable()
-            todo = todo.sort_values(["round", "seq"], kind="stable")
-        if max_runs is not None:
-            todo = todo.head(max_runs)
-        counts = {"done": 0, "failed": 0}
-        if todo.empty:
-            return counts
-        r, data = self.recipe, self.data()
-        res = r.proxy.resources
-        trainer = command_settings(self) if r.proxy.trainer else None
-        if trainer is None:
-            builtin_can_report(r)
-        fn = fn or (run_command if trainer else train_proxy)
-        base = {row["run_id"]: row for row in todo.to_dict("records")}
-        by_fidelity: dict[str, list[RunSpec]] = {}
-        for row in base.values():
-            fid = self._fidelity_of(row)
-            by_fidelity.setdefault(fid.name, []).append(
-                RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
-                        seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
-                        threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
-        gpus = self.num_gpus()
-        schedule.connect(address)
-        groups = [g for name, specs in by_fidelity.items()
-                  for g in (self._ensembles(self._fidelity(name), specs, gpus) if trainer is None else [[s] for s in specs])]
-
-        def record(spec: RunSpec, result: dict) -> None:
-            row = self._result_row(base[spec.run_id], result, gpus)
-            self.store.append([row])
-            counts[row["status"]] += 1
-            if on_result:
-                on_result(row)
-
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
-        return counts
-
-    def _ensembles(self, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
-        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
-        device, `mixsearch.proxy.sizing`)."""
-        from mixsearch import schedule
-        from mixsearch.proxy.sizing import auto_ensemble
-
-        res = self.recipe.proxy.resources
-        k = res.ensemble
-        if k == "auto":
-            k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
-                              self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
-        return [specs[i: i + k] for i in range(0, len(specs), k)]
-
-    def num_gpus(self) -> float:
-        """GPU share per task: num_gpus, or 1/runs_per_gpu (auto: as many tasks as fit in GPU memory)."""
-        res = self.recipe.proxy.resources
-        if res.runs_per_gpu is None:
-            return res.num_gpus
-        if res.runs_per_gpu != "auto":
-            return 1.0 / res.runs_per_gpu
-        import torch
-
-        from mixsearch.proxy.sizing import member_bytes
-
-        if not torch.cuda.is_available():
-            raise UserError("auto needs a GPU visible to this process; give a number", where="proxy.resources.runs_per_gpu")
-        fid = self.target
-        k = 1 if res.ensemble == "auto" else res.ensemble
-        per_task = k * member_bytes(fid.model, fid.train, self.data().vocab_size, fid.params)
-        total = torch.cuda.get_device_properties(0).total_memory
-        return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
-
-    def _result_row(self, base: dict, result: dict, gpus: float) -> dict:
-        losses, metrics = result.get("losses") or {}, result.get("metrics") or {}
-        row = {k: v for k, v in base.items() if not k.startswith((LOSS, METRIC)) and k not in ("seq", "updated_at")}
-        status, error = result.get("status", "failed"), result.get("error")
-        res = self.recipe.proxy.resources
-        wall = float(result.get("wall_time") or 0.0)
-        share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
-        values = [math.nan] * len(self.recipe.objective_list)
-        if status == "done":
-            try:
-                values = [objective_value(o, losses, self.recipe.domain_names, metrics)
-                          for o in self.recipe.objective_list]
-            except KeyError as exc:
-                status, error = "failed", f"the run reported no {exc.args[0]} (the objective needs it)"
-        objective = values[0]
-        if len(values) > 1:
-            row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
-        row.update({
-            "status": status, "error": error, "objective": objective,
-            "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
-            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
-            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
-            "ensemble": int(result.get("ensemble") or 1),
-            "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
-            "host": result.get("host"),
-            "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
-            "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
-            **{METRIC + k: float(v) for k, v in metrics.items()},
-        })
-        return row
-
     # ---- surrogate and proposals ------------------------------------------------------------
     def completed(self) -> pd.DataFrame:
         """Done runs with a finite objective, at every fidelity of the plan (runs `validate`
@@ -403,108 +216,6 @@ class Study:
         """Per objective: +1 to minimise, -1 to maximise. Stored values are the user's; the
         training set and objectives matrix hold sign x value, so every model minimises."""
         return np.array([o.sign for o in self.recipe.objective_list])
-
-    def train_set(self, done: pd.DataFrame | None = None) -> TrainSet:
-        """Completed runs as a surrogate's training set, the objective sign-adjusted (always minimised)."""
-        from mixsearch.surrogate.base import TrainSet
-
-        done = self.completed() if done is None else done
-        names = self.recipe.domain_names
-        obj = self.recipe.objective_list[0]
-        weights = objective_weights(obj, names)
-        cols = [LOSS + k for k in weights]
-        parts = None
-        if weights and obj.sign > 0 and all(c in done for c in cols):
-            P = done[cols].to_numpy(float)
-            parts = P if np.isfinite(P).all() else None
-        return TrainSet(weights_matrix(done, names), obj.sign * done["objective"].to_numpy(float),
-                        self.fidelity_values(done), parts,
-                        np.array(list(weights.values())) if parts is not None else None)
-
-    def fit(self, surrogate: str | None = None, refit: bool = False) -> FitResult:
-        """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
-        reuse the stored fit while no run has finished since (refit: fit anew regardless)."""
-        from mixsearch.surrogate import fitstore
-        from mixsearch.surrogate.base import known_surrogates, make_surrogate
-        from mixsearch.surrogate.cv import select
-
-        r = self.recipe
-        done = self.completed()
-        n_target = int(np.isclose(self.fidelity_values(done), 1.0).sum()) if len(done) else 0
-        if n_target < MIN_RUNS_TO_FIT:
-            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to fit a surrogate, "
-                            f"has {n_target} (run `mixsearch run` first)", where=f"study {r.study}")
-        choice = surrogate or r.search.surrogate
-        if choice != "auto" and choice not in known_surrogates():
-            raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
-                            where="--surrogate")
-        names = known_surrogates() if choice == "auto" else [choice]
-        from mixsearch import noise
-
-        done, stale = self.current_data(done)
-        runs = self.train_set(done)
-        floor = noise.noise_floor(runs, r.seed)
-        data = noise.average_replicates(runs)
-        run_ids = [str(i) for i in done["run_id"]]
-        settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
-                    "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}
-        key = fitstore.data_key(data, run_ids, settings)
-        if not refit and (stored := fitstore.load(self.store.root, key)) is not None:
-            stored.reused = True
-            return stored
-        best, scores = select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
-        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key, noise=floor)
-        result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
-        if stale:
-            result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
-        fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
-                                                     "runs_key": fitstore.runs_key(run_ids),
-                                                     "scores": [s.to_dict() for s in scores]})
-        return result
-
-    def recommend(self, fitted: FitResult) -> "Recommendation":
-        """The fitted surrogate's optimum with its interval; saved as the study's latest answer."""
-        from mixsearch import recommend as rc
-
-        r = self.recipe
-        cv = fitted.chosen
-        rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, self.space(), r.search, r.seed,
-                           fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual))
-        rc.save(rec, self.store.root)
-        return rec
-
-    def propose(self, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
-        """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
-        from mixsearch.propose import FidelityLevel, ProposalContext, propose
-
-        r = self.recipe
-        view = self.store.runs()
-        n = n or r.search.batch_size
-        multi = len(r.objective_list) > 1
-        method = method or (r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe")
-        if multi and method not in ("motpe", "nsga2"):
-            raise UserError(f"a study with several objectives proposes with motpe or nsga2, not {method}",
-                            where="search.proposer")
-        past = weights_matrix(view, r.domain_names) if len(view) else None
-        round_ = int(view["round"].max()) + 1 if len(view) else 1
-        levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
-        target = self.completed_at_target()
-        pending = self.unfinished()
-        ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
-                              self.fidelity_values(view) if len(view) else None,
-                              objectives=None if len(r.objective_list) < 2 else
-                              (weights_matrix(target, r.domain_names), self.objectives_matrix(target)),
-                              pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
-                              pending_fid=self.fidelity_values(pending) if len(pending) else None)
-        prop = propose(ctx, n, method)
-        origin = f"propose:{method}/{fitted.name}"
-        rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
-                             prop.fidelity)
-        self.add(rows)
-        df = pd.DataFrame(rows)
-        if prop.recommendation is not None:
-            df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
-        return df
 
     def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
         """(n, k) sign-adjusted (to minimise) objective values of a multi-objective study's runs;

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 
 from mixsearch.budget import Budget, Spent, spent
 from mixsearch.recommend import Recommendation
-from mixsearch.study import MIN_RUNS_TO_FIT, FitResult, Study
+from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult
+from mixsearch.study import Study
 
 
 @dataclass

@@ -25,7 +25,8 @@ from mixsearch.hashing import stable_hash
 from mixsearch.paths import write_atomic
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
-from mixsearch.study import VALIDATE, FidelityConfig, Study, model_params
+from mixsearch.fidelity import FidelityConfig, model_params
+from mixsearch.study import VALIDATE, Study
 
 FILE = "validation.json"
 RECOMMENDATION = "recommendation"

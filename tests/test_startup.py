@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mixsearch.recipe import Model
-from mixsearch.study import model_params
+from mixsearch.fidelity import model_params
 
 HEAVY = ("torch", "scipy", "ray", "botorch", "gpytorch", "lightgbm", "matplotlib", "sklearn", "optuna")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mixsearch.modelling import FitResult
     from mixsearch.recommend import Recommendation
-    from mixsearch.study import FitResult, Study
+    from mixsearch.study import Study
 
 
 def fit_json(fit: FitResult) -> dict:

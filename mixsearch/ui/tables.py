@@ -11,7 +11,7 @@ from mixsearch.ui.output import err, out
 
 if TYPE_CHECKING:
     from mixsearch.recommend import Recommendation
-    from mixsearch.study import FitResult
+    from mixsearch.modelling import FitResult
 
 
 def fit_table(fit: FitResult) -> Table:

@@ -1,0 +1,138 @@
+"""Training a study's open runs on Ray and storing each result as it arrives."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mixsearch.errors import UserError
+from mixsearch.objectives import OBJ, objective_value
+from mixsearch.store import LOSS, METRIC, WEIGHT, now
+
+if TYPE_CHECKING:
+    from mixsearch.fidelity import FidelityConfig
+    from mixsearch.proxy.train import RunSpec
+    from mixsearch.study import Study
+
+MAX_RUNS_PER_GPU = 8
+
+
+class Launching:
+    """Study methods that train runs (mixed into `Study`)."""
+
+    def launch(self: Study, address: str | None = None, on_result: Callable[[dict], None] | None = None,
+               fn: Callable[[dict, dict], dict] | None = None, max_runs: int | None = None,
+               should_stop: Callable[[], bool] | None = None, only: set[str] | None = None) -> dict[str, int]:
+        """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
+        each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
+        run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
+        (validation runs included), else every open search run."""
+        from mixsearch import schedule
+        from mixsearch.proxy.command import run_command
+        from mixsearch.proxy.train import RunSpec, train_proxy
+        from mixsearch.trainers import builtin_can_report, command_settings
+
+        todo = self.unfinished(validation=only is not None)
+        if only is not None and not todo.empty:
+            todo = todo[todo["run_id"].isin(only)]
+        if not todo.empty:
+            self._trainable()
+            todo = todo.sort_values(["round", "seq"], kind="stable")
+        if max_runs is not None:
+            todo = todo.head(max_runs)
+        counts = {"done": 0, "failed": 0}
+        if todo.empty:
+            return counts
+        r, data = self.recipe, self.data()
+        res = r.proxy.resources
+        trainer = command_settings(self) if r.proxy.trainer else None
+        if trainer is None:
+            builtin_can_report(r)
+        fn = fn or (run_command if trainer else train_proxy)
+        base = {row["run_id"]: row for row in todo.to_dict("records")}
+        by_fidelity: dict[str, list[RunSpec]] = {}
+        for row in base.values():
+            fid = self._fidelity_of(row)
+            by_fidelity.setdefault(fid.name, []).append(
+                RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
+                        seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
+                        threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
+        gpus = self.num_gpus()
+        schedule.connect(address)
+        groups = [g for name, specs in by_fidelity.items()
+                  for g in (self._ensembles(self._fidelity(name), specs, gpus) if trainer is None else [[s] for s in specs])]
+
+        def record(spec: RunSpec, result: dict) -> None:
+            row = self._result_row(base[spec.run_id], result, gpus)
+            self.store.append([row])
+            counts[row["status"]] += 1
+            if on_result:
+                on_result(row)
+
+        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        return counts
+
+    def _ensembles(self: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
+        """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
+        device, `mixsearch.proxy.sizing`)."""
+        from mixsearch import schedule
+        from mixsearch.proxy.sizing import auto_ensemble
+
+        res = self.recipe.proxy.resources
+        k = res.ensemble
+        if k == "auto":
+            k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
+                              self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
+        return [specs[i: i + k] for i in range(0, len(specs), k)]
+
+    def num_gpus(self: Study) -> float:
+        """GPU share per task: num_gpus, or 1/runs_per_gpu (auto: as many tasks as fit in GPU memory)."""
+        res = self.recipe.proxy.resources
+        if res.runs_per_gpu is None:
+            return res.num_gpus
+        if res.runs_per_gpu != "auto":
+            return 1.0 / res.runs_per_gpu
+        import torch
+
+        from mixsearch.proxy.sizing import member_bytes
+
+        if not torch.cuda.is_available():
+            raise UserError("auto needs a GPU visible to this process; give a number", where="proxy.resources.runs_per_gpu")
+        fid = self.target
+        k = 1 if res.ensemble == "auto" else res.ensemble
+        per_task = k * member_bytes(fid.model, fid.train, self.data().vocab_size, fid.params)
+        total = torch.cuda.get_device_properties(0).total_memory
+        return 1.0 / max(1, min(MAX_RUNS_PER_GPU, int(0.8 * total // per_task)))
+
+    def _result_row(self: Study, base: dict, result: dict, gpus: float) -> dict:
+        losses, metrics = result.get("losses") or {}, result.get("metrics") or {}
+        row = {k: v for k, v in base.items() if not k.startswith((LOSS, METRIC)) and k not in ("seq", "updated_at")}
+        status, error = result.get("status", "failed"), result.get("error")
+        res = self.recipe.proxy.resources
+        wall = float(result.get("wall_time") or 0.0)
+        share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
+        values = [math.nan] * len(self.recipe.objective_list)
+        if status == "done":
+            try:
+                values = [objective_value(o, losses, self.recipe.domain_names, metrics)
+                          for o in self.recipe.objective_list]
+            except KeyError as exc:
+                status, error = "failed", f"the run reported no {exc.args[0]} (the objective needs it)"
+        objective = values[0]
+        if len(values) > 1:
+            row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
+        row.update({
+            "status": status, "error": error, "objective": objective,
+            "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
+            "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
+            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
+            "ensemble": int(result.get("ensemble") or 1),
+            "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
+            "host": result.get("host"),
+            "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
+            "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
+            **{METRIC + k: float(v) for k, v in metrics.items()},
+        })
+        return row

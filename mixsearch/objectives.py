@@ -1,0 +1,36 @@
+"""A run's objective(s) from its losses or metrics, in the user's sign."""
+
+from __future__ import annotations
+
+from mixsearch.recipe import Objective
+from mixsearch.store import LOSS
+
+OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
+
+
+def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
+    """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
+    if obj.kind == "metric":
+        return {}
+    if obj.kind in ("domain", "eval"):
+        return {obj.target: 1.0}
+    weights = obj.weights or {d: 1.0 for d in domains}
+    total = sum(weights.values())
+    return {d: w / total for d, w in weights.items()}
+
+
+def objective_value(obj: Objective, losses: dict[str, float], domains: list[str],
+                    metrics: dict[str, float] | None = None) -> float:
+    """The recipe's objective, in the user's sign, from a run's per-domain (and eval set) losses
+    or, for kind=metric, its metrics (a loss counts as the metric loss_<name>); KeyError names
+    what is missing (loss_<name> or the metric)."""
+    if obj.kind == "metric":
+        found = {**{LOSS + k: v for k, v in losses.items()}, **(metrics or {})}
+        if obj.metric not in found:
+            raise KeyError(obj.metric)
+        return float(found[obj.metric])
+    weights = objective_weights(obj, domains)
+    missing = [d for d in weights if d not in losses]
+    if missing:
+        raise KeyError(LOSS + missing[0])
+    return sum(w * losses[d] for d, w in weights.items())
