@@ -4,15 +4,19 @@ observed run, per strategy, at equal cost (the same runs), median over seeds.
 Ground truth: the synthetic multi-fidelity benchmark's target law (6 domains; the objective is the
 mean of six per-domain losses) plus Gaussian seed noise of sd `noise` on the objective, half of its
 variance shared by all domains of a run (a lucky seed lowers every loss) and half per domain. Each
-strategy trains 16 initial runs, then `rounds` batches of 4, all at the target, proposing with its
-own surrogate (LightGBM for regmix, the GP for gp-bo). The best observed run is the lowest noisy
+strategy trains 16 initial runs and, as `search.replicates: {mixtures: 4, seeds: 3}` does, 4
+mixtures (uniform and three initial ones) with 3 seeds each (the first seed of an initial mixture
+is its initial run), then `rounds` batches of 4, all at the target, proposing with its own
+surrogate (LightGBM for regmix, the GP for gp-bo). The best observed run is the lowest noisy
 objective; the recommendation is what a study answers: the surrogate `search.surrogate: auto`
-chooses by 5-fold CV, fitted on all runs with their per-domain losses as a study records them
+chooses by 5-fold CV, fitted on all runs (replicate means, the measured seed noise as a GP's noise
+floor) with their per-domain losses as a study records them
 (`--objective-only`: on the objective alone, as for a metric objective), and recommend.py's
 optimum of it. Regret = true objective - true optimum. Goal: recommendation regret <= half the
 best observed run's.
 
-    python benchmarks/search_quality.py [--seeds 5] [--noise 0.03] [--rounds 4] [--objective-only]
+    python benchmarks/search_quality.py [--seeds 10] [--noise 0.03] [--rounds 4] [--objective-only]
+                                        [--no-replicates]
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import warnings
 
 import numpy as np
 from mixsearch.mixtures import Space, sample
-from mixsearch.noise import average_replicates
+from mixsearch.noise import fit_data, replicate_plan
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe import Sampling, Search
 from mixsearch.recommend import recommend
@@ -35,7 +39,7 @@ from mixsearch.synthetic import MultiFidelityBenchmark
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 STRATEGIES = {"random": ("lightgbm", None), "regmix": ("lightgbm", "regmix"), "gp-bo": ("gp", "bo")}
-D, INITIAL, BATCH = 6, 16, 4
+D, INITIAL, BATCH, REPLICATES = 6, 16, 4, (4, 3)
 
 
 def losses(law, W: np.ndarray, noise: float, rng: np.random.Generator) -> np.ndarray:
@@ -45,8 +49,9 @@ def losses(law, W: np.ndarray, noise: float, rng: np.random.Generator) -> np.nda
     return L + shared + rng.normal(0, noise * np.sqrt(L.shape[1] / 2), L.shape)
 
 
-def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: bool) -> tuple[float, float, str]:
-    """(recommendation regret, best observed run regret, surrogate auto chose) of one search."""
+def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: bool,
+        replicates: bool = True) -> tuple[float, float, str, int]:
+    """(recommendation regret, best observed run regret, surrogate auto chose, runs) of one search."""
     surrogate_name, method = STRATEGIES[strategy]
     space = Space(tuple(f"d{i}" for i in range(D)), np.zeros(D), np.ones(D), np.full(D, 1 / D))
     bench = MultiFidelityBenchmark.random(D, seed)
@@ -55,6 +60,10 @@ def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: boo
     rng = np.random.default_rng(seed)
     cfg = Search(candidates=20_000, top_k=64, batch_size=BATCH)
     X = sample(space, INITIAL, Sampling(), rng)
+    if replicates:
+        reps, seeds = replicate_plan(space, X, *REPLICATES, 0)
+        initial = (np.abs(reps[:, None, :] - X[None]).max(2) < 1e-9).any(1)
+        X = np.vstack([X, reps[(np.array(seeds) > 0) | ~initial]])  # seed 0 of an initial mixture: its initial run
     P = losses(truth, X, noise, rng)
     weights = np.full(D, 1 / D)
     for r in range(rounds):
@@ -62,39 +71,40 @@ def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: boo
         if method is None:
             W = sample(space, BATCH, Sampling(), rng)
         else:
-            data = average_replicates(TrainSet(X, y))
+            data, _ = fit_data(TrainSet(X, y), seed)
             model = make_surrogate(surrogate_name, seed).fit(data)
             ctx = ProposalContext(model, space, data, [FidelityLevel("target", 1.0)], cfg, seed + r + 1, X)
             W = propose(ctx, BATCH, method).W
         X, P = np.vstack([X, W]), np.vstack([P, losses(truth, W, noise, rng)])
     y = P @ weights
     runs = TrainSet(X, y) if objective_only else TrainSet(X, y, None, P, weights)
-    data = average_replicates(runs)
+    data, _ = fit_data(runs, seed)
     chosen, _ = select(known_surrogates(), data, 5, seed)
     rec = recommend(make_surrogate(chosen, seed).fit(data), chosen, noise, len(data), space, cfg, seed, noise)
     w = np.array(list(rec.mixture.values()))
-    return float(truth(w[None])[0] - opt), float(truth(X[np.argmin(y)][None])[0] - opt), chosen
+    return float(truth(w[None])[0] - opt), float(truth(X[np.argmin(y)][None])[0] - opt), chosen, len(X)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--noise", type=float, default=0.03)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--objective-only", action="store_true",
                     help="fit on the objective alone (a metric objective), not on the per-domain losses")
+    ap.add_argument("--no-replicates", action="store_true", help="no replicate runs (and so no measured noise)")
     args = ap.parse_args()
     rows = []
     for strategy in STRATEGIES:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results = [one(strategy, s, args.noise, args.rounds, args.objective_only) for s in range(args.seeds)]
+            results = [one(strategy, s, args.noise, args.rounds, args.objective_only, not args.no_replicates) for s in range(args.seeds)]
         pairs = np.array([r[:2] for r in results])
         chosen = sorted({r[2] for r in results})
         rec, best = np.median(pairs, axis=0)
         print(f"{strategy}: recommendation {rec:.4f}, best observed {best:.4f}", file=sys.stderr, flush=True)
-        rows.append((strategy, f"{INITIAL + BATCH * args.rounds}", ", ".join(chosen), f"{rec:.4f}", f"{best:.4f}",
+        rows.append((strategy, f"{results[0][3]}", ", ".join(chosen), f"{rec:.4f}", f"{best:.4f}",
                      f"{rec / best:.2f}" if best > 0 else "-", f"{int((pairs[:, 0] < pairs[:, 1]).sum())}/{args.seeds}",
                      "yes" if rec <= best / 2 else "no", f"{time.perf_counter() - start:.0f}"))
     fitted_on = "objective only" if args.objective_only else "per-domain losses"

@@ -84,8 +84,7 @@ class Modelling:
 
         done, stale = self.current_data(done)
         runs = self.train_set(done)
-        floor = noise.noise_floor(runs, r.seed)
-        data = noise.average_replicates(runs)
+        data, floor = noise.fit_data(runs, r.seed)
         run_ids = [str(i) for i in done["run_id"]]
         settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
                     "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}

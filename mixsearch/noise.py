@@ -33,6 +33,13 @@ def replicate_plan(space: Space, W: np.ndarray, mixtures: int, seeds: int, seed:
     return np.repeat(base, seeds, axis=0), [seed + k for k in range(seeds)] * len(base)
 
 
+def fit_data(runs: TrainSet, seed: int = 0) -> tuple[TrainSet, NoiseFloor | None]:
+    """What a surrogate is fitted on: the replicate means, carrying the measured seed noise (a GP
+    keeps its noise at least that); and the noise floor (None without replicates)."""
+    floor = noise_floor(runs, seed)
+    return replace(average_replicates(runs), noise_sd=floor.sd if floor else None), floor
+
+
 def average_replicates(data: TrainSet) -> TrainSet:
     """One row per (mixture, fidelity): the mean objective (and losses) over its seeds."""
     groups = replicate_groups(data.X, data.fidelities)

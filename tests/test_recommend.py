@@ -71,6 +71,29 @@ def test_replicates_have_distinct_ids_and_measure_the_known_noise(study):
     assert 0.5 * NOISE < fit.noise.sd < 1.6 * NOISE
     assert fit.n_runs == len(study.completed()) - 12  # one row per mixture: the replicate mean
     assert 0 <= fit.noise.max_spearman <= 1
+    gp = study.fit("gp")  # the measured seed noise is the GP's noise floor
+    assert gp.data.noise_sd == fit.noise.sd and gp.surrogate.noise_sd() >= fit.noise.sd * (1 - 1e-6)
+
+
+def test_a_gp_keeps_its_noise_at_least_the_measured_seed_noise():
+    """Without a floor the GP learns less noise than the runs have (its mean then chases them);
+    with the replicate-measured sd it keeps at least that, also after pickling and warm starts."""
+    import pickle
+    from dataclasses import replace
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(4), 30)
+    runs = TrainSet(X, (X**2).sum(1) + rng.normal(0, NOISE, 30))
+    free = make_surrogate("gp", 0).fit(runs)
+    assert free.noise_sd() < NOISE
+    floored = make_surrogate("gp", 0).fit(replace(runs, noise_sd=2 * NOISE))
+    assert floored.noise_sd() == pytest.approx(2 * NOISE, rel=1e-3)
+    assert pickle.loads(pickle.dumps(floored)).noise_sd() == pytest.approx(floored.noise_sd(), rel=1e-9)
+    warm = make_surrogate("gp", 0)
+    warm.warm_start = free.warm_state()
+    assert warm.fit(replace(runs, noise_sd=2 * NOISE)).noise_sd() >= 2 * NOISE * (1 - 1e-6)
+    data, floor = noise.fit_data(TrainSet(np.repeat(X[:5], 3, axis=0), rng.normal(0, NOISE, 15)))
+    assert len(data) == 5 and data.noise_sd == floor.sd
 
 
 def test_noise_floor_estimate_is_close_on_many_replicates():

@@ -22,6 +22,7 @@ class TrainSet:
     fid: np.ndarray | None = None
     parts: np.ndarray | None = None  # (n, m) losses with y = parts @ part_weights
     part_weights: np.ndarray | None = None
+    noise_sd: float | None = None  # one run's seed-noise sd, measured by replicates: a GP's noise floor
 
     def __len__(self) -> int:
         return len(self.y)

@@ -22,7 +22,8 @@ FIT_DTYPE = torch.float32  # float64 took 3-10x longer to reach the same held-ou
 MAXITER = 100  # L-BFGS steps; uncapped fits ran for hundreds of steps on noise-free losses
 HYPER_RUNS = 1024  # hyper-parameters from a random subset of at most this many runs
 MAX_CHOLESKY = 20_000  # exact solves up to this many runs (gpytorch's default switches to CG at 800)
-HYPERS = ("likelihood.", "mean_module.", "covar_module.")  # what a fit hands over (not the outcome transform)
+HYPERS = ("likelihood.", "mean_module.", "covar_module.")  # what a fit hands over (not the outcome transform,
+# nor constraints: a model's noise floor is its own)
 
 
 def _t(a: np.ndarray, dtype: torch.dtype = DTYPE) -> torch.Tensor:
@@ -42,7 +43,8 @@ def _fit_mll(model, maxiter: int = MAXITER) -> None:
 
 def _hypers(model) -> dict[str, torch.Tensor]:
     """A fitted model's hyper-parameters (to warm-start another fit or take over in float64)."""
-    return {k: v.detach().clone() for k, v in model.state_dict().items() if k.startswith(HYPERS)}
+    return {k: v.detach().clone() for k, v in model.state_dict().items()
+            if k.startswith(HYPERS) and "_constraint." not in k}
 
 
 @register
@@ -56,6 +58,18 @@ class GPSurrogate(Surrogate):
     def __init__(self, seed: int = 0, warm_start: dict[str, torch.Tensor] | None = None) -> None:
         super().__init__(seed)
         self.warm_start = warm_start
+        self.noise_floor: float | None = None  # objective units; measured seed noise, when replicates exist
+
+    def _make(self, X: torch.Tensor, y: torch.Tensor):
+        """The model, its learned noise kept at least the measured seed noise (without replicates,
+        the GP learned 0.4-0.8x the true noise on noisy runs, and its mean followed them)."""
+        model = self._build(X, y)
+        if self.noise_floor:
+            from gpytorch.constraints import GreaterThan
+
+            stdv = float(model.outcome_transform.stdvs.squeeze())  # the noise is in standardized units
+            model.likelihood.noise_covar.register_constraint("raw_noise", GreaterThan((self.noise_floor / stdv) ** 2))
+        return model
 
     def _inputs(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
         return np.asarray(X, dtype=float)
@@ -71,6 +85,8 @@ class GPSurrogate(Surrogate):
         from linear_operator.utils.errors import NotPSDError
 
         torch.manual_seed(self.seed)
+        # one floor for all rows (replicate means are a little less noisy); at the target only
+        self.noise_floor = None if self.multi_fidelity else data.noise_sd
         X, y = self._inputs(data.X, data.fidelities), -np.asarray(data.y, dtype=float)
         rng = np.random.default_rng(self.seed)
         idx = np.sort(rng.choice(len(y), HYPER_RUNS, replace=False)) if len(y) > HYPER_RUNS else np.arange(len(y))
@@ -78,7 +94,7 @@ class GPSurrogate(Surrogate):
         for dtype in (FIT_DTYPE, DTYPE):  # float64 only where float32 is too coarse for these runs
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # BoTorch's advice to use float64 (it is, for predictions)
-                small = self._build(_t(X[idx], dtype), _t(y[idx], dtype))
+                small = self._make(_t(X[idx], dtype), _t(y[idx], dtype))
             if self.warm_start:
                 small.load_state_dict(self.warm_start, strict=False)
             try:
@@ -88,7 +104,7 @@ class GPSurrogate(Surrogate):
             hypers = _hypers(small)
             break
         self._X, self._y = X, y
-        self.model = self._build(_t(X), _t(y))
+        self.model = self._make(_t(X), _t(y))
         if hypers is None:
             _fit_mll(self.model)
         else:
@@ -103,7 +119,7 @@ class GPSurrogate(Surrogate):
     def __setstate__(self, state: dict) -> None:
         hypers = state.pop("hypers")
         self.__dict__.update(state)
-        self.model = self._build(_t(self._X), _t(self._y))
+        self.model = self._make(_t(self._X), _t(self._y))
         self.model.load_state_dict(hypers, strict=False)
         self.model.eval()
 
