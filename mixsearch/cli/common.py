@@ -15,6 +15,7 @@ from mixsearch.recipe import load_recipe
 from mixsearch.ui.output import err
 
 if TYPE_CHECKING:
+    from mixsearch.data.prepare import DomainTokens
     from mixsearch.study import Study
 
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file", show_default=False)]
@@ -34,9 +35,13 @@ def open_study(recipe: Path, runs_dir: Path) -> Study:
 def prepare_data(study: Study, quiet: bool) -> None:
     """Tokenize the study's domains (cached), with a spinner and a line per domain unless quiet."""
     with err.status("tokenizing domains (cached by content hash)…", spinner="dots") if not quiet else nullcontext():
-        study.data(on_domain=None if quiet else lambda n, d: err.print(
-            f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"
-            + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else "")))
+        study.data(on_domain=None if quiet else print_domain)
+
+
+def print_domain(name: str, d: DomainTokens) -> None:
+    """A tokenized domain's line on stderr: train/val tokens, and bytes that were not UTF-8."""
+    err.print(f"  {name}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"
+              + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else ""))
 
 
 def warn_unreadable(study: Study) -> None:

@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, warn_unreadable,
-                                  warning_unreadable)
+from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, print_domain,
+                                  warn_unreadable, warning_unreadable)
 from mixsearch.recipe import load_recipe
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import bytes_progress
@@ -54,10 +54,8 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
                     tasks[name] = bar.add_task(name, total=total)
                 bar.update(tasks[name], completed=done)
 
-            data = study.data(None if as_json else lambda n, d: err.print(
-                f"  {n}: {d.train_tokens:,} train / {d.val_tokens:,} val tokens"
-                + (f", {d.undecodable_bytes:,} bytes not UTF-8" if d.undecodable_bytes else "")),
-                PrepareOptions(workers=workers, use_ray=bool(address), on_progress=on_progress))
+            data = study.data(None if as_json else print_domain,
+                              PrepareOptions(workers=workers, use_ray=bool(address), on_progress=on_progress))
     finally:
         if address:
             schedule.shutdown()
