@@ -10,7 +10,7 @@
    (weak family, every mixture at the target, each cheap fidelity present for half of them, a
    higher-is-better score), wall time per strategy (goal: all of it <= 10 minutes on 2 cores).
 
-    python benchmarks/surrogates.py [--seeds 7] [--quick] [--scale] [--replay-scale] [POOL_FILE ...]
+    python benchmarks/surrogates.py [--seeds 20] [--quick] [--scale] [--replay-scale] [POOL_FILE ...]
 """
 
 from __future__ import annotations
@@ -164,7 +164,7 @@ def replay_scale_rows(seeds: int, budget: float) -> tuple[list[tuple[str, ...]],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=7, help="seeds per family replay (0: skip them)")
+    parser.add_argument("--seeds", type=int, default=20, help="seeds per family replay (0: skip them)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke test)")
     parser.add_argument("--scale", action="store_true", help="also 2,000 x 50 and 5,000 x 100 swarms")
     parser.add_argument("--replay-scale", action="store_true", help="also replay on a 460 x 19 x 3 pool")

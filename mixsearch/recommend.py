@@ -2,12 +2,14 @@
 predictive interval for a run trained on it. Never a lucky run: the best observed run is only
 shown beside it, with its seed-noise band.
 
-- regression surrogates: RegMix, the mean of the top-k of many candidate mixtures by prediction;
-  interval from the out-of-fold residuals of the runs predicted best (the top quarter, at least
-  5): the model's error near the optimum, where the recommendation is, not over the whole simplex
-  (without out-of-fold predictions: CV MAE x sqrt(pi/2) as the residual sd).
-- Gaussian processes (gp, mfgp): the posterior-mean optimum (the best candidate refined by SLSQP
-  on the simplex); interval from the posterior sd plus observation noise.
+- where: for piecewise surrogates (lightgbm, linear, loglinear), whose optimum is a jagged cell
+  or a corner, RegMix's mean of the top-k of many candidate mixtures by prediction; for smooth
+  ones (mixing_law, bimix, gp, mfgp) the predicted optimum, the best candidate refined by SLSQP
+  on the simplex.
+- interval: for GPs the posterior sd plus observation noise; for the others the out-of-fold
+  residuals of the runs predicted best (the top quarter, at least 5): the model's error near
+  the optimum, where the recommendation is, not over the whole simplex (without out-of-fold
+  predictions: CV MAE x sqrt(pi/2) as the residual sd).
 """
 
 from __future__ import annotations
@@ -53,9 +55,9 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.nd
 
     ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
     cands, order = _candidates(ctx)
-    if surrogate.predict_std(cands[order[:1]]) is None:  # regression: RegMix top-k average
+    if surrogate.piecewise:  # trees, linear models: RegMix top-k average
         w = cands[order[: cfg.top_k]].mean(0)
-    else:  # GP: posterior-mean optimum
+    else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
         w = _refine(ctx, [cands[order[0]]])[0]
     return feasible(w, space)[0]
 

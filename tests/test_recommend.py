@@ -114,6 +114,29 @@ def test_recommendation_is_closer_to_the_optimum_than_the_best_run():
     assert sum(r < b for r, b in zip(rec_regret, best_regret)) >= 4
 
 
+def test_a_smooth_surrogate_recommends_its_optimum_not_a_top_k_average():
+    """A mixing law fitted on per-domain losses (what a study records) is the true law's family:
+    its refined optimum is near the true one, where RegMix's top-k average of candidates (kept for
+    piecewise models) lands several times further away."""
+    d, regrets, topk = 5, [], []
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=5000, top_k=64)
+    for seed in range(3):
+        law = MixingLaw.random(d, seed)
+        _, opt = law.optimum(space)
+        X = sample(space, 40, Sampling(), np.random.default_rng(seed))
+        parts = law.losses(X) + np.random.default_rng(seed).normal(0, 0.01, (len(X), d))
+        surrogate = make_surrogate("mixing_law", seed).fit(TrainSet(X, parts.mean(1), None, parts, np.full(d, 1 / d)))
+        assert not surrogate.piecewise and make_surrogate("lightgbm").piecewise
+        w = np.array(list(recommend(surrogate, "mixing_law", 0.01, len(X), space, cfg, seed).mixture.values()))
+        regrets.append(float(law(w[None])[0]) - opt)
+        cands = sample(space, cfg.candidates, cfg.sampling, np.random.default_rng(seed), rounded=False)
+        avg = cands[np.argsort(surrogate.predict(cands))[: cfg.top_k]].mean(0)
+        topk.append(float(law(avg[None])[0]) - opt)
+    assert max(regrets) < 2e-3
+    assert np.median(regrets) < np.median(topk) / 2
+
+
 def test_validate_trains_baselines_and_its_verdict_is_right(study):
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)

@@ -79,6 +79,9 @@ class Surrogate(ABC):
     name: str = ""
     multi_fidelity: bool = False
     has_std: bool = False
+    # predictions piecewise constant (trees) or monotone along a direction (linear): the model's
+    # optimum is a jagged cell or a corner, so the recommendation is RegMix's top-k average instead
+    piecewise: bool = False
     chunk_rows: int = 65_536
 
     def __init__(self, seed: int = 0) -> None:

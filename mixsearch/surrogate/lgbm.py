@@ -12,6 +12,7 @@ ROUNDS = 1000
 @register
 class LightGBMSurrogate(Surrogate):
     name = "lightgbm"
+    piecewise = True
 
     def _fit(self, data: TrainSet) -> None:
         import lightgbm as lgb

@@ -16,6 +16,7 @@ def _lstsq(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]
 @register
 class LinearSurrogate(Surrogate):
     name = "linear"
+    piecewise = True
 
     def _fit(self, data: TrainSet) -> None:
         self.coef, self.x_mean, self.y_mean = _lstsq(data.X, data.y)
@@ -29,6 +30,7 @@ class LogLinearSurrogate(Surrogate):
     """log L = a + b·r: a single exponential in the mixture (positive losses)."""
 
     name = "loglinear"
+    piecewise = True
 
     def _fit(self, data: TrainSet) -> None:
         self.coef, self.x_mean, self.y_mean = _lstsq(data.X, np.log(np.maximum(data.y, 1e-9)))
