@@ -30,7 +30,8 @@ from mixsearch import schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_proxy
-from mixsearch.recipe import Model, Resources, Train, parse_recipe
+from mixsearch.recipe import parse_recipe
+from mixsearch.recipe_proxy import Model, Resources, Train
 
 CPUS = os.cpu_count() or 1
 

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.recipe import Sampling, Search
+from mixsearch.recipe_search import Sampling, Search
 from mixsearch.replay import Pool, pool_from_runs, replay, summarize, synthetic_pool
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet

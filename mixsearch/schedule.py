@@ -14,7 +14,7 @@ from typing import Any
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
-from mixsearch.recipe import Resources
+from mixsearch.recipe_proxy import Resources
 from mixsearch.workers import Pool
 
 ResultFn = Callable[[RunSpec, dict], None]

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from mixsearch.data import pypi
 from mixsearch.errors import UserError
-from mixsearch.recipe import Domain, Fetch, Recipe
+from mixsearch.recipe import Recipe
+from mixsearch.recipe_data import Domain, Fetch
 
 MANIFEST = "_fetch.json"
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixsearch.recipe import Model
+from mixsearch.recipe_proxy import Model
 
 
 class Attention(nn.Module):

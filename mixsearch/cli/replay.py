@@ -1,0 +1,81 @@
+"""The replay command: benchmark search strategies on a pool of completed (or synthetic) runs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mixsearch.cli.common import JsonOpt, RunsDir, open_study, warning_unreadable
+from mixsearch.errors import UserError
+from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui.progress import spinner
+
+
+def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this study's completed runs "
+                                                                 "(default: a synthetic pool)")] = None,
+               strategies: Annotated[str, typer.Option(help="comma-separated: random, regmix, gp-bo, mf-bo, mf-ar")] =
+               "random,regmix,gp-bo,mf-bo,mf-ar",
+               seeds: Annotated[int, typer.Option(min=1, help="repetitions (synthetic: a new pool each)")] = 5,
+               budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
+               domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
+               pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
+               family: Annotated[str, typer.Option(help="synthetic: standard, or weak (poorly correlated cheap "
+                                                        "fidelities, a flat optimum plateau)")] = "standard",
+               tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
+               out_path: Annotated[Path | None, typer.Option("--out", help="plot file (default: "
+                                                                           "runs/<study or synthetic>/replay.png)")] = None,
+               runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
+    """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
+    import warnings
+
+    from mixsearch import replay as rp
+    from mixsearch.modelling import MIN_RUNS_TO_FIT
+
+    names = [s.strip() for s in strategies.split(",") if s.strip()]
+    unknown = [n for n in names if n not in rp.STRATEGIES]
+    if unknown or not names:
+        raise UserError(f"unknown strategy '{unknown[0] if unknown else ''}' (use {', '.join(rp.STRATEGIES)})",
+                        where="--strategies")
+    study = open_study(recipe, runs_dir) if recipe is not None else None
+    out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
+    if study is not None:
+        with warning_unreadable(study):
+            done = study.completed_at_target()
+        if len(done) < MIN_RUNS_TO_FIT:
+            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
+                            where=f"study {study.recipe.study}")
+        data = study.train_set()
+        pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
+    else:
+        if family not in rp.FAMILIES:
+            raise UserError(f"unknown family '{family}' (use {', '.join(rp.FAMILIES)})", where="--family")
+        pools = [rp.synthetic_pool(domains, pool_size, seed, family=family) for seed in range(seeds)]
+    traces = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        total, start = seeds * len(names), time.monotonic()
+        for seed, pool in enumerate(pools):
+            traces.append([])
+            for name in names:  # one step per strategy and seed, with an ETA from the steps so far
+                step = len(traces[-1]) + seed * len(names)
+                eta = "" if not step else f", eta {(time.monotonic() - start) / step * (total - step):.0f} s"
+                with spinner(f"replay {step + 1}/{total}: seed {seed} {name}{eta}"):
+                    traces[-1] += rp.replay(pool, [name], budget, seed, tolerance)
+    optima = [p.optimum for p in pools]
+    table = rp.summarize(traces, optima, tolerance)
+    rp.plot(traces, optima, out_path)
+    if as_json:
+        emit_json({"summary": table.to_dict("records"), "plot": str(out_path),
+                   "curves": rp.regret_curves(traces, optima).to_dict("records")})
+        return
+    t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
+    for col in table.columns:
+        t.add_column(col, justify="left" if col == "strategy" else "right")
+    for row in table.itertuples(index=False):
+        t.add_row(*[v if isinstance(v, str) else f"{v:.3g}" for v in row])
+    out.print(t)
+    err.print(f"plot: {out_path}")

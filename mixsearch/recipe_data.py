@@ -1,0 +1,105 @@
+"""The recipe's data side: domains and their sources or downloads, the tokenizer, data options."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mixsearch.recipe_base import NAME_PATTERN, Strict
+
+
+class Source(Strict):
+    """Where a domain's text lives: exactly one of files, jsonl, parquet, or tokens (pre-tokenized)."""
+
+    files: list[str] | None = Field(None, description="glob patterns of text files")
+    jsonl: str | None = Field(None, description="path or glob of JSONL files")
+    field: str = Field("text", description="JSONL field holding the text")
+    parquet: str | None = Field(None, description="path or glob of Parquet files")
+    column: str = Field("text", description="Parquet column holding the text")
+    tokens: str | None = Field(None, description="path or glob of pre-tokenized flat .bin arrays or .npy files")
+    dtype: Literal["uint16", "uint32"] = Field("uint16", description="tokens: element type of the .bin files")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _files_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("files"), str):
+            data = {**data, "files": [data["files"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Source":
+        given = [k for k in ("files", "jsonl", "parquet", "tokens") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError("give exactly one of files, jsonl, parquet, tokens")
+        return self
+
+
+class Fetch(Strict):
+    """Download a package without installing it and extract plain text from it."""
+
+    pip: str | None = Field(None, description="pip requirement, e.g. sympy==1.14.0")
+    apt: list[str] | None = Field(None, description="Debian package names")
+    include: list[str] = Field(description="glob patterns of archive members to keep")
+    exclude: list[str] = []
+    format: Literal["text", "chitchat"] = "text"
+    max_bytes: int = Field(3_000_000, gt=0, description="cap on extracted text per domain")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _apt_as_list(cls, data: object) -> object:
+        if isinstance(data, dict) and isinstance(data.get("apt"), str):
+            data = {**data, "apt": [data["apt"]]}
+        return data
+
+    @model_validator(mode="after")
+    def _one_package_kind(self) -> "Fetch":
+        if bool(self.pip) == bool(self.apt):
+            raise ValueError("give exactly one of pip, apt")
+        return self
+
+
+class Domain(Strict):
+    """A named body of text: a training domain or a held-out evaluation set."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    source: Source | None = None
+    fetch: Fetch | None = None
+    tokens: int | None = Field(None, gt=0, description="fit-only studies (no source): the domain's token "
+                                                        "count, for the sampling prior and epoch caps")
+
+    @property
+    def has_text(self) -> bool:
+        return self.source is not None or self.fetch is not None
+
+    @model_validator(mode="after")
+    def _tokens_without_text(self) -> "Domain":
+        if self.tokens is not None and self.has_text:
+            raise ValueError("tokens is for domains without a source (fit-only studies); "
+                             "a source's token count is measured")
+        return self
+
+
+class Tokenizer(Strict):
+    kind: Literal["byte", "bpe", "file"] = "byte"
+    vocab_size: int = Field(2048, ge=300, le=65535, description="BPE only")
+    train_bytes: int = Field(4_000_000, gt=0, description="BPE only: text sampled to train it")
+    path: str | None = Field(None, description="file: a Hugging Face tokenizers JSON file (tokenizer.json)")
+    eos: str | None = Field(None, description="file: the document separator token; default: the first of "
+                                              "<|endoftext|>, <|end_of_text|>, </s>, <|eot|>, <eos>, <|im_end|>, "
+                                              "[SEP] it has, else none")
+
+    @model_validator(mode="after")
+    def _path_for_file(self) -> "Tokenizer":
+        if (self.kind == "file") != (self.path is not None):
+            raise ValueError("kind=file goes with a path (and a path with kind=file)")
+        return self
+
+
+class Data(Strict):
+    raw_dir: str = "data/raw"
+    cache_dir: str = ".cache/mixsearch"
+    val_fraction: float = Field(0.1, gt=0, lt=0.5)
+    max_tokens_per_domain: int | None = Field(None, gt=0)
+    max_decode_errors: float = Field(0.001, ge=0, le=1, description="largest fraction of a domain's bytes "
+                                                                     "that may be invalid UTF-8")

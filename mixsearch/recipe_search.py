@@ -1,0 +1,110 @@
+"""The recipe's search side: objectives, mixture constraints, sampling, the search and its budget."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from mixsearch.recipe_base import Strict
+
+
+class Objective(Strict):
+    """What the search optimises: a loss-based kind, or any metric the trainer reports."""
+
+    kind: Literal["domain", "mean", "eval", "metric"] = "mean"
+    target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
+    weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
+    metric: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:/-]+$",
+                               description="kind=metric: a metric name the trainer reports (or an imported column)")
+    direction: Literal["minimize", "maximize"] = "minimize"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _metric_implies_kind(cls, data: object) -> object:
+        if isinstance(data, dict) and data.get("metric") is not None and "kind" not in data:
+            data = {**data, "kind": "metric"}
+        return data
+
+    @property
+    def sign(self) -> float:
+        """+1 to minimise, -1 to maximise: internal values are sign x the user's value."""
+        return -1.0 if self.direction == "maximize" else 1.0
+
+    @property
+    def label(self) -> str:
+        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else self.kind)
+        return f"{name} (max)" if self.direction == "maximize" else name
+
+    @model_validator(mode="after")
+    def _target_given(self) -> "Objective":
+        if self.kind in ("domain", "eval") and not self.target:
+            raise ValueError(f"kind={self.kind} needs a target")
+        if (self.kind == "metric") != (self.metric is not None):
+            raise ValueError("kind=metric goes with a metric name (and a metric with kind=metric)")
+        return self
+
+
+class Bounds(Strict):
+    min: float = Field(0.0, ge=0, le=1)
+    max: float = Field(1.0, ge=0, le=1)
+    max_epochs: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Bounds":
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} > max {self.max}")
+        return self
+
+
+class Constraints(Strict):
+    max_epochs: float | None = Field(None, gt=0, description="default epoch cap for every domain")
+    final_tokens: int | None = Field(None, gt=0, description="tokens of the final training run: epoch caps "
+                                                            "hold at this budget too")
+    domains: dict[str, Bounds] = {}
+
+
+class Sampling(Strict):
+    method: Literal["dirichlet", "uniform", "sobol"] = "dirichlet"
+    prior_power: float = Field(0.5, ge=0)
+    concentration_min: float = Field(0.1, gt=0)
+    concentration_max: float = Field(5.0, gt=0)
+    concentration_steps: int = Field(15, ge=1)
+    max_prior_multiple: float | None = Field(15.0, gt=0)
+    min_weight: float = Field(2e-4, ge=0, lt=0.1, description="smaller weights become 0")
+
+
+class Replicates(Strict):
+    """Mixtures of the first round trained with several seeds, to measure seed noise."""
+
+    mixtures: int = Field(4, ge=1, description="uniform, natural, then initial samples")
+    seeds: int = Field(3, ge=2)
+
+
+class Search(Strict):
+    initial_runs: int = Field(16, ge=4, description="at least 4: a surrogate needs them")
+    batch_size: int = Field(4, ge=1, description="proposals per round")
+    rounds: int = Field(1, ge=0)
+    surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
+    proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "mfar", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
+    initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
+    mf_acquisition: Literal["gibbon", "mes", "kg"] = Field(
+        "gibbon", description="mfbo: GIBBON, max-value entropy, or knowledge gradient (minutes per batch on 2 cores)")
+    candidates: int = Field(100_000, ge=100)
+    top_k: int = Field(128, ge=1)
+    cv_folds: int = Field(5, ge=2)
+    fit_budget_s: float | None = Field(None, gt=0, description="auto: skip a surrogate whose cross-validation "
+                                                                  "and fit would take longer (seconds)")
+    sampling: Sampling = Sampling()
+    replicates: Replicates | None = Field(None, description="measure seed noise in the first round")
+    min_distance: float = Field(0.05, ge=0, le=2, description="least L1 distance between proposals of a batch "
+                                                             "and from open (regression proposers: and completed) runs")
+    kl_to_natural: float = Field(0.0, ge=0, description="penalty x KL(mixture || natural) added to the "
+                                                       "predicted objective when choosing mixtures")
+
+
+class BudgetSpec(Strict):
+    """Study-wide limits; a sweep stops launching runs once one is reached."""
+
+    hours: float | None = Field(None, gt=0, description="device-hours: GPU-hours if runs use GPUs, else CPU-hours")
+    tokens: int | None = Field(None, gt=0, description="training tokens over all runs")
