@@ -83,6 +83,7 @@ class Modelling:
         from mixsearch import noise
 
         done, stale = self.current_data(done)
+        done = done.sort_values("run_id", kind="stable")  # CV folds must not depend on the order runs finished in
         runs = self.train_set(done)
         data, floor = noise.fit_data(runs, r.seed)
         run_ids = [str(i) for i in done["run_id"]]

@@ -97,6 +97,20 @@ def test_a_gp_keeps_its_noise_at_least_the_measured_seed_noise():
     assert len(data) == 5 and data.noise_sd == floor.sd
 
 
+def test_the_fit_does_not_depend_on_the_order_runs_finished_in(study, monkeypatch):
+    """Ray returns runs in whatever order they finish; the CV folds (and so the chosen surrogate
+    and its scores) used to follow that order, so the same runs could give another answer."""
+    study.seed_initial()
+    study.launch(fn=FakeTrainer(study.recipe.domain_names, NOISE))
+    done = study.completed()
+    first = study.fit(refit=True)
+    for seed in range(3):
+        monkeypatch.setattr(study, "completed", lambda seed=seed: done.sample(frac=1, random_state=seed))
+        again = study.fit(refit=True)
+        assert again.name == first.name
+        assert [(s.name, s.spearman, s.mae) for s in again.scores] == [(s.name, s.spearman, s.mae) for s in first.scores]
+
+
 def test_noise_floor_estimate_is_close_on_many_replicates():
     rng = np.random.default_rng(0)
     X = np.repeat(rng.dirichlet(np.ones(4), 40), 3, axis=0)
