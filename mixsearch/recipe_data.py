@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import NAME_PATTERN, Strict
+from mixsearch.recipe_base import NAME_PATTERN, Strict, one_as_list
 
 
 class Source(Strict):
@@ -23,9 +23,7 @@ class Source(Strict):
     @model_validator(mode="before")
     @classmethod
     def _files_as_list(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("files"), str):
-            data = {**data, "files": [data["files"]]}
-        return data
+        return one_as_list(data, "files")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Source":
@@ -48,9 +46,7 @@ class Fetch(Strict):
     @model_validator(mode="before")
     @classmethod
     def _apt_as_list(cls, data: object) -> object:
-        if isinstance(data, dict) and isinstance(data.get("apt"), str):
-            data = {**data, "apt": [data["apt"]]}
-        return data
+        return one_as_list(data, "apt")
 
     @model_validator(mode="after")
     def _one_package_kind(self) -> "Fetch":
