@@ -99,7 +99,8 @@ def main() -> None:
         start = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            results = [one(strategy, s, args.noise, args.rounds, args.objective_only, not args.no_replicates) for s in range(args.seeds)]
+            results = [one(strategy, s, args.noise, args.rounds, args.objective_only, not args.no_replicates)
+                       for s in range(args.seeds)]
         pairs = np.array([r[:2] for r in results])
         chosen = sorted({r[2] for r in results})
         rec, best = np.median(pairs, axis=0)

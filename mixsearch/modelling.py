@@ -65,6 +65,7 @@ class Modelling:
     def fit(self: Study, surrogate: str | None = None, refit: bool = False) -> FitResult:
         """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
         reuse the stored fit while no run has finished since (refit: fit anew regardless)."""
+        from mixsearch import noise
         from mixsearch.surrogate import fitstore
         from mixsearch.surrogate.base import known_surrogates, make_surrogate
         from mixsearch.surrogate.cv import select
@@ -80,8 +81,6 @@ class Modelling:
             raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                             where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
-        from mixsearch import noise
-
         done, stale = self.current_data(done)
         done = done.sort_values("run_id", kind="stable")  # CV folds must not depend on the order runs finished in
         runs = self.train_set(done)
