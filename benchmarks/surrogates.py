@@ -6,7 +6,7 @@
 3. Replay on the synthetic multi-fidelity benchmark: cost to get within 1% of the pool optimum,
    median over seeds (goal: MF-BO <= 1/5 of random Dirichlet search).
 
-4. With --replay-scale: the 4 strategies x 5 seeds on a 460 x 19 x 3 pool shaped like a real one
+4. With --replay-scale: every strategy x 5 seeds on a 460 x 19 x 3 pool shaped like a real one
    (weak family, every mixture at the target, each cheap fidelity present for half of them, a
    higher-is-better score), wall time per strategy (goal: all of it <= 10 minutes on 2 cores).
 

@@ -115,6 +115,17 @@ def _regmix(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator)
     return r.trace
 
 
+def _ei_at_target(r: _Replay, rng: np.random.Generator, hypers: dict | None = None) -> dict:
+    """One step of BO at the target: a GP of the target runs (warm-started from `hypers`), then
+    the available target mixture of highest LogEI; returns the GP's hyper-parameters."""
+    target = len(r.pool.fids) - 1
+    gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(r.train_set(target_only=True))
+    cand = r.available(target)
+    r.evaluate(int(cand[np.argmax(log_ei(gp.predict(r.pool.X[cand]), gp.predict_std(r.pool.X[cand]), r.best))]),
+               target)
+    return gp.hyperparameters()
+
+
 def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
     r = _Replay(pool, "gp-bo", budget, stop_at)
     target = len(pool.fids) - 1
@@ -122,11 +133,7 @@ def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
         r.evaluate(i, target)
     hypers = None  # each step's fit starts from the previous step's hyper-parameters
     while r.running and len(r.available(target)):
-        gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(r.train_set(target_only=True))
-        hypers = gp.hyperparameters()
-        cand = r.available(target)
-        score = log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best)
-        r.evaluate(cand[int(np.argmax(score))], target)
+        hypers = _ei_at_target(r, rng, hypers)
     return r.trace
 
 
@@ -149,15 +156,12 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
     hypers = None
     while r.running:
         used = [j for j in range(target) if r.rank_corr(j) >= MIN_RANK_CORR] + [target]
-        data = r.train_set(target_only=False, fidelities=used)
         if len(used) == 1:  # every cheap fidelity ranks poorly: BO at the target
-            gp = GPSurrogate(int(rng.integers(1 << 30))).fit(data)
-            cand = r.available(target)
-            if not len(cand):
+            if not len(r.available(target)):
                 break
-            r.evaluate(int(cand[np.argmax(log_ei(gp.predict(pool.X[cand]), gp.predict_std(pool.X[cand]), r.best))]),
-                       target)
+            _ei_at_target(r, rng)
             continue
+        data = r.train_set(target_only=False, fidelities=used)
         mf = MultiFidelityGPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(data)
         hypers = mf.hyperparameters()
         acq = qMultiFidelityLowerBoundMaxValueEntropy(

@@ -41,9 +41,9 @@ def mfar(ctx: ProposalContext, n: int) -> Proposal:
     from mixsearch.propose.bo import bo
     from mixsearch.surrogate.gp import GPSurrogate
 
-    fid = ctx.data.fidelities if ctx.data.fidelities is not None else np.ones(len(ctx.data.y))
     if len(ctx.fidelities) < 2:
         return bo(ctx, n)
+    fid = ctx.data.fidelities
     low, target = ctx.fidelities[0], ctx.fidelities[-1]
     is_low, is_target = np.isclose(fid, low.value), np.isclose(fid, 1.0)
     rng = np.random.default_rng(ctx.seed)
