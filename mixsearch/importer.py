@@ -19,9 +19,9 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
+from mixsearch.objectives import OBJ, objective_value
 from mixsearch.recipe import Objective
 from mixsearch.store import LOSS, METRIC, WEIGHT, now
-from mixsearch.objectives import OBJ, objective_value
 from mixsearch.study import Study
 
 SIMPLEX_TOL = 1e-3

@@ -17,9 +17,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mixsearch import report_answer  # noqa: E402
+from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
 from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
-from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.study import Study  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
 from mixsearch.validate import load as load_validation  # noqa: E402

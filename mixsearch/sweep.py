@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from mixsearch.budget import Budget, Spent, spent
-from mixsearch.recommend import Recommendation
 from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult
+from mixsearch.recommend import Recommendation
 from mixsearch.study import Study
 
 

@@ -21,11 +21,11 @@ import numpy as np
 import yaml
 
 from mixsearch.errors import UserError
+from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
 from mixsearch.paths import write_atomic
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
-from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.study import VALIDATE, Study
 
 FILE = "validation.json"

@@ -10,8 +10,8 @@ from rich.table import Table
 from mixsearch.ui.output import err, out
 
 if TYPE_CHECKING:
-    from mixsearch.recommend import Recommendation
     from mixsearch.modelling import FitResult
+    from mixsearch.recommend import Recommendation
 
 
 def fit_table(fit: FitResult) -> Table:
