@@ -129,3 +129,19 @@ def test_prepare_on_ray_tasks_equals_one_process(ray_local, recipe_dict, tmp_pat
     on_ray = _prepare_with(recipe_dict, tmp_path / "c2", use_ray=True)
     for name in ("code", "docs", "news"):
         assert _all_tokens(one.domains[name]).tolist() == _all_tokens(on_ray.domains[name]).tolist()
+
+
+def test_ray_tokenizing_cancels_only_the_tasks_not_taken(ray_local, text_root, monkeypatch):
+    """Cancelling a task that had just finished raced with its completion inside Ray and killed the
+    driver ("Tried to complete task that was not pending"); finished tasks are never cancelled now."""
+    monkeypatch.setattr(stream, "SHARD_BYTES", 1 << 15)
+    shards = stream.plan(sorted((text_root / "docs").glob("*.txt")), "files")
+    assert len(shards) > 3
+    cancelled = []
+    monkeypatch.setattr(ray_local, "cancel", lambda ref, **kw: cancelled.append(ref))
+    every = list(stream.tokenize_all(shards, "files", "text", {"kind": "byte"}, 1, True))
+    assert len(every) == len(shards) and cancelled == []
+    first_two = stream.tokenize_all(shards, "files", "text", {"kind": "byte"}, 1, True)
+    next(first_two), next(first_two)
+    first_two.close()
+    assert len(cancelled) == len(shards) - 2

@@ -181,13 +181,15 @@ def tokenize_all(shards: list[list[Piece]], fmt: str, field: str, tok_spec: dict
 
         remote = ray.remote(tokenize_shard).options(num_cpus=1)
         refs = [remote.remote(*a) for a in args]
+        taken = 0
         try:
             for ref in refs:
                 ids, nbytes, counts = ray.get(ref)
+                taken += 1
                 done(nbytes, counts)
                 yield ids
-        finally:
-            for ref in refs:
+        finally:  # only the tasks not taken: cancelling a finished one races with its completion and
+            for ref in refs[taken:]:  # crashed the driver (Ray's "Tried to complete task that was not pending")
                 ray.cancel(ref)
         return
     if workers <= 1 or len(shards) <= 1:
