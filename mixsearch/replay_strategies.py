@@ -9,8 +9,10 @@ best target-fidelity objective against the cumulative cost.
   also run at the cheap fidelities in use, and a cheap fidelity whose rank correlation with the
   target on those pairs is poor is dropped (all dropped: LogEI at the target).
 - mf-ar: the `mfar` proposer's autoregressive multi-fidelity BO (propose/autoregressive.py): a
-  cheap batch at the cheapest fidelity, a GP of it, and LogEI at the target of a GP whose inputs
-  are the mixture and the cheap GP's prediction; each target run's mixture is also run cheaply.
+  cheap batch at the cheapest fidelity, then (with a second cheap fidelity) runs at that one on
+  cheaply run mixtures, the cheap GP extrapolated along their gap to the target, and LogEI at the
+  target of a GP whose inputs are the mixture and that prediction; each target run's mixture is
+  also run cheaply.
 GP hyper-parameters are warm-started from the previous step's.
 """
 
@@ -25,7 +27,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from mixsearch.propose.autoregressive import CHEAP_FIRST, TARGET_FIRST, log_ei, unit
+from mixsearch.propose.autoregressive import (CHEAP_FIRST, MID_FIRST, MID_SPREAD, TARGET_FIRST, CheapModel,
+                                              best_paired, cheap_model, farthest, log_ei, steps_to_target, unit)
 from mixsearch.propose.fidelities import MIN_PAIRS, MIN_RANK_CORR
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
@@ -192,15 +195,36 @@ def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) 
 
 def _mf_ar(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
     r = _Replay(pool, "mf-ar", budget, stop_at)
-    target, low = len(pool.fids) - 1, 0
+    target, low, mid = len(pool.fids) - 1, 0, len(pool.fids) - 2
     for i in rng.permutation(r.available(low))[:CHEAP_FIRST]:  # a cheap batch first
         r.evaluate(i, low)
-    hypers_low = hypers = None
+    k = steps_to_target(pool.fids[low], pool.fids[mid]) if mid > low else 0.0
+    warm: tuple[dict | None, dict | None] = (None, None)
+
+    def cheap() -> CheapModel:
+        nonlocal warm
+        s = np.flatnonzero(r.seen[:, low])
+        both = np.flatnonzero(r.seen[:, low] & r.seen[:, mid]) if mid > low else np.zeros(0, int)
+        model = cheap_model(TrainSet(pool.X[s], pool.Y[s, low]),
+                            (pool.X[both], pool.Y[both, low], pool.Y[both, mid]), k, int(rng.integers(1 << 30)), warm)
+        warm = model.hyperparameters()
+        return model
+
+    for step in range(MID_FIRST if mid > low else 0):  # the second cheap fidelity on cheaply run mixtures
+        cand = np.flatnonzero(r.seen[:, low] & ~r.seen[:, mid] & np.isfinite(pool.Y[:, mid]))
+        if not r.running or not len(cand):
+            break
+        both = np.flatnonzero(r.seen[:, low] & r.seen[:, mid])
+        if step < MID_SPREAD or len(both) < 2:
+            i = int(cand[farthest(pool.X[cand], pool.X[both], 1, rng)[0]])
+        else:
+            model = cheap()
+            best = best_paired((pool.X[both], pool.Y[both, low], pool.Y[both, mid]), k)
+            i = int(cand[np.argmax(log_ei(model.predict(pool.X[cand]), model.predict_std(pool.X[cand]), best))])
+        r.evaluate(i, mid)
+    hypers = None
     while r.running and len(r.available(target)):
-        runs = r.train_set(False, [low])
-        cheap = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers_low).fit(TrainSet(runs.X, runs.y))
-        hypers_low = cheap.hyperparameters()
-        mu = cheap.predict(pool.X)
+        mu = cheap().predict(pool.X)
         Z = np.hstack([pool.X, unit(mu, mu)[:, None]])  # the cheap prediction is an input of the target model
         cand, seen = r.available(target), np.flatnonzero(r.seen[:, target])
         if len(seen) < TARGET_FIRST:  # no target model yet: the cheap model's best
