@@ -80,7 +80,8 @@ def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: boo
     runs = TrainSet(X, y) if objective_only else TrainSet(X, y, None, P, weights)
     data, _ = fit_data(runs, seed)
     chosen, _ = select(known_surrogates(), data, 5, seed)
-    rec = recommend(make_surrogate(chosen, seed).fit(data), chosen, noise, len(data), space, cfg, seed, noise)
+    rec = recommend(make_surrogate(chosen, seed).fit(data), chosen, noise, len(data), space, cfg, seed, noise,
+                    support=data.target_only().X)
     w = np.array(list(rec.mixture.values()))
     return float(truth(w[None])[0] - opt), float(truth(X[np.argmin(y)][None])[0] - opt), chosen, len(X)
 

@@ -109,7 +109,8 @@ class Modelling:
         r = self.recipe
         cv = fitted.chosen
         rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, self.space(), r.search, r.seed,
-                           fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual))
+                           fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
+                           fitted.data.target_only().X)
         rc.save(rec, self.store.root)
         return rec
 

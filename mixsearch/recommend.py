@@ -3,9 +3,11 @@ predictive interval for a run trained on it. Never a lucky run: the best observe
 shown beside it, with its seed-noise band.
 
 - where: for piecewise surrogates (lightgbm, linear, loglinear), whose optimum is a jagged cell
-  or a corner, RegMix's mean of the top-k of many candidate mixtures by prediction; for smooth
-  ones (mixing_law, bimix, gp, mfgp) the predicted optimum, the best candidate refined by SLSQP
-  on the simplex.
+  or a corner, RegMix's mean of the top-k of many candidate mixtures by prediction, counting only
+  candidates within a trust radius of the runs (the median L1 distance from a run to its nearest
+  neighbour); for smooth ones (mixing_law, bimix, gp, mfgp) the predicted optimum, the best
+  candidate refined by SLSQP on the simplex, unbounded: a law's form is what extrapolates, and a
+  GP's mean returns to its prior away from the runs.
 - interval: for GPs the posterior sd plus observation noise; for the others the out-of-fold
   residuals of the runs predicted best (the top quarter, at least 5): the model's error near
   the optimum, where the recommendation is, not over the whole simplex (without out-of-fold
@@ -49,13 +51,37 @@ class Recommendation:
         return cls(**{**d, "interval": tuple(d["interval"])})
 
 
-def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.ndarray:
-    """The mixture the surrogate predicts best (with the search's KL pull toward natural)."""
+def trust_radius(support: np.ndarray) -> float:
+    """How far apart the runs lie: the median L1 distance from each distinct mixture to its nearest
+    other one (0 with fewer than two)."""
+    from scipy.spatial import cKDTree
+
+    pts = np.unique(np.round(support, 6), axis=0)
+    if len(pts) < 2:
+        return 0.0
+    return float(np.median(cKDTree(pts).query(pts, k=2, p=1)[0][:, 1]))
+
+
+def supported(W: np.ndarray, support: np.ndarray, radius: float) -> np.ndarray:
+    """Per row of W: whether some run lies within `radius` (L1) of it."""
+    from scipy.spatial import cKDTree
+
+    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=radius * (1 + 1e-9))[0] <= radius * (1 + 1e-9)
+
+
+def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support: np.ndarray | None = None) -> np.ndarray:
+    """The mixture the surrogate predicts best (with the search's KL pull toward natural). For a
+    piecewise surrogate, only candidates within the trust radius of a run in `support` (the
+    mixtures it was fitted on) count: a tree is constant beyond its last split and a linear
+    model's optimum is a corner, so away from the runs their best prediction says nothing."""
     from mixsearch.propose.candidates import _candidates, _refine
 
     ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
     cands, order = _candidates(ctx)
-    if surrogate.piecewise:  # trees, linear models: RegMix top-k average
+    if surrogate.piecewise:  # trees, linear models: RegMix top-k average, near the runs
+        if support is not None and len(support):
+            inside = supported(cands[order], support, trust_radius(support))
+            order = order[inside] if inside.any() else order
         w = cands[order[: cfg.top_k]].mean(0)
     else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
         w = _refine(ctx, [cands[order[0]]])[0]
@@ -87,8 +113,9 @@ def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: 
 
 
 def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
-              noise_sd: float | None = None, residual_sd: float | None = None) -> Recommendation:
-    w = optimum(surrogate, space, cfg, seed)
+              noise_sd: float | None = None, residual_sd: float | None = None,
+              support: np.ndarray | None = None) -> Recommendation:
+    w = optimum(surrogate, space, cfg, seed, support)
     pred = float(surrogate.predict(w[None])[0])
     sd = predictive_sd(surrogate, w, cv_mae, noise_sd, residual_sd)
     return Recommendation(dict(zip(space.names, map(float, w))), pred, (pred - Z95 * sd, pred + Z95 * sd), name,

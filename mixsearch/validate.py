@@ -23,6 +23,7 @@ import yaml
 from mixsearch.errors import UserError
 from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
+from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
@@ -167,7 +168,17 @@ def arms(study: Study, rec: Recommendation, extra: dict[str, np.ndarray]) -> dic
         if label in out:
             raise UserError(f"'{label}' is a built-in name; choose another", where="--mixture")
         out[label] = w
-    return {k: np.round(v, 6) for k, v in out.items()}
+    return _snapped({k: np.round(v, 6) for k, v in out.items()})
+
+
+def _snapped(mixtures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each mixture within the store's precision (10^-DECIMALS per domain) of an earlier one
+    becomes exactly that one, so it trains once (a run id hashes the mixture) and is compared as
+    what it is: e.g. natural is uniform when the domains hold about the same number of tokens."""
+    out: dict[str, np.ndarray] = {}
+    for label, w in mixtures.items():
+        out[label] = next((v for v in out.values() if np.abs(v - w).max() <= 10**-DECIMALS), w)
+    return out
 
 
 def paired(rec: dict[int, float], other: dict[int, float],
@@ -191,8 +202,10 @@ def paired(rec: dict[int, float], other: dict[int, float],
 def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
              fn: Callable[[dict, dict], dict] | None = None,
-             on_result: Callable[[dict], None] | None = None) -> Validation:
-    """Store the validation runs (reusing finished ones), train the missing ones, compare."""
+             on_result: Callable[[dict], None] | None = None,
+             on_start: Callable[[int], None] | None = None) -> Validation:
+    """Store the validation runs (reusing finished ones), train the missing ones (on_start: told
+    how many), compare."""
     fid = fid or study.target
     mixtures = arms(study, rec, extra or {})
     seed_list = [study.recipe.seed + SEED_OFFSET + k for k in range(seeds)]
@@ -203,6 +216,8 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityCon
                                       fidelity=[fid.name] * seeds, seeds=seed_list)]
     study.add(rows)
     ids = {row["run_id"] for row in rows}
+    if on_start:
+        on_start(int(study.unfinished(validation=True)["run_id"].isin(ids).sum()))
     launched = study.launch(address, on_result, fn=fn, only=ids)
     done = study.store.runs().set_index("run_id")
     names = study.recipe.domain_names

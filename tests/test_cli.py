@@ -59,8 +59,11 @@ def test_end_to_end(recipe_dict, tmp_path):
     prop = json.loads(cli("propose", str(recipe), "--n", "3", "--method", "argmin", "--json", cwd=tmp_path).stdout)
     assert len(prop["proposals"]) == 3
 
-    val = json.loads(cli("validate", str(recipe), "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json",
-                         cwd=tmp_path).stdout)
+    validated = cli("validate", str(recipe), "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json", cwd=tmp_path)
+    val = json.loads(validated.stdout)
+    progress = [line for line in validated.stderr.splitlines() if PROGRESS.match(line)]
+    n = len(progress)  # counts its own runs, not the search's open proposals it never trains
+    assert n >= 6 and progress[-1].endswith(f"[{n}/{n}] eta 0:00:00"), validated.stderr
     assert [m["name"] for m in val["mixtures"]] == ["recommendation", "uniform", "natural", "best-run", "mine"]
     assert all(len(m["values"]) == 2 for m in val["mixtures"])
     assert {c["verdict"] for c in val["comparisons"]} <= {"recommendation better", "not distinguishable",

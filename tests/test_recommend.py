@@ -18,7 +18,7 @@ from mixsearch.mixtures import Space, build_space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe import parse_recipe
 from mixsearch.recipe_search import Sampling, Search
-from mixsearch.recommend import recommend
+from mixsearch.recommend import recommend, trust_radius
 from mixsearch.store import WEIGHT
 from mixsearch.study import Study
 from mixsearch.surrogate import make_surrogate
@@ -177,19 +177,42 @@ def test_a_smooth_surrogate_recommends_its_optimum_not_a_top_k_average():
     assert np.median(regrets) < np.median(topk) / 2
 
 
+@pytest.mark.parametrize("name", ["lightgbm", "linear", "loglinear"])
+def test_a_piecewise_recommendation_stays_near_the_runs(name):
+    """No run put more than 0.4 on d0 and the objective falls with d0: a linear model's optimum
+    is the d0 corner and a tree is flat beyond its last split, so neither knows anything there.
+    The recommendation is the top-k average of candidates within the trust radius of a run."""
+    d, rng = 5, np.random.default_rng(0)
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    X = rng.dirichlet(np.ones(d), 400)
+    X = X[X[:, 0] <= 0.4][:60]
+    y = 1 - X[:, 0] + 0.3 * X[:, 1] + rng.normal(0, 0.01, len(X))
+    surrogate = make_surrogate(name, 0).fit(TrainSet(X, y))
+    rec = recommend(surrogate, name, 0.01, len(X), space, Search(candidates=5000, top_k=32), 0, support=X)
+    w = np.array(list(rec.mixture.values()))
+    assert np.abs(X - w).sum(1).min() <= 1.25 * trust_radius(X)
+    assert w[0] >= 0.3  # still toward the better runs
+
+
 def test_validate_trains_baselines_and_its_verdict_is_right(study):
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)
     study.seed_initial()
     study.launch(fn=trainer)
     rec = study.recommend(study.fit())
-    extra = {"same": np.array([rec.mixture[n] for n in names])}
+    nearly = np.full(len(names), 1 / len(names)) + np.r_[6e-5, -6e-5, np.zeros(len(names) - 2)]
+    extra = {"same": np.array([rec.mixture[n] for n in names]), "nearly-uniform": nearly}
     result = va.validate(study, rec, seeds=3, extra=extra, fn=trainer)
-    assert [a.name for a in result.arms] == ["recommendation", "uniform", "natural", "best-run", "same"]
+    assert [a.name for a in result.arms] == ["recommendation", "uniform", "natural", "best-run", "same",
+                                             "nearly-uniform"]
     assert all(len(a.values) == 3 for a in result.arms)
     view = study.store.runs()
     stored = view[view["origin"].str.startswith("validate:")]
-    # one row per distinct (mixture, seed): here natural = uniform (equal token counts), same = recommendation
+    # one row per distinct (mixture, seed): here natural = uniform (equal token counts), same =
+    # recommendation, and a mixture within the store's precision (1e-4) of uniform is uniform
+    arms = {a.name: a for a in result.arms}
+    assert arms["nearly-uniform"].values == arms["uniform"].values
+    assert arms["nearly-uniform"].mixture == arms["uniform"].mixture
     distinct = {tuple(np.round(list(a.mixture.values()), 6)) for a in result.arms}
     assert len(stored) == 3 * len(distinct) and set(stored["seed"]) == {1000, 1001, 1002}
     assert stored["origin"].str.removeprefix("validate:").isin([a.name for a in result.arms]).all()

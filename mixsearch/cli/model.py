@@ -14,7 +14,7 @@ from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe_search import Search
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
-from mixsearch.ui.progress import RunProgress, spinner, sweep_callback
+from mixsearch.ui.progress import RunProgress, spinner
 from mixsearch.ui.tables import mixture_table, print_fit, recommendation_table
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
@@ -98,9 +98,8 @@ def validate_cmd(recipe: RecipeArg,
         rec = load_recommendation(study.store.root) or study.recommend(study.fit())
         try:
             with RunProgress("validation runs") as progress:
-                progress.grow(len(study.unfinished(validation=True)))
                 result = va.validate(study, rec, seeds, va.scale(study, fidelity, tokens, width, layers), extra,
-                                     address, on_result=sweep_callback(progress, lambda: len(study.unfinished(True))))
+                                     address, on_result=progress.on_result, on_start=progress.grow)
         finally:
             shutdown()
             study.store.compact()
