@@ -66,7 +66,8 @@ def supported(W: np.ndarray, support: np.ndarray, radius: float) -> np.ndarray:
     """Per row of W: whether some run lies within `radius` (L1) of it."""
     from scipy.spatial import cKDTree
 
-    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=radius * (1 + 1e-9))[0] <= radius * (1 + 1e-9)
+    bound = radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
+    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=bound)[0] <= bound
 
 
 def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support: np.ndarray | None = None) -> np.ndarray:

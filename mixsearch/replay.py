@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mixsearch.mixtures import DECIMALS
 from mixsearch.replay_strategies import STRATEGIES, Trace
 from mixsearch.synthetic import MultiFidelityBenchmark
 
@@ -49,7 +50,7 @@ def synthetic_pool(d: int, n: int, seed: int, noise: float = 0.003, alpha: float
 
 def pool_from_runs(X: np.ndarray, fid: np.ndarray, y: np.ndarray) -> Pool:
     """A pool from completed runs: one row per distinct mixture, one column per fidelity."""
-    keys = [tuple(r) for r in np.round(X, 4)]
+    keys = [tuple(r) for r in np.round(X, DECIMALS)]
     df = pd.DataFrame({"key": keys, "fid": np.round(fid, 6), "y": y})
     table = df.pivot_table(index="key", columns="fid", values="y", aggfunc="mean").sort_index(axis=1)
     if 1.0 not in table.columns:

@@ -24,7 +24,7 @@ import numpy as np
 
 from mixsearch.mixtures import DECIMALS, sample
 from mixsearch.propose import Proposal, ProposalContext, register
-from mixsearch.propose.candidates import fill
+from mixsearch.propose.candidates import fill, rows_in
 from mixsearch.propose.fidelities import paired
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import GPSurrogate
@@ -155,9 +155,7 @@ def _mid_runs(ctx: ProposalContext, cheap: CheapModel, pairs: tuple[np.ndarray, 
         return np.zeros((0, ctx.space.dim))
     X = ctx.data.X[np.isclose(fid, low)]
     cands = X[np.sort(np.unique(np.round(X, DECIMALS), axis=0, return_index=True)[1])]
-    if len(at_mid):
-        cands = cands[~(np.abs(np.round(cands, DECIMALS)[:, None] - np.round(at_mid, DECIMALS)[None]).max(-1)
-                        < 0.5 * 10**-DECIMALS).any(1)]
+    cands = cands[~rows_in(cands, at_mid)]
     m = min(n, MID_FIRST - started)
     if started < MID_SPREAD or len(pairs[0]) < 2:  # no model of the gap yet
         return cands[farthest(cands, at_mid, m, rng)]

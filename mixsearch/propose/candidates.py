@@ -57,7 +57,7 @@ def _candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
     return cands, np.argsort(score(ctx, cands), kind="stable")
 
 
-def _rows_in(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
+def rows_in(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
     """Per row of W: whether it equals (at DECIMALS places) a row of `existing`; hashed, not pairwise."""
     def keys(A: np.ndarray) -> np.ndarray:
         A = np.ascontiguousarray(np.round(A, DECIMALS) + 0.0)
@@ -82,7 +82,7 @@ def fill(ctx: ProposalContext, out: np.ndarray, n: int,
     candidates and their order)."""
     cands, order = ranked or _candidates(ctx)
     if len(ctx.past):  # candidates that are past runs can never be picked: skip them up front
-        order = order[~_rows_in(cands[order], ctx.past)]
+        order = order[~rows_in(cands[order], ctx.past)]
     margin = ROUNDING_MARGIN * ctx.space.dim if ctx.cfg.min_distance > 0 else 0.0
     for _ in range(3):  # rounding can push a borderline pick too close: drop it and pick again
         if len(out) >= n:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mixsearch.mixtures import DECIMALS
 from mixsearch.surrogate.base import TrainSet
 
 MIN_PAIRS = 5  # mixtures seen at a cheap fidelity and at the target before their correlation counts
@@ -14,7 +15,7 @@ MIN_RANK_CORR = 0.5  # a cheap fidelity ranking the target worse than this is no
 def paired(data: TrainSet, a: float, b: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The mixtures run at both fidelities a and b, with their results at each (means where a
     mixture was run more than once at a fidelity)."""
-    keys = [tuple(r) for r in np.round(data.X, 4)]
+    keys = [tuple(r) for r in np.round(data.X, DECIMALS)]
     runs: tuple[dict[tuple, list[float]], dict[tuple, list[float]]] = ({}, {})
     first: dict[tuple, np.ndarray] = {}
     for k, x, f, y in zip(keys, data.X, data.fidelities, data.y):
