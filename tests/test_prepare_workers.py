@@ -83,13 +83,27 @@ def _scratch(cache: Path) -> list[Path]:
     return [p for p in (cache / "tokens").glob(PREFIX + "*") if p.is_dir()]
 
 
-def _wait_for(what, timeout: float = HANG_GUARD_S):
-    deadline = time.monotonic() + timeout
+def _wait_for(what, proc: subprocess.Popen):
+    """what()'s first true value, polled while `proc` runs."""
+    deadline = time.monotonic() + HANG_GUARD_S
     while time.monotonic() < deadline:
         if found := what():
             return found
+        if proc.poll() is not None:
+            raise AssertionError(f"exited {proc.returncode} first: {proc.communicate()[1][-3000:]}")
         time.sleep(0.02)
     raise AssertionError("timed out waiting")
+
+
+def _workers(pid: int) -> int:
+    """How many worker processes `pid` has spawned."""
+    found = 0
+    for child in psutil.Process(pid).children():
+        try:
+            found += "spawn_main" in " ".join(child.cmdline())
+        except psutil.NoSuchProcess:
+            pass
+    return found
 
 
 def _slow_recipe(text_root: Path, cache: Path) -> dict:
@@ -105,7 +119,7 @@ def test_killed_prepare_leaves_workers_quiet_and_the_next_cleans_its_scratch(tex
     proc = _script(tmp_path, recipe, 1 << 19, [cache])
     workers: list[psutil.Process] = []
     try:
-        scratch = _wait_for(lambda: [d for d in _scratch(cache) if any(d.glob("shard-*.bin"))])
+        scratch = _wait_for(lambda: [d for d in _scratch(cache) if any(d.glob("shard-*.bin"))], proc)
         workers = psutil.Process(proc.pid).children(recursive=True)
         proc.kill()  # SIGKILL mid-tokenize: nothing of the parent runs
         _, stderr = proc.communicate(timeout=EXIT_GUARD_S)  # ends when every worker closed its stderr
@@ -130,8 +144,8 @@ def test_terminated_prepare_command_removes_its_scratch_and_exits_143(text_root,
     proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "data", "prepare", str(path), "--workers", "2"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        scratch = _wait_for(lambda: _scratch(cache))
-        _wait_for(lambda: sum("spawn_main" in " ".join(c.cmdline()) for c in psutil.Process(proc.pid).children()) >= 2)
+        scratch = _wait_for(lambda: _scratch(cache), proc)
+        _wait_for(lambda: _workers(proc.pid) >= 2, proc)
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=HANG_GUARD_S)
     finally:
