@@ -28,7 +28,6 @@ import numpy as np
 
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
-from mixsearch.paths import write_atomic
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
 from mixsearch.stability import Stability

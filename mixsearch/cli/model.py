@@ -126,7 +126,8 @@ def validate_cmd(recipe: RecipeArg,
             study.store.compact()
     state = answer.state(study.store.root)
     if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), **result.to_dict()})
+        measured = {k: v for k, v in result.to_dict().items() if k != "recommendation"}  # answer_json holds it
+        emit_json({**documents.answer_json(state, str(recipe)), **measured})
     else:
         show_recommendation(state, names, str(recipe))
         out.print(va.table(result))
