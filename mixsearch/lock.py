@@ -64,10 +64,14 @@ class StudyLock:
                 "token": self.token, "command": self.command, "since": time.time()}
 
     def holder(self) -> dict | None:
+        """Who holds the lock, or None when nobody does or the file is unreadable or of the wrong shape."""
         try:
-            return json.loads(self.path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            info = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
             return None
+        shape = {"pid": int, "host": str, "since": (int, float), "token": str}
+        ok = isinstance(info, dict) and all(isinstance(info.get(k), t) for k, t in shape.items())
+        return info if ok else None
 
     def _stale(self, info: dict | None) -> bool:
         try:

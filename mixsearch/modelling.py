@@ -24,8 +24,7 @@ MIN_RUNS_TO_FIT = 4
 
 @dataclass
 class FitResult:
-    """A fitted surrogate with the cross-validation that chose it (stored and reused; add fields
-    with defaults so that older stored results still load)."""
+    """A fitted surrogate with the cross-validation that chose it (the CV is stored and reused)."""
 
     name: str
     scores: list[CVScore]
@@ -89,17 +88,16 @@ class Modelling:
         settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
                     "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}
         key = fitstore.data_key(data, run_ids, settings)
-        if not refit and (stored := fitstore.load(self.store.root, key)) is not None:
-            stored.reused = True
-            return stored
-        best, scores = select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
-        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key, noise=floor)
+        stored = None if refit else fitstore.load(self.store.root, key)  # the CV; the chosen one is refitted
+        best, scores = stored or select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
+        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key,
+                           reused=stored is not None, noise=floor)
         result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
         if stale:
             result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
-        fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
-                                                     "runs_key": fitstore.runs_key(run_ids),
-                                                     "scores": [s.to_dict() for s in scores]})
+        if stored is None:
+            fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
+                                                         "runs_key": fitstore.runs_key(run_ids)})
         return result
 
     def recommend(self: Study, fitted: FitResult) -> "Recommendation":

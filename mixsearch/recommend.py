@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from mixsearch.mixtures import Space
-from mixsearch.paths import write_atomic
+from mixsearch.paths import read_cached, write_atomic
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
 from mixsearch.surrogate.base import Surrogate
@@ -45,10 +45,6 @@ class Recommendation:
         out = asdict(self)
         out["interval"] = list(self.interval)
         return out
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "Recommendation":
-        return cls(**{**d, "interval": tuple(d["interval"])})
 
 
 def trust_radius(support: np.ndarray) -> float:
@@ -129,8 +125,7 @@ def save(rec: Recommendation, root: Path) -> Path:
 
 
 def load(root: Path) -> Recommendation | None:
-    """The latest saved recommendation, or None."""
-    try:
-        return Recommendation.from_dict(json.loads((root / FILE).read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The latest saved recommendation, or None (also, with a warning, when the file is unusable)."""
+    from pydantic import TypeAdapter
+
+    return read_cached(root / FILE, TypeAdapter(Recommendation).validate_python)

@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from pydantic import BaseModel
 
 from mixsearch.errors import UserError
 from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import DECIMALS
-from mixsearch.paths import write_atomic
+from mixsearch.paths import read_cached, write_atomic
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
 from mixsearch.study import VALIDATE, Study
@@ -241,12 +242,37 @@ def _save(result: Validation, root: Path) -> None:
     write_atomic(root / FILE, json.dumps(result.to_dict(), indent=1, default=float))
 
 
+class _ArmDoc(BaseModel):
+    name: str
+    mean: float
+    sd: float
+    values: dict[str, float]
+
+
+class _ComparisonDoc(BaseModel):
+    name: str
+    diff: float
+    interval: tuple[float, float]
+    verdict: str
+
+
+class _ValidationDoc(BaseModel):
+    """What readers of validation.json rely on (checked on load)."""
+
+    fidelity: str
+    seeds: list[int]
+    mixtures: list[_ArmDoc]
+    comparisons: list[_ComparisonDoc]
+
+
+def _checked(doc: object) -> dict:
+    _ValidationDoc.model_validate(doc)
+    return doc  # type: ignore[return-value]  # a dict: validated just above
+
+
 def load(root: Path) -> dict | None:
-    """The last validation (as its JSON dict), or None."""
-    try:
-        return json.loads((root / FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    """The last validation (as its JSON dict), or None (also, with a warning, when the file is unusable)."""
+    return read_cached(root / FILE, _checked)
 
 
 def table(result: Validation):
