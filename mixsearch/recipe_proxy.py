@@ -83,7 +83,8 @@ class Trainer(Strict):
     """Your own training program as the proxy run (instead of the built-in GPT)."""
 
     command: str = Field(description="run per run, no shell: {config} {out} {run_id} {python} are filled in")
-    timeout: float = Field(3600, gt=0, le=MAX_TIMEOUT_S, description="seconds before the command's process group is killed")
+    timeout: float = Field(3600, gt=0, le=MAX_TIMEOUT_S,
+                           description="seconds before the command's process group is killed")
     env: dict[str, str] = Field({}, description="extra environment variables for the command")
     params: dict[str, Any] = Field({}, description="passed through to the command in its config JSON")
     data: Literal["tokens", "raw"] = Field(

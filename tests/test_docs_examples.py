@@ -1,6 +1,7 @@
-"""Every example in README.md (and docs/*.md) runs against the code: each ```yaml block validates
-with the recipe loader, each documented `mixsearch <command>` exists with the options it shows,
-each inline `--option` is an option of a command (or of a benchmark script), each `make` target exists."""
+"""Every example in README.md, benchmarks/README.md and docs/*.md runs against the code: each ```yaml
+block validates with the recipe loader, each documented `mixsearch <command>` exists with the options
+it shows, each inline `--option` is an option of a command (or of a benchmark script), each `make`
+target exists."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from mixsearch.cli import app
 from mixsearch.recipe import Recipe, parse_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
 # a fragment documents one or more recipe sections; it is merged into the least recipe that needs no files
 BASE = {"study": "docs", "domains": [{"name": "a"}, {"name": "b"}]}
