@@ -265,14 +265,14 @@ class _ValidationDoc(BaseModel):
     comparisons: list[_ComparisonDoc]
 
 
-def _checked(doc: object) -> dict:
+def _valid_doc(doc: object) -> dict:
     _ValidationDoc.model_validate(doc)
     return doc  # type: ignore[return-value]  # a dict: validated just above
 
 
 def load(root: Path) -> dict | None:
     """The last validation (as its JSON dict), or None (also, with a warning, when the file is unusable)."""
-    return read_cached(root / FILE, _checked)
+    return read_cached(root / FILE, _valid_doc)
 
 
 def table(result: Validation):
