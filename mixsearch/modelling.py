@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.objectives import objective_weights
+from mixsearch.objectives import objective_weights, user_sign
 from mixsearch.store import LOSS, weights_matrix
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ class FitResult:
     reused: bool = False  # loaded from runs/<study>/fit/ rather than fitted now
     noise: NoiseFloor | None = None  # seed noise, from replicates
     warnings: list[str] = field(default_factory=list)
+    explore: bool = False  # auto found no surrogate that beats chance: proposals explore, predictions untrusted
 
     @property
     def chosen(self) -> CVScore:
@@ -67,7 +68,7 @@ class Modelling:
         from mixsearch import noise
         from mixsearch.surrogate import fitstore
         from mixsearch.surrogate.base import known_surrogates, make_surrogate
-        from mixsearch.surrogate.cv import select
+        from mixsearch.surrogate.cv import chance_warning, select
 
         r = self.recipe
         done = self.completed()
@@ -92,7 +93,10 @@ class Modelling:
         best, scores = stored or select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
         result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key,
                            reused=stored is not None, noise=floor)
+        result.explore = choice == "auto" and not result.chosen.beats_chance
         result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
+        if (line := chance_warning(result.chosen, choice == "auto")) is not None:
+            result.warnings.insert(0, line)
         if stale:
             result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
         if stored is None:
@@ -109,6 +113,8 @@ class Modelling:
         rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, self.space(), r.search, r.seed,
                            fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
                            fitted.data.target_only().X)
+        lo, hi = sorted(user_sign(self.signs[0], rec.interval))
+        rec = replace(rec, predicted=float(user_sign(self.signs[0], rec.predicted)), interval=(lo, hi))
         rc.save(rec, self.store.root)
         return rec
 
@@ -120,7 +126,9 @@ class Modelling:
         view = self.store.runs()
         n = n or r.search.batch_size
         multi = len(r.objective_list) > 1
-        method = method or (r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe")
+        explore = fitted.explore and method is None and not multi  # no surrogate to trust: space-filling
+        default = r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe"
+        method = method or ("qmc" if explore else default)
         if multi and method not in ("motpe", "nsga2"):
             raise UserError(f"a study with several objectives proposes with motpe or nsga2, not {method}",
                             where="search.proposer")
@@ -129,15 +137,16 @@ class Modelling:
         levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
         target = self.completed_at_target()
         pending = self.unfinished()
-        ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
+        surrogate = None if explore else fitted.surrogate
+        ctx = ProposalContext(surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
                               self.fidelity_values(view) if len(view) else None,
                               objectives=None if len(r.objective_list) < 2 else
                               (weights_matrix(target, r.domain_names), self.objectives_matrix(target)),
                               pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
                               pending_fid=self.fidelity_values(pending) if len(pending) else None)
         prop = propose(ctx, n, method)
-        origin = f"propose:{method}/{fitted.name}"
-        rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
+        origin = f"propose:{method}/{'explore' if explore else fitted.name}"
+        rows = self.new_rows(prop.W, "proposed", round_, origin, user_sign(self.signs[0], prop.predicted),
                              prop.fidelity)
         self.add(rows)
         df = pd.DataFrame(rows)
