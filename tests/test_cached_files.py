@@ -16,7 +16,7 @@ from mixsearch.recipe import parse_recipe
 from mixsearch.recommend import load as load_recommendation
 from mixsearch.study import Study
 from mixsearch.surrogate import fitstore
-from mixsearch.validate import load as load_validation
+from mixsearch.answer import validation as load_validation
 from tests.conftest import cli, write_recipe
 from tests.test_fitonly import fit_only_recipe, write_pool
 
