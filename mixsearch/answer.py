@@ -9,7 +9,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from mixsearch.paths import write_atomic
+from pydantic import BaseModel
+
+from mixsearch.paths import read_cached, write_atomic
 from mixsearch.recommend import FILE, Recommendation, load
 
 HISTORY = "recommendations.json"
@@ -18,11 +20,10 @@ KEEP = 200  # records kept in the history (the oldest are dropped)
 
 
 def history(root: Path) -> list[Recommendation]:
-    """Every recorded recommendation, oldest first."""
-    try:
-        return [Recommendation.from_dict(d) for d in json.loads((root / HISTORY).read_text())]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
+    """Every recorded recommendation, oldest first (none, with a warning, when the file is unusable)."""
+    from pydantic import TypeAdapter
+
+    return read_cached(root / HISTORY, TypeAdapter(list[Recommendation]).validate_python) or []
 
 
 def find(root: Path, rec_id: str) -> Recommendation | None:
@@ -42,12 +43,38 @@ def record(root: Path, rec: Recommendation) -> Recommendation:
     return rec
 
 
+class _ArmDoc(BaseModel):
+    name: str
+    mean: float
+    sd: float
+    values: dict[str, float]
+
+
+class _ComparisonDoc(BaseModel):
+    name: str
+    diff: float
+    interval: tuple[float, float]
+    verdict: str
+
+
+class _ValidationDoc(BaseModel):
+    """What readers of validation.json rely on (checked on load)."""
+
+    fidelity: str
+    seeds: list[int]
+    mixtures: list[_ArmDoc]
+    comparisons: list[_ComparisonDoc]
+    recommendation: Recommendation | None = None
+
+
+def _valid_doc(doc: object) -> dict:
+    _ValidationDoc.model_validate(doc)
+    return doc  # type: ignore[return-value]  # a dict: validated just above
+
+
 def validation(root: Path) -> dict | None:
-    """The last validation (as its JSON dict), or None."""
-    try:
-        return json.loads((root / VALIDATION).read_text())
-    except (OSError, ValueError):
-        return None
+    """The last validation (as its JSON dict), or None (also, with a warning, when the file is unusable)."""
+    return read_cached(root / VALIDATION, _valid_doc)
 
 
 @dataclass(frozen=True)

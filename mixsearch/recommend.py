@@ -28,6 +28,7 @@ import numpy as np
 
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
+from mixsearch.paths import read_cached
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
 from mixsearch.stability import Stability
@@ -147,8 +148,7 @@ def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: 
 
 
 def load(root: Path) -> Recommendation | None:
-    """The latest saved recommendation, or None."""
-    try:
-        return Recommendation.from_dict(json.loads((root / FILE).read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The latest saved recommendation, or None (also, with a warning, when the file is unusable)."""
+    from pydantic import TypeAdapter
+
+    return read_cached(root / FILE, TypeAdapter(Recommendation).validate_python)

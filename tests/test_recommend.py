@@ -39,7 +39,7 @@ def FakeTrainer(names: list[str], noise_sd: float):
     def run(spec: dict, data: dict) -> dict:
         w = np.array([spec["mixture"][n] for n in names])
         # seeded by mixture and seed, not the run id: that hashes the data, whose source paths are
-        # temporary, so each session drew other noise (the noise-floor check then failed ~1 in 200)
+        # temporary, so each test run drew other noise (the noise-floor check then failed ~1 in 200)
         key = [round(spec["mixture"][n], 6) for n in names] + [spec["seed"]]
         rng = np.random.default_rng(zlib.crc32(repr(key).encode()))
         loss = float(LAW(w[None])[0] + rng.normal(0, noise_sd))

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from mixsearch.cli.common import AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
+from mixsearch.paths import write_atomic
 from mixsearch.recipe import load_recipe, parse_recipe_text
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
@@ -31,8 +32,7 @@ def init(path: Annotated[Path, typer.Argument(help="where to write the recipe")]
         raise UserError("exists already (use --force to overwrite)", where=str(path))
     text = STARTER.read_text().replace("study: starter", f"study: {study}", 1)
     parse_recipe_text(text, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text)
     err.print(f"wrote {path}; next: mixsearch data fetch {path} && mixsearch data prepare {path} "
               f"&& mixsearch run {path}", markup=False, highlight=False, soft_wrap=True)
 
