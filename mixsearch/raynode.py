@@ -92,8 +92,9 @@ def _start(num_cpus: int | None) -> None:
     for _ in range(START_ATTEMPTS):
         before = {p.pid for p in me.children(recursive=True)}
         try:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, logging_level=logging.WARNING,
-                     log_to_driver=False, _system_config=LOADED_MACHINE)
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,  # never
+                     logging_level=logging.WARNING, log_to_driver=False,  # a cluster `ray start` left running
+                     _system_config=LOADED_MACHINE)
             return
         except Exception as exc:
             error = exc

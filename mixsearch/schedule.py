@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,11 @@ def _out_of_memory(exc: BaseException) -> bool:
     """Whether a task failed with torch.OutOfMemoryError (matched by name: no torch here)."""
     cause = getattr(exc, "cause", None) or exc
     return any(c.__name__ == "OutOfMemoryError" for c in type(cause).__mro__)
+
+
+def _failed(exc: BaseException, seconds: float, runs: int) -> list[dict]:
+    """The results of a group of `runs` that failed after its attempts took `seconds` together."""
+    return [{"status": "failed", "losses": {}, "error": _error_text(exc), "wall_time": seconds, "ensemble": runs}] * runs
 
 
 def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: float | None = None) -> Any:
@@ -84,6 +90,8 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
+    started: dict = {}  # ref -> when its attempt was submitted
+    used: dict[int, float] = {}  # id(group) -> seconds its attempts took: a failed run's time counts too
     with signals.deferred() as check:
         while queue or running:
             while queue and idle:
@@ -92,6 +100,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
                 ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
                 running[ref] = (worker, group, tries)
+                started[ref] = time.monotonic()
             if queue and not running and not starting:  # every worker was lost: what is left
                 idle = _remaining(pool, len(queue))
                 continue
@@ -102,6 +111,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                     idle.append(worker)
                 continue
             worker, group, tries = running.pop(ref)
+            used[id(group)] = used.get(id(group), 0.0) + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
@@ -116,7 +126,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 if lost or tries < resources.retries:
                     queue.appendleft((group, tries if lost else tries + 1))
                 else:
-                    results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+                    results = _failed(exc, used[id(group)], len(group))
             except Exception as exc:  # the trainer raised
                 idle.append(worker)
                 if _out_of_memory(exc) and len(group) > 1:
@@ -125,7 +135,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 elif tries < resources.retries:
                     queue.appendleft((group, tries + 1))
                 else:
-                    results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+                    results = _failed(exc, used[id(group)], len(group))
             for spec, result in zip(group, results or []):
                 on_result(spec, result)
             if (queue or running) and should_stop and should_stop():

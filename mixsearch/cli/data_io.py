@@ -3,6 +3,7 @@ export the runs, print a run's logs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -72,7 +73,8 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
                                                                   "(or their mixture ratios, with METRICS)")],
                metrics: Annotated[Path | None, typer.Argument(help="metrics file joined with FILE on --id")] = None,
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
-                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed)")] = None,
+                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed); "
+                                                                  "fidelity:NAME=PLAN_NAME renames a fidelity")] = None,
                id_column: Annotated[str | None, typer.Option("--id", help="column both files share")] = None,
                weights_prefix: Annotated[str | None, typer.Option(help="columns PREFIX<domain> are weights")] = None,
                renormalize: Annotated[float | None, typer.Option(min=0, help="rescale weights summing to 1 within this")] = None,
@@ -113,7 +115,10 @@ def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id
     for stream, text in found.logs.items():
         out.rule(stream)
         out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
-    if found.curve:
+    if found.curve and not (isinstance(found.curve, list) and all(isinstance(p, dict) for p in found.curve)):
+        err.print(f"curve: not a list of points, shown as stored: {json.dumps(found.curve)[:2000]}",
+                  markup=False, highlight=False, soft_wrap=True)
+    elif found.curve:
         keys = list(dict.fromkeys(k for point in found.curve for k in point))
         table = Table(title="curve")
         for k in keys:

@@ -5,16 +5,17 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.data.shards import INDEX, Shard, TokenView, read_index, shard_of_file, write_index
 from mixsearch.data.sources import DecodeStats, effective_source, iter_documents, source_files
 from mixsearch.data.stream import ProgressFn, plan, tokenize_all
 from mixsearch.data.tokenizer import EOT_TEXT, BPETokenizer, ByteTokenizer, TextTokenizer
+from mixsearch.data.workpool import WorkerDied
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe import Domain, Recipe
@@ -148,6 +149,8 @@ def _tokenize(recipe: Recipe, domain: Domain, tok_spec: dict, out: Path, val_onl
                         break
     except ValueError as exc:
         raise UserError(str(exc).splitlines()[-1], where=where) from None
+    except WorkerDied as exc:
+        raise UserError(f"{exc}; fewer --workers need less memory", where=f"domain {domain.name}") from None
     total = sum(s.tokens for s in shards)
     total = min(total, cap) if cap else total
     n_val = total if val_only else int(total * recipe.data.val_fraction)
@@ -161,15 +164,15 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, co
                        "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only, "format": FORMAT})
     final = cache / "tokens" / f"{domain.name}-{key}"
     if not (final / INDEX).exists():
-        final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=final.parent))
-        stats = DecodeStats()
-        shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
-        write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
-                                                  "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(tmp, final)
+        with scratch_dir(final.parent, final.name) as tmp:
+            stats = DecodeStats()
+            shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
+            write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
+                                                      "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
+            if not (final / INDEX).exists():  # else another prepare made the same tokens meanwhile
+                if final.exists():
+                    shutil.rmtree(final)
+                os.replace(tmp, final)
     shards, index = read_index(final / INDEX)
     dtypes = {s.dtype for s in shards}
     dtype = dtypes.pop() if len(dtypes) == 1 else "uint32"
@@ -223,6 +226,7 @@ def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = Non
     if options.workers is None:
         options = replace(options, workers=os.cpu_count() or 1)
     cache = Path(recipe.data.cache_dir)
+    remove_abandoned(cache / "tokens")  # left by a prepare that was killed
     everything = [*recipe.domains, *recipe.eval_sets]
     content = {d.name: domain_content_hash(recipe, d) for d in everything}
     tok, tok_id, tok_spec = _tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
