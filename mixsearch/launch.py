@@ -72,7 +72,11 @@ class Launching:
             if on_result:
                 on_result(row)
 
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        try:
+            schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        except Exception:
+            schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
+            raise
         return counts
 
     def _ensembles(self: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
