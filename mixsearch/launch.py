@@ -118,7 +118,8 @@ class Launching:
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)  # of a failed run too: it held its device until it failed
         share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
-        cpu_hours, gpu_hours = run_hours(wall * share, res.num_cpus, gpus, result.get("device"), result.get("host"))
+        held = (wall + float(result.get("retried_s") or 0.0)) * share  # its failed attempts count too
+        cpu_hours, gpu_hours = run_hours(held, res.num_cpus, gpus, result.get("device"), result.get("host"))
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:

@@ -111,11 +111,12 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                     idle.append(worker)
                 continue
             worker, group, tries = running.pop(ref)
-            used[id(group)] = used.get(id(group), 0.0) + time.monotonic() - started.pop(ref)
+            before = used.get(id(group), 0.0)  # seconds of its failed attempts
+            used[id(group)] = before + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
-                results = out if isinstance(out, list) else [out]
+                results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
                 idle.append(worker)
             except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
                 check_alive()
