@@ -46,6 +46,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 
 def _fit_and_recommend(study, surrogate: str | None, refit: bool):
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
+    study.check_fit(surrogate)  # a study that cannot be fitted is one error line, no progress
     with spinner("cross-validating surrogates"):
         result = study.fit(surrogate, refit)
     with spinner(f"recommending: the {result.name} surrogate's optimum and a bootstrap of it"):
