@@ -10,7 +10,7 @@ With --scale: 5 strategies x the seeds on a 460 x 19 x 3 pool shaped like a real
 `moderate` family, each cheap fidelity present for half of the mixtures, a higher-is-better score),
 timed (goal: <= 600 s). --json FILE writes every seed's cost per family, tolerance and strategy.
 
-    python benchmarks/replay.py [--seeds 20] [--families standard,weak,...] [--scale] [--json FILE]
+    python benchmarks/replay.py [--seeds 20] [--families standard,weak,...] [--scale] [--json FILE] [POOL_FILE ...]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from mixsearch.replay import Pool, band, cost_key, per_seed_costs, replay, synthetic_pool
+from mixsearch.replay import Pool, band, cost_key, per_seed_costs, pool_from_runs, replay, synthetic_pool
 from mixsearch.synthetic import FAMILIES
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
@@ -73,6 +73,25 @@ def real_like_pool(seed: int, n: int = 460, d: int = 19) -> Pool:
     return Pool(pool.X, pool.fids, Y)
 
 
+def pool_from_file(path: str) -> Pool:
+    """A pool from a CSV/Parquet of runs: w_<domain> columns, objective, optional fidelity_value."""
+    import pandas as pd
+
+    df = pd.read_parquet(path) if path.endswith((".parquet", ".pq")) else pd.read_csv(path)
+    if "status" in df:
+        df = df[df["status"] == "done"]
+    W = df[[c for c in df.columns if c.startswith("w_")]].to_numpy(float)
+    fid = df["fidelity_value"].to_numpy(float) if "fidelity_value" in df else np.ones(len(df))
+    return pool_from_runs(W / W.sum(1, keepdims=True), fid, df["objective"].to_numpy(float))
+
+
+def file_rows(path: str, seeds: int) -> list[tuple[str, ...]]:
+    pool = pool_from_file(path)
+    traces = [replay(pool, STRATEGIES, BUDGET, seed, tolerance=min(TOLERANCES)) for seed in range(seeds)]
+    costs = {t: per_seed_costs(traces, [pool.optimum] * seeds, t) for t in TOLERANCES}
+    return [(name, *(f"{_median(costs[t][name]):.2f}" for t in TOLERANCES)) for name in STRATEGIES]
+
+
 def scale_rows(seeds: int) -> tuple[list[tuple[str, ...]], float]:
     traces, optima, spent = [], [], dict.fromkeys(STRATEGIES, 0.0)
     start = time.perf_counter()
@@ -97,6 +116,8 @@ def main() -> None:
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--scale", action="store_true", help="also the 460 x 19 x 3 pool, timed")
     parser.add_argument("--json", dest="json_path", help="write every seed's cost here")
+    parser.add_argument("pools", nargs="*", help="pool files (CSV/Parquet: w_<domain>, objective (lower is better), "
+                                                 "fidelity_value)")
     args = parser.parse_args()
     warnings.simplefilter("ignore")
     print(f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, {time.strftime('%Y-%m-%d %H:%M')}")
@@ -118,6 +139,10 @@ def main() -> None:
                     f"{wall:.0f} s wall (goal <= 600 s: {'met' if wall <= 600 else 'NOT met'}), "
                     f"load {os.getloadavg()[0]:.1f}",
                     ("strategy", *(f"cost to {100 * t:g}%" for t in TOLERANCES), "seconds"), rows)
+    for path in args.pools:
+        print_table(f"replay on {path}, median of {args.seeds} seeds", ("strategy", *(f"cost to {100 * t:g}%"
+                                                                                      for t in TOLERANCES)),
+                    file_rows(path, args.seeds))
     if args.json_path:
         with open(args.json_path, "w") as f:
             json.dump(per_seed, f, indent=1)

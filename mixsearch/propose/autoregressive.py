@@ -13,11 +13,13 @@ Whether cheap runs are bought at all is decided each time from the study's evide
 (propose/evidence.py): their cost against the cheap side's rank agreement with the target (assumed
 until MIN_PAIRS target runs measure it). The batch: cheap runs at the cheapest fidelity (Sobol
 points) until the plan's number, sized by the budget and the cost ratio; then, where MID_FIRST
-runs at the second cheap fidelity cost at most MID_SHARE of a target run, runs at it on mixtures already run cheaply until MID_FIRST have both
-(spread over the simplex first, then by expected improvement of the extrapolated model); then
-target runs by expected improvement of the target model (by the cheap model alone while fewer than
-TARGET_FIRST target runs exist). When no cheap run pays and none exists, or the measured agreement
-is below MIN_AGREEMENT, it is `bo` at the target; Proposal.reason says which and why.
+runs at the second cheap fidelity cost at most MID_SHARE of a target run, runs at it on mixtures
+already run cheaply until MID_FIRST have both (MID_SPREAD spread over the simplex, then by
+expected improvement of the extrapolated model); then target runs by expected improvement of the
+target model (by the cheap model's mean plus one sd while fewer than TARGET_FIRST target runs
+exist: an extrapolation is least sure far from the paired mixtures). When no cheap run pays and
+none exists, or the measured agreement is below MIN_AGREEMENT, it is `bo` at the target;
+Proposal.reason says which and why.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ MIN_AGREEMENT = 0.2  # measured agreement (lower bound) below which the cheap mo
 MID_SPREAD = 4  # then second-cheapest runs on cheaply run mixtures spread apart ...
 MID_FIRST = 8  # ... and by the extrapolated model's expected improvement, up to this many pairs
 MID_SHARE = 0.5  # ... only while cheap runs pay, and where MID_FIRST of them cost at most this (target runs)
-TARGET_FIRST = 2  # target runs picked by the cheap model alone, before the target GP
+TARGET_FIRST = 2  # target runs picked by the cheap model alone (mean + 1 sd), before the target GP
 
 
 def unit(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -141,8 +143,8 @@ def mfar(ctx: ProposalContext, n: int) -> Proposal:
     else:
         cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
     mu = cheap.predict(cands)
-    if is_target.sum() < TARGET_FIRST:
-        order = np.argsort(mu, kind="stable")
+    if is_target.sum() < TARGET_FIRST:  # cautious: where the cheap side is good and sure (mean + 1 sd)
+        order = np.argsort(mu + cheap.predict_std(cands), kind="stable")
     else:
         X, y = ctx.data.X[is_target], ctx.data.y[is_target]
         gp = GPSurrogate(ctx.seed).fit(TrainSet(np.hstack([X, unit(cheap.predict(X), mu)[:, None]]), y))
@@ -191,8 +193,8 @@ def _mid_runs(ctx: ProposalContext, cheap: CheapModel, pairs: tuple[np.ndarray, 
     if ctx.candidates is not None:
         cands = cands[rows_in(cands, open_at(ctx, len(ctx.fidelities) - 2)[1])]
     m = min(n, MID_FIRST - started)
-    if started < MID_SPREAD or len(pairs[0]) < 2:  # no model of the gap yet
-        return cands[farthest(cands, at_mid, m, rng)]
+    if started < MID_SPREAD or len(pairs[0]) < 2:  # no model of the gap yet: spread, up to MID_SPREAD
+        return cands[farthest(cands, at_mid, min(m, max(MID_SPREAD - started, 1)), rng)]
     return cands[np.argsort(-log_ei(cheap.predict(cands), cheap.predict_std(cands), best_paired(pairs, k)),
                             kind="stable")[:m]]
 
