@@ -21,12 +21,14 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.objectives import OBJ, objective_value
 from mixsearch.recipe import Objective
-from mixsearch.store import LOSS, METRIC, WEIGHT, now
+from mixsearch.recipe_base import BIG
+from mixsearch.store import LOSS, METRIC, STATUSES, WEIGHT, now
 from mixsearch.study import Study
 
 SIMPLEX_TOL = 1e-3
-OPTIONAL_INT = ("tokens", "params", "seed")  # taken when every row has them
+OPTIONAL_INT = {"tokens": (1, BIG), "params": (0, BIG), "seed": (0, 2**32 - 1)}  # taken when every row has them
 PASSED_ON = ("fidelity", "fidelity_value")  # an export's fidelity of each run
+FIDELITY_MAP = "fidelity:"  # --map fidelity:<name in the file>=<name in the recipe's plan>
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -44,7 +46,7 @@ def read_table(path: Path) -> pd.DataFrame:
 
 
 def parse_mapping(items: list[str]) -> dict[str, str]:
-    """--map SOURCE=TARGET options as a rename mapping."""
+    """--map SOURCE=TARGET options as a rename mapping (SOURCE `fidelity:<name>`: a fidelity name)."""
     mapping = {}
     for item in items:
         src, sep, dst = item.partition("=")
@@ -56,7 +58,7 @@ def parse_mapping(items: list[str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ImportOptions:
-    mapping: dict[str, str] = field(default_factory=dict)  # SOURCE -> TARGET column renames
+    mapping: dict[str, str] = field(default_factory=dict)  # SOURCE -> TARGET column (or fidelity:) renames
     metrics: Path | None = None  # a second file (metrics), joined with the first on id_column
     id_column: str | None = None
     weights_prefix: str | None = None  # columns <prefix><domain> are the domain weights
@@ -93,28 +95,70 @@ def load_table(study: Study, path: Path, opts: ImportOptions) -> tuple[pd.DataFr
         p = opts.weights_prefix
         df = df.rename(columns={c: WEIGHT + c[len(p):] for c in df.columns
                                 if isinstance(c, str) and c.startswith(p) and c[len(p):] in names})
-    missing_src = [c for c in opts.mapping if c not in df.columns]
+    columns = {k: v for k, v in opts.mapping.items() if not k.startswith(FIDELITY_MAP)}
+    missing_src = [c for c in columns if c not in df.columns]
     if missing_src:
         raise UserError(f"no column '{missing_src[0]}' in {path.name}", where="--map")
-    df = df.rename(columns=opts.mapping)
+    df = df.rename(columns=columns)
     if "status" in df.columns:  # an export of a study: only its done runs are results
-        done = df["status"].astype(str) == "done"
+        status = df["status"].astype(str)
+        foreign = sorted(set(status) - set(STATUSES))
+        if foreign:
+            raise UserError(f"column 'status': '{foreign[0]}' (row {int(np.argmax(status == foreign[0])) + 2}) is not "
+                            f"a mixsearch status ({', '.join(STATUSES)}); rows of a mixsearch export are imported "
+                            "when 'done'. Another table's column: rename it, e.g. --map status=run_status",
+                            where=str(path))
+        done = status == "done"
         summary.skipped_not_done = int((~done).sum())
+        if not done.any():
+            raise UserError(f"column 'status': no row is 'done' ({len(df)} rows skipped)", where=str(path))
         df = df[done].reset_index(drop=True)
-    empty = [c for c in df.columns if c.startswith((LOSS, METRIC)) and df[c].isna().all()]
-    return df.drop(columns=empty), summary  # a loss or metric no row has (e.g. an export's null column)
+    return _plan_fidelities(df, study, opts.mapping, str(path)), summary
+
+
+def _plan_fidelities(df: pd.DataFrame, study: Study, mapping: dict[str, str], where: str) -> pd.DataFrame:
+    """The fidelity column renamed by `--map fidelity:NAME=PLAN_NAME`; every name must be of the plan."""
+    renames = {k[len(FIDELITY_MAP):]: v for k, v in mapping.items() if k.startswith(FIDELITY_MAP)}
+    if "fidelity" not in df.columns:
+        if renames:
+            raise UserError("fidelity names are mapped, but the table has no 'fidelity' column", where="--map")
+        return df
+    plan = [f[0] for f in study.recipe.proxy.fidelity_configs()]
+    names = df["fidelity"].map(lambda v: renames.get(str(v), str(v)) if pd.notna(v) else v)
+    unknown = list(dict.fromkeys(str(v) for v in names if pd.notna(v) and v not in plan))
+    if unknown:
+        row = int(np.argmax(names.astype(str) == unknown[0])) + 2
+        fix = " ".join(f"--map 'fidelity:{u}=NAME'" for u in unknown[:4])
+        raise UserError(f"column 'fidelity': row {row}: fidelity '{unknown[0]}' is not in the recipe's plan "
+                        f"({', '.join(plan)}); {len(unknown)} unknown name(s): {', '.join(unknown[:8])}. "
+                        f"Map each to a name of the plan: {fix}, or add it to proxy.fidelities", where=where)
+    return df.assign(fidelity=names)
 
 
 def _finite(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
     values = pd.to_numeric(df[col], errors="coerce").to_numpy(float)
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
-        raise UserError(f"row {bad[0] + 2}: column '{col}' is not a finite number", where=where)
+        raw = df[col].iloc[bad[0]]
+        raise UserError(f"row {bad[0] + 2}: column '{col}' is not a finite number "
+                        f"({'empty' if pd.isna(raw) else repr(str(raw))})", where=where)
     return values
 
 
-def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: list[str], n: int, where: str) -> np.ndarray:
-    """One objective per row from the loss_<name> and metric_<name> columns."""
+def _whole(df: pd.DataFrame, col: str, where: str) -> np.ndarray:
+    """A column of whole numbers within OPTIONAL_INT's range for it, as int64."""
+    lo, hi = OPTIONAL_INT[col]
+    values = _finite(df, col, where)
+    bad = np.flatnonzero((values != np.round(values)) | (values < lo) | (values > hi))
+    if len(bad):
+        raise UserError(f"row {bad[0] + 2}: column '{col}' is {values[bad[0]]:.6g}; expected a whole number "
+                        f"from {lo} to {hi:.6g}", where=where)
+    return values.astype(np.int64)
+
+
+def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: list[str], n: int, where: str,
+                      empty: list[str]) -> np.ndarray:
+    """One objective per row from the loss_<name> and metric_<name> columns (`empty`: those no row has)."""
     def of_row(i: int) -> float:
         losses = {c[len(LOSS):]: v[i] for c, v in columns.items() if c.startswith(LOSS)}
         metrics = {c[len(METRIC):]: v[i] for c, v in columns.items() if c.startswith(METRIC)}
@@ -125,6 +169,9 @@ def _objective_column(obj: Objective, columns: dict[str, np.ndarray], names: lis
     except KeyError as exc:
         missing = exc.args[0]
         column = missing if missing.startswith(LOSS) else METRIC + missing
+        if column in empty:
+            raise UserError(f"no 'objective' column, and column {column} (to compute it from) has no values",
+                            where=where) from None
         raise UserError(f"no 'objective' column, and no {column} column to compute it from", where=where) from None
 
 
@@ -139,7 +186,7 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     where = str(path)
     df, summary = load_table(study, path, opts)
     if df.empty:
-        raise UserError("no rows" if not summary.skipped_not_done else "no done runs", where=where)
+        raise UserError("no rows", where=where)
     names = study.recipe.domain_names
     unknown = [c[len(WEIGHT):] for c in df.columns if c.startswith(WEIGHT) and c[len(WEIGHT):] not in names]
     if unknown:
@@ -156,19 +203,20 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     if len(off):
         i = off[0]
         hint = "" if opts.renormalize is not None else " (--renormalize TOL accepts sums within TOL of 1)"
-        raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}, "
-                        f"min {W[i].min():.6g}){hint}", where=where)
+        shown = ", ".join(f"{WEIGHT}{n}={W[i, j]:.6g}" for j, n in enumerate(names))
+        raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}: {shown}){hint}",
+                        where=where)
     summary.renormalized = int((np.abs(sums - 1) > 1e-9).sum()) if opts.renormalize is not None else 0
     W = W / sums[:, None]
-    loss_cols = [c for c in df.columns if c.startswith(LOSS)]
-    metric_cols = [c for c in df.columns if c.startswith(METRIC)]
-    losses = {c: _finite(df, c, where) for c in loss_cols + metric_cols}
+    measured = [c for c in df.columns if isinstance(c, str) and c.startswith((LOSS, METRIC))]
+    empty = [c for c in measured if df[c].isna().all()]  # a loss or metric no row has (an export's null column)
+    losses = {c: _finite(df, c, where) for c in measured if c not in empty}
     objectives = study.recipe.objective_list
     if "objective" in df.columns and len(objectives) == 1:
         values = [_finite(df, "objective", where)]
     else:
-        values = [_objective_column(o, losses, names, len(df), where) for o in objectives]
-    extras = {c: _finite(df, c, where).astype(np.int64) for c in OPTIONAL_INT
+        values = [_objective_column(o, losses, names, len(df), where, empty) for o in objectives]
+    extras = {c: _whole(df, c, where) for c in OPTIONAL_INT
               if c in df.columns and pd.to_numeric(df[c], errors="coerce").notna().all()}
     fidelity = {c: df[c].tolist() for c in PASSED_ON if c in df.columns}
     rows = []

@@ -15,7 +15,7 @@ from pathlib import Path
 import psutil
 
 from mixsearch.errors import LockHeld
-from mixsearch.paths import not_writable, writable_dir
+from mixsearch.paths import naming, not_writable, writable_dir
 
 HEARTBEAT_S = 15.0
 STALE_AFTER_S = 120.0  # a lock whose heartbeat is older than this is stale, on any host
@@ -64,10 +64,14 @@ class StudyLock:
                 "token": self.token, "command": self.command, "since": time.time()}
 
     def holder(self) -> dict | None:
+        """Who holds the lock, or None when nobody does or the file is unreadable or of the wrong shape."""
         try:
-            return json.loads(self.path.read_text())
-        except (FileNotFoundError, json.JSONDecodeError):
+            info = json.loads(self.path.read_text())
+        except (FileNotFoundError, ValueError):
             return None
+        shape = {"pid": int, "host": str, "since": (int, float), "token": str}
+        ok = isinstance(info, dict) and all(isinstance(info.get(k), t) for k, t in shape.items())
+        return info if ok else None
 
     def _stale(self, info: dict | None) -> bool:
         try:
@@ -100,8 +104,12 @@ class StudyLock:
                 except FileNotFoundError:
                     pass
                 continue
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self._info(), fh)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    json.dump(self._info(), fh)
+            except OSError as exc:  # a full disk: the lock is not taken
+                self.path.unlink(missing_ok=True)
+                raise naming(exc, self.path) from None
             self._thread = threading.Thread(target=self._beat, daemon=True)
             self._thread.start()
             return

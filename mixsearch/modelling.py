@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.objectives import objective_weights
+from mixsearch.objectives import objective_weights, user_sign
 from mixsearch.store import LOSS, weights_matrix
 
 if TYPE_CHECKING:
@@ -24,8 +24,7 @@ MIN_RUNS_TO_FIT = 4
 
 @dataclass
 class FitResult:
-    """A fitted surrogate with the cross-validation that chose it (stored and reused; add fields
-    with defaults so that older stored results still load)."""
+    """A fitted surrogate with the cross-validation that chose it (the CV is stored and reused)."""
 
     name: str
     scores: list[CVScore]
@@ -36,6 +35,8 @@ class FitResult:
     reused: bool = False  # loaded from runs/<study>/fit/ rather than fitted now
     noise: NoiseFloor | None = None  # seed noise, from replicates
     warnings: list[str] = field(default_factory=list)
+    explore: bool = False  # auto found no surrogate that beats chance: proposals explore, predictions untrusted
+    runs_key: str = ""  # hash of the completed runs' ids (see fitstore.runs_key)
 
     @property
     def chosen(self) -> CVScore:
@@ -62,13 +63,15 @@ class Modelling:
                         self.fidelity_values(done), parts,
                         np.array(list(weights.values())) if parts is not None else None)
 
-    def fit(self: Study, surrogate: str | None = None, refit: bool = False) -> FitResult:
+    def fit(self: Study, surrogate: str | None = None, refit: bool = False,
+            stored_only: bool = False) -> FitResult | None:
         """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
-        reuse the stored fit while no run has finished since (refit: fit anew regardless)."""
+        reuse the stored fit while no run has finished since (refit: fit anew regardless;
+        stored_only: never fit, None without a stored fit of these runs)."""
         from mixsearch import noise
         from mixsearch.surrogate import fitstore
         from mixsearch.surrogate.base import known_surrogates, make_surrogate
-        from mixsearch.surrogate.cv import select
+        from mixsearch.surrogate.cv import chance_warning, select
 
         r = self.recipe
         done = self.completed()
@@ -89,30 +92,46 @@ class Modelling:
         settings = {"choice": choice, "names": names, "folds": r.search.cv_folds, "seed": r.seed,
                     "budget_s": r.search.fit_budget_s, "objective": r.objective.model_dump()}
         key = fitstore.data_key(data, run_ids, settings)
-        if not refit and (stored := fitstore.load(self.store.root, key)) is not None:
-            stored.reused = True
-            return stored
-        best, scores = select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
-        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key, noise=floor)
+        stored = None if refit else fitstore.load(self.store.root, key)  # the CV; the chosen one is refitted
+        if stored is None and stored_only:
+            return None
+        best, scores = stored or select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
+        result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key,
+                           reused=stored is not None, noise=floor, runs_key=fitstore.runs_key(run_ids))
+        result.explore = choice == "auto" and not result.chosen.beats_chance
         result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
+        if (line := chance_warning(result.chosen, choice == "auto")) is not None:
+            result.warnings.insert(0, line)
         if stale:
             result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
-        fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
-                                                     "runs_key": fitstore.runs_key(run_ids),
-                                                     "scores": [s.to_dict() for s in scores]})
+        if stored is None:
+            fitstore.save(self.store.root, key, result, {"chosen": best, "runs": len(data),
+                                                         "runs_key": fitstore.runs_key(run_ids)})
         return result
 
-    def recommend(self: Study, fitted: FitResult) -> "Recommendation":
-        """The fitted surrogate's optimum with its interval; saved as the study's latest answer."""
+    def recommend(self: Study, fitted: FitResult, stability: bool = True) -> "Recommendation":
+        """The fitted surrogate's optimum with its interval and (stability) a bootstrap of its
+        weights; recorded as the study's latest recommendation (the caller holds the study lock)."""
+
+        from mixsearch import answer
         from mixsearch import recommend as rc
+        from mixsearch.stability import bootstrap
 
         r = self.recipe
         cv = fitted.chosen
-        rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, self.space(), r.search, r.seed,
+        space = self.space()
+        rec = rc.recommend(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, space, r.search, r.seed,
                            fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
-                           fitted.data.target_only().X)
-        rc.save(rec, self.store.root)
-        return rec
+                           fitted.data.target_only().X, fitted.runs_key)
+        lo, hi = sorted(user_sign(self.signs[0], rec.interval))
+        rec = replace(rec, predicted=float(user_sign(self.signs[0], rec.predicted)), interval=(lo, hi))
+        known = answer.find(self.store.root, rec.id)
+        if known is not None and known.stability is not None:
+            rec = replace(rec, stability=known.stability)
+        elif stability:
+            w = np.array([rec.mixture[n] for n in space.names])
+            rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed))
+        return answer.record(self.store.root, rec)
 
     def propose(self: Study, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
@@ -122,7 +141,9 @@ class Modelling:
         view = self.store.runs()
         n = n or r.search.batch_size
         multi = len(r.objective_list) > 1
-        method = method or (r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe")
+        explore = fitted.explore and method is None and not multi  # no surrogate to trust: space-filling
+        default = r.search.proposer if not multi or r.search.proposer in ("motpe", "nsga2") else "motpe"
+        method = method or ("qmc" if explore else default)
         if multi and method not in ("motpe", "nsga2"):
             raise UserError(f"a study with several objectives proposes with motpe or nsga2, not {method}",
                             where="search.proposer")
@@ -131,15 +152,16 @@ class Modelling:
         levels = [FidelityLevel(f.name, f.value) for f in self.fidelities.values()]
         target = self.completed_at_target()
         pending = self.unfinished()
-        ctx = ProposalContext(fitted.surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
+        surrogate = None if explore else fitted.surrogate
+        ctx = ProposalContext(surrogate, self.space(), fitted.data, levels, r.search, r.seed + round_, past,
                               self.fidelity_values(view) if len(view) else None,
                               objectives=None if len(r.objective_list) < 2 else
                               (weights_matrix(target, r.domain_names), self.objectives_matrix(target)),
                               pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
                               pending_fid=self.fidelity_values(pending) if len(pending) else None)
         prop = propose(ctx, n, method)
-        origin = f"propose:{method}/{fitted.name}"
-        rows = self.new_rows(prop.W, "proposed", round_, origin, self.signs[0] * np.asarray(prop.predicted, float),
+        origin = f"propose:{method}/{'explore' if explore else fitted.name}"
+        rows = self.new_rows(prop.W, "proposed", round_, origin, user_sign(self.signs[0], prop.predicted),
                              prop.fidelity)
         self.add(rows)
         df = pd.DataFrame(rows)

@@ -60,9 +60,19 @@ class NoiseFloor:
     dof: int  # degrees of freedom it is estimated with (runs minus replicate groups)
     mixtures: int  # mixtures with two or more seeds
     max_spearman: float  # the Spearman a perfect predictor of the mean reaches on single runs
+    sd_interval: tuple[float, float] = (float("nan"), float("nan"))  # 95%, chi-square on dof
+    spearman_interval: tuple[float, float] = (float("nan"), float("nan"))  # max_spearman at those sds
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "sd_interval": list(self.sd_interval), "spearman_interval": list(self.spearman_interval)}
+
+
+def sd_interval(sd: float, dof: int) -> tuple[float, float]:
+    """95% interval of a standard deviation estimated with `dof` degrees of freedom
+    (dof * sd^2 / sigma^2 is chi-square with dof degrees of freedom)."""
+    from scipy.stats import chi2
+
+    return float(sd * np.sqrt(dof / chi2.ppf(0.975, dof))), float(sd * np.sqrt(dof / chi2.ppf(0.025, dof)))
 
 
 def pooled_sd(y: np.ndarray, groups: np.ndarray) -> tuple[float, int, int]:
@@ -85,7 +95,9 @@ def noise_floor(data: TrainSet, seed: int = 0) -> NoiseFloor | None:
     if not dof:
         return None
     means = np.array([target.y[groups == g].mean() for g in np.unique(groups)])
-    return NoiseFloor(sd, dof, reps, attainable_spearman(means, sd, seed))
+    lo, hi = sd_interval(sd, dof)
+    return NoiseFloor(sd, dof, reps, attainable_spearman(means, sd, seed), (lo, hi),
+                      (attainable_spearman(means, hi, seed), attainable_spearman(means, lo, seed)))
 
 
 def attainable_spearman(values: np.ndarray, sd: float, seed: int = 0) -> float:
@@ -111,4 +123,20 @@ def fit_warnings(chosen: CVScore, n_runs: int, dim: int, noise: NoiseFloor | Non
     if noise is not None and chosen.mae < np.sqrt(2 / np.pi) * noise.sd / np.sqrt(2):
         out.append(f"the chosen surrogate's CV error ({chosen.mae:.4f}) is below the seed noise "
                    f"(sd {noise.sd:.4f}): it is probably fitting noise (overfit)")
+    if noise is not None and (line := above_bound(chosen.spearman, noise)):
+        out.append(line)
     return out
+
+
+def above_bound(spearman: float, noise: NoiseFloor) -> str | None:
+    """One line explaining a CV Spearman above what a perfect predictor reaches, else None."""
+    if not np.isfinite(noise.max_spearman) or not spearman > noise.max_spearman:
+        return None
+    lo, hi = noise.spearman_interval
+    bound = f"the perfect-predictor bound {noise.max_spearman:.3f} (95% interval [{lo:.3f}, {hi:.3f}])"
+    if np.isfinite(hi) and spearman <= hi:
+        return (f"CV Spearman {spearman:.3f} is above {bound} but within its interval: the seed sd "
+                f"{noise.sd:.4f} is estimated with {noise.dof} dof only")
+    return (f"CV Spearman {spearman:.3f} is above even the upper end of {bound}: the seed noise measured with "
+            f"{noise.dof} dof is larger than these runs show (replicates at atypical mixtures?), or the CV "
+            f"Spearman on few runs is itself uncertain")

@@ -1,6 +1,12 @@
-"""A run's objective(s) from its losses or metrics, in the user's sign."""
+"""A run's objective(s) from its losses or metrics, in the user's sign.
+
+The direction is applied once, where runs become a training set (sign x value: every model
+minimises); `user_sign` maps a model's values back for showing and storing.
+"""
 
 from __future__ import annotations
+
+import numpy as np
 
 from mixsearch.recipe import Objective
 from mixsearch.store import LOSS
@@ -34,3 +40,8 @@ def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]
     if missing:
         raise KeyError(LOSS + missing[0])
     return sum(w * losses[d] for d, w in weights.items())
+
+
+def user_sign(sign: float, values: np.ndarray | float) -> np.ndarray:
+    """Minimised (sign-adjusted) values in the user's sign; a zero is never shown as -0."""
+    return sign * np.asarray(values, dtype=float) + 0.0

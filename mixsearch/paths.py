@@ -1,16 +1,33 @@
-"""Directories the commands write to: a refused write is a user error, not a traceback."""
+"""Files and directories the commands read and write: a refused write is a user error, not a
+traceback; a write that fails names its file; a cached file that cannot be used is ignored."""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from mixsearch.errors import UserError
+
+T = TypeVar("T")
 
 
 def not_writable(path: Path, exc: OSError) -> UserError:
     return UserError(f"not writable ({exc.strerror or exc})", where=str(path))
+
+
+def naming(exc: OSError, path: Path) -> OSError:
+    """`exc` with `path` as its file name when it has none (a full disk, a failed rename), so the
+    error line says which file could not be written."""
+    if exc.filename is not None:
+        return exc
+    named = OSError(exc.errno, exc.strerror or str(exc), str(path))
+    named.__cause__ = exc
+    return named
 
 
 def writable_dir(path: Path) -> Path:
@@ -27,12 +44,42 @@ def writable_dir(path: Path) -> Path:
 
 def write_atomic(path: Path, data: str | bytes) -> Path:
     """Write `data` (text as UTF-8) to a temp name beside `path`, then rename it into place:
-    readers see the old file or the new one, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    readers see the old file or the new one, never a half-written one. An OSError names `path`."""
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-    if isinstance(data, bytes):
-        tmp.write_bytes(data)
-    else:
-        tmp.write_text(data, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise naming(exc, path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
+
+
+def read_cached(path: Path, parse: Callable[[object], T]) -> T | None:
+    """A JSON file the study keeps (a fit, an answer) as `parse` makes it, or None when there is none.
+    One that cannot be read, is not JSON, or that `parse` rejects (ValueError, TypeError, KeyError:
+    the wrong shape) is ignored with a one-line warning on stderr; its writer rebuilds it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        why = getattr(exc, "strerror", None) or str(exc)
+    else:
+        try:
+            return parse(json.loads(text))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            why = _reason(exc)
+    print(f"warning: {path}: unreadable or of the wrong shape, ignored; rebuilt when next written ({why})",
+          file=sys.stderr)
+    return None
+
+
+def _reason(exc: Exception) -> str:
+    """An exception as a short reason; a pydantic error as its first field and message."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and (first := next(iter(errors()), None)):
+        return f"{'.'.join(map(str, first['loc'])) or 'top level'}: {first['msg']}"[:200]
+    return (str(exc).splitlines() or [type(exc).__name__])[0][:200]

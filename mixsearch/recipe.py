@@ -9,7 +9,7 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from mixsearch.errors import UserError
-from mixsearch.recipe_base import Strict
+from mixsearch.recipe_base import Int, Strict
 from mixsearch.recipe_data import Data, Domain, Tokenizer
 from mixsearch.recipe_proxy import Proxy
 from mixsearch.recipe_search import Bounds, BudgetSpec, Constraints, Objective, Search
@@ -17,7 +17,7 @@ from mixsearch.recipe_search import Bounds, BudgetSpec, Constraints, Objective, 
 
 class Recipe(Strict):
     study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    seed: int = 0
+    seed: Int = Field(0, ge=0, le=2**32 - 1)
     domains: list[Domain] = Field(min_length=2)
     eval_sets: list[Domain] = []
     tokenizer: Tokenizer = Tokenizer()

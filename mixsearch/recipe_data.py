@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import NAME_PATTERN, Strict, one_as_list
+from mixsearch.recipe_base import BIG, NAME_MAX, NAME_PATTERN, Int, Strict, one_as_list
 
 
 class Source(Strict):
@@ -41,7 +41,7 @@ class Fetch(Strict):
     include: list[str] = Field(description="glob patterns of archive members to keep")
     exclude: list[str] = []
     format: Literal["text", "chitchat"] = "text"
-    max_bytes: int = Field(3_000_000, gt=0, description="cap on extracted text per domain")
+    max_bytes: Int = Field(3_000_000, gt=0, le=BIG, description="cap on extracted text per domain")
 
     @model_validator(mode="before")
     @classmethod
@@ -58,10 +58,10 @@ class Fetch(Strict):
 class Domain(Strict):
     """A named body of text: a training domain or a held-out evaluation set."""
 
-    name: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN, max_length=NAME_MAX)
     source: Source | None = None
     fetch: Fetch | None = None
-    tokens: int | None = Field(None, gt=0, description="fit-only studies (no source): the domain's token "
+    tokens: Int | None = Field(None, gt=0, le=BIG, description="fit-only studies (no source): the domain's token "
                                                         "count, for the sampling prior and epoch caps")
 
     @property
@@ -78,8 +78,8 @@ class Domain(Strict):
 
 class Tokenizer(Strict):
     kind: Literal["byte", "bpe", "file"] = "byte"
-    vocab_size: int = Field(2048, ge=300, le=65535, description="BPE only")
-    train_bytes: int = Field(4_000_000, gt=0, description="BPE only: text sampled to train it")
+    vocab_size: Int = Field(2048, ge=300, le=65535, description="BPE only")
+    train_bytes: Int = Field(4_000_000, gt=0, le=BIG, description="BPE only: text sampled to train it")
     path: str | None = Field(None, description="file: a Hugging Face tokenizers JSON file (tokenizer.json)")
     eos: str | None = Field(None, description="file: the document separator token; default: the first of "
                                               "<|endoftext|>, <|end_of_text|>, </s>, <|eot|>, <eos>, <|im_end|>, "
@@ -96,6 +96,6 @@ class Data(Strict):
     raw_dir: str = "data/raw"
     cache_dir: str = ".cache/mixsearch"
     val_fraction: float = Field(0.1, gt=0, lt=0.5)
-    max_tokens_per_domain: int | None = Field(None, gt=0)
+    max_tokens_per_domain: Int | None = Field(None, gt=0, le=BIG)
     max_decode_errors: float = Field(0.001, ge=0, le=1, description="largest fraction of a domain's bytes "
                                                                      "that may be invalid UTF-8")

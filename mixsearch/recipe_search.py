@@ -6,7 +6,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import Strict
+from mixsearch.recipe_base import BIG, Int, Strict
+
+MAX_RUNS = 100_000  # runs of one round or of a study's search settings
+MAX_CANDIDATES = 10**7
 
 
 class Objective(Strict):
@@ -59,7 +62,7 @@ class Bounds(Strict):
 
 class Constraints(Strict):
     max_epochs: float | None = Field(None, gt=0, description="default epoch cap for every domain")
-    final_tokens: int | None = Field(None, gt=0, description="tokens of the final training run: epoch caps "
+    final_tokens: Int | None = Field(None, gt=0, le=BIG, description="tokens of the final training run: epoch caps "
                                                             "hold at this budget too")
     domains: dict[str, Bounds] = {}
 
@@ -69,7 +72,7 @@ class Sampling(Strict):
     prior_power: float = Field(0.5, ge=0)
     concentration_min: float = Field(0.1, gt=0)
     concentration_max: float = Field(5.0, gt=0)
-    concentration_steps: int = Field(15, ge=1)
+    concentration_steps: Int = Field(15, ge=1, le=1_000)
     max_prior_multiple: float | None = Field(15.0, gt=0)
     min_weight: float = Field(2e-4, ge=0, lt=0.1, description="smaller weights become 0")
 
@@ -77,22 +80,22 @@ class Sampling(Strict):
 class Replicates(Strict):
     """Mixtures of the first round trained with several seeds, to measure seed noise."""
 
-    mixtures: int = Field(4, ge=1, description="uniform, natural, then initial samples")
-    seeds: int = Field(3, ge=2)
+    mixtures: Int = Field(4, ge=1, le=1_000, description="uniform, natural, then initial samples")
+    seeds: Int = Field(3, ge=2, le=1_000)
 
 
 class Search(Strict):
-    initial_runs: int = Field(16, ge=4, description="at least 4: a surrogate needs them")
-    batch_size: int = Field(4, ge=1, description="proposals per round")
-    rounds: int = Field(1, ge=0)
+    initial_runs: Int = Field(16, ge=4, le=MAX_RUNS, description="at least 4: a surrogate needs them")
+    batch_size: Int = Field(4, ge=1, le=MAX_RUNS, description="proposals per round")
+    rounds: Int = Field(1, ge=0, le=MAX_RUNS)
     surrogate: Literal["auto", "linear", "loglinear", "lightgbm", "mixing_law", "bimix", "gp", "mfgp"] = "auto"
     proposer: Literal["regmix", "argmin", "optimize", "bo", "mfbo", "mfar", "tpe", "cmaes", "qmc", "motpe", "nsga2"] = "regmix"
     initial_fidelities: list[str] | None = Field(None, description="fidelities of the initial runs; default: the target")
     mf_acquisition: Literal["gibbon", "mes", "kg"] = Field(
         "gibbon", description="mfbo: GIBBON, max-value entropy, or knowledge gradient (minutes per batch on 2 cores)")
-    candidates: int = Field(100_000, ge=100)
-    top_k: int = Field(128, ge=1)
-    cv_folds: int = Field(5, ge=2)
+    candidates: Int = Field(100_000, ge=100, le=MAX_CANDIDATES)
+    top_k: Int = Field(128, ge=1, le=MAX_CANDIDATES)
+    cv_folds: Int = Field(5, ge=2, le=1_000)
     fit_budget_s: float | None = Field(None, gt=0, description="auto: skip a surrogate whose cross-validation "
                                                                   "and fit would take longer (seconds)")
     sampling: Sampling = Sampling()
@@ -107,4 +110,4 @@ class BudgetSpec(Strict):
     """Study-wide limits; a sweep stops launching runs once one is reached."""
 
     hours: float | None = Field(None, gt=0, description="device-hours: GPU-hours if runs use GPUs, else CPU-hours")
-    tokens: int | None = Field(None, gt=0, description="training tokens over all runs")
+    tokens: Int | None = Field(None, gt=0, le=10**18, description="training tokens over all runs")

@@ -12,20 +12,26 @@ shown beside it, with its seed-noise band.
   residuals of the runs predicted best (the top quarter, at least 5): the model's error near
   the optimum, where the recommendation is, not over the whole simplex (without out-of-fold
   predictions: CV MAE x sqrt(pi/2) as the residual sd).
+
+Every recommendation is a record (id, surrogate, the runs it was fitted on as count and hash,
+created time, mixture, prediction, interval, stability); answer.py keeps their history.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
-from mixsearch.paths import write_atomic
+from mixsearch.paths import read_cached, write_atomic
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
+from mixsearch.stability import Stability
 from mixsearch.surrogate.base import Surrogate
 
 Z95 = 1.959964
@@ -40,6 +46,10 @@ class Recommendation:
     surrogate: str
     runs: int  # (replicate-averaged) runs the surrogate was fitted on
     noise_sd: float | None = None  # pooled seed sd, when replicates measured it
+    runs_key: str = ""  # hash of the ids of the completed runs the fit saw
+    id: str = ""  # identifies surrogate, runs and mixture: the same fit gives the same id
+    created: str = ""  # ISO time the id was first recorded
+    stability: Stability | None = None  # bootstrap of the fit: weight ranges, P(beats baselines)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -48,7 +58,21 @@ class Recommendation:
 
     @classmethod
     def from_dict(cls, d: dict) -> "Recommendation":
-        return cls(**{**d, "interval": tuple(d["interval"])})
+        known = {f.name for f in fields(cls)} - {"interval", "stability"}
+        stab = d.get("stability")
+        return cls(**{k: v for k, v in d.items() if k in known},  # type: ignore[arg-type]
+                   interval=tuple(d["interval"]), stability=Stability.from_dict(stab) if stab else None)
+
+    def identified(self) -> "Recommendation":
+        """This record with its id (a hash of surrogate, runs and mixture) and creation time set."""
+        ident = stable_hash({"surrogate": self.surrogate, "runs": self.runs, "runs_key": self.runs_key,
+                             "mixture": {k: round(v, 6) for k, v in self.mixture.items()}})[:12]
+        created = self.created or datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        return replace(self, id=ident, created=created)
+
+    def distance(self, other: "Recommendation") -> float:
+        """L1 distance between the two mixtures."""
+        return float(sum(abs(self.mixture[k] - other.mixture.get(k, 0.0)) for k in self.mixture))
 
 
 def trust_radius(support: np.ndarray) -> float:
@@ -115,22 +139,16 @@ def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: 
 
 def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
               noise_sd: float | None = None, residual_sd: float | None = None,
-              support: np.ndarray | None = None) -> Recommendation:
+              support: np.ndarray | None = None, runs_key: str = "") -> Recommendation:
     w = optimum(surrogate, space, cfg, seed, support)
     pred = float(surrogate.predict(w[None])[0])
     sd = predictive_sd(surrogate, w, cv_mae, noise_sd, residual_sd)
     return Recommendation(dict(zip(space.names, map(float, w))), pred, (pred - Z95 * sd, pred + Z95 * sd), name,
-                          runs, noise_sd)
-
-
-def save(rec: Recommendation, root: Path) -> Path:
-    """Write the latest recommendation under runs/<study>/, atomically."""
-    return write_atomic(root / FILE, json.dumps(rec.to_dict(), indent=1))
+                          runs, noise_sd, runs_key).identified()
 
 
 def load(root: Path) -> Recommendation | None:
-    """The latest saved recommendation, or None."""
-    try:
-        return Recommendation.from_dict(json.loads((root / FILE).read_text()))
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    """The latest saved recommendation, or None (also, with a warning, when the file is unusable)."""
+    from pydantic import TypeAdapter
+
+    return read_cached(root / FILE, TypeAdapter(Recommendation).validate_python)

@@ -1,4 +1,5 @@
-"""A self-contained HTML report of a study: history, surrogate fit, proposed mixtures, losses."""
+"""A self-contained HTML report of a study: the answer, history, surrogate fit, proposed mixtures,
+losses. It only reads: the stored fit and recommendations (`report --refit` fits first)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mixsearch import report_answer  # noqa: E402
+from mixsearch import answer, report_answer  # noqa: E402
 from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
 from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
-from mixsearch.study import Study  # noqa: E402
+from mixsearch.study import Study, is_validation  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
-from mixsearch.validate import load as load_validation  # noqa: E402
 
 POOR_RANK = 0.6  # cheap-vs-target Spearman below this earns a warning
 
@@ -32,10 +32,18 @@ def _png(fig: plt.Figure) -> str:
     return f'<img alt="plot" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
+def best_so_far(y: np.ndarray, counted: np.ndarray, sign: float) -> np.ndarray:
+    """The best objective among the `counted` runs up to each one (inf where none is yet)."""
+    return sign * np.minimum.accumulate(np.where(counted, sign * y, np.inf))
+
+
 def _history(done: pd.DataFrame, target: np.ndarray, sign: float) -> str:
-    """Objective of every run in finishing order; the best-so-far line counts target-fidelity runs."""
+    """Objective of every run in finishing order; the best-so-far line counts the search's
+    target-fidelity runs (validation runs are shown apart and never count)."""
     order = np.argsort(done["finished_at"].to_numpy(), kind="stable")
     done, target = done.iloc[order], target[order]
+    checks = is_validation(done).to_numpy()
+    target = target & ~checks  # the search's runs at the target fidelity
     y = done["objective"].to_numpy(float)
     hours = np.zeros(len(done))
     for col in ("cpu_hours", "gpu_hours"):
@@ -45,9 +53,12 @@ def _history(done: pd.DataFrame, target: np.ndarray, sign: float) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     for ax, x, label in ((axes[0], np.arange(1, len(y) + 1), "completed runs"), (axes[1], cost, "device-hours")):
         ax.scatter(x[target], y[target], s=14, alpha=0.6, label="run at target fidelity")
-        if (~target).any():
-            ax.scatter(x[~target], y[~target], s=10, alpha=0.4, marker="x", label="lower fidelity")
-        best = sign * np.minimum.accumulate(np.where(target, sign * y, np.inf))
+        low = ~target & ~checks
+        if low.any():
+            ax.scatter(x[low], y[low], s=10, alpha=0.4, marker="x", label="lower fidelity")
+        if checks.any():
+            ax.scatter(x[checks], y[checks], s=12, alpha=0.5, marker="^", label="validation run (not counted)")
+        best = best_so_far(y, target, sign)
         ax.step(x[np.isfinite(best)], best[np.isfinite(best)], where="post", color="C3", label="best so far")
         ax.set_xlabel(label)
         ax.set_ylabel("objective")
@@ -83,7 +94,8 @@ def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float
 
 def _surrogate(study: Study, fit: FitResult | None) -> tuple[str, str]:
     if fit is None:
-        return "", f"<p>Fewer than {MIN_RUNS_TO_FIT} completed runs: no surrogate yet.</p>"
+        return "", (f"<p>No stored fit of the current runs (fewer than {MIN_RUNS_TO_FIT} completed, or runs "
+                    "finished since the last fit): <code>mixsearch fit</code> or <code>report --refit</code>.</p>")
     fig, _ = predicted_vs_actual(study, fit)
     rows = "".join(f"<tr><td>{s.name}</td><td>{s.spearman:.3f}</td><td>{s.mae:.4f}</td><td>{s.fit_seconds:.2f}</td>"
                    f"<td>{'chosen' if s.name == fit.name else ''}</td></tr>" for s in fit.scores)
@@ -133,23 +145,30 @@ def _fidelities(done: pd.DataFrame) -> str:
 
 
 def _loss_tables(done: pd.DataFrame, names: list[str], study: Study) -> str:
-    """Best runs per fidelity (never mixed: a cheap run's loss is not comparable to the target's)."""
+    """Best runs of the search per fidelity (never mixed: a cheap run's loss is not comparable to
+    the target's), then the validation runs apart: they are measurements, not search results."""
+    checks = is_validation(done)
+    done, validation = done[~checks], done[checks]
     value = study.fidelity_values(done)
     out = []
     for v in sorted(np.unique(value), reverse=True):
         part = done[value == v]
         label = str(part["fidelity"].iloc[0]) if "fidelity" in part else f"{v:g}"
         out.append(f"<h3>fidelity {html.escape(label)} (cost {v:.3g} of the target)</h3>" + _loss_table(part, names, study.signs[0]))
+    if len(validation):
+        out.append("<h3>validation runs (never the search's best run)</h3>"
+                   + _loss_table(validation, names, study.signs[0], limit=None))
     return "".join(out)
 
 
-def _loss_table(done: pd.DataFrame, names: list[str], sign: float) -> str:
+def _loss_table(done: pd.DataFrame, names: list[str], sign: float, limit: int | None = 10) -> str:
     loss_cols = [c for c in done.columns if c.startswith((LOSS, METRIC))]
-    top = done.sort_values("objective", ascending=bool(sign > 0)).head(10)
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "seed", *[WEIGHT + n for n in names], "objective",
-                                                           *loss_cols])
+    top = done.sort_values("objective", ascending=bool(sign > 0)).head(limit)
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["run", "origin", "seed", *[WEIGHT + n for n in names],
+                                                           "objective", *loss_cols])
     body = "".join(
-        "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td><td>{r.get('seed', '')}</td>"
+        "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td><td>{html.escape(str(r.get('origin', '')))}</td>"
+        f"<td>{r.get('seed', '')}</td>"
         + "".join(f"<td>{float(r[WEIGHT + n]):.3f}</td>" for n in names)
         + f"<td>{float(r['objective']):.4f}</td>"
         + "".join(f"<td>{float(r[c]):.4f}</td>" for c in loss_cols) + "</tr>"
@@ -157,8 +176,9 @@ def _loss_table(done: pd.DataFrame, names: list[str], sign: float) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(study: Study, path: Path) -> Path:
-    """Write the study's HTML report (images embedded) to `path`, atomically."""
+def write_report(study: Study, path: Path, recipe: str = "RECIPE") -> Path:
+    """Write the study's HTML report (images embedded) to `path`, atomically. It reads the stored
+    fit of the current runs (none: no surrogate section) and the recorded recommendations."""
     view = study.store.runs()
     done = study.completed()
     names = study.recipe.domain_names
@@ -168,12 +188,11 @@ def write_report(study: Study, path: Path) -> Path:
     if done.empty:
         parts.append("<p>No completed runs yet.</p>")
     else:
-        fit = study.fit() if len(study.completed_at_target()) >= MIN_RUNS_TO_FIT else None
-        rec = study.recommend(fit) if fit is not None else None
+        fit = study.fit(stored_only=True) if len(study.completed_at_target()) >= MIN_RUNS_TO_FIT else None
         surrogate_png, surrogate_table = _surrogate(study, fit)
         target = np.isclose(study.fidelity_values(done), 1.0)
         front = report_answer.pareto(study, _png) if len(study.recipe.objective_list) > 1 else ""
-        parts += ["<h2>Recommendation</h2>", report_answer.answer(study, rec, load_validation(study.store.root), _png),
+        parts += ["<h2>Recommendation</h2>", report_answer.answer(study, answer.state(study.store.root), recipe, _png),
                   "<h2>Search history</h2>", _history(done, target, study.signs[0]),
                   "<h2>Surrogate</h2>", surrogate_table, surrogate_png]
         parts += ["<h2>Pareto front</h2>", front] if front else []

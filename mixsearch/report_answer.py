@@ -8,6 +8,7 @@ import html
 import matplotlib.pyplot as plt
 import numpy as np
 
+from mixsearch.answer import Answer
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
 from mixsearch.study import Study
@@ -31,41 +32,71 @@ def _table(head: list[str], rows: list[list[str]]) -> str:
     return f"<table><tr>{th}</tr>{body}</table>"
 
 
-def answer(study: Study, rec: Recommendation | None, validation: dict | None, png) -> str:
-    """The recommended mixture (table and bars beside uniform, natural and the best run), its
-    predicted objective with a 95% interval, the best observed run with its noise band, and the
-    measured validation if `validate` has run."""
+def _recommendation(rec: Recommendation, names: list[str], label: str) -> list[str]:
+    """A recommendation's heading line, its weights (with bootstrap ranges) and stability."""
+    stab = rec.stability
+    parts = [f"<p><b>{html.escape(label)}</b> {html.escape(rec.id)} (the {html.escape(rec.surrogate)} surrogate's "
+             f"optimum on {rec.runs} runs, {html.escape(rec.created)}): predicted objective <b>{rec.predicted:.4f}</b>, "
+             f"95% interval for one run [{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
+    head = ["domain", "weight"] + (["range (10-90% of bootstrap optima)"] if stab else [])
+    parts.append(_table(head, [[n, f"{rec.mixture[n]:.3f}"] + ([f"{stab.low[n]:.2f}-{stab.high[n]:.2f}"] if stab
+                                                               else []) for n in names]))
+    if stab is not None:
+        beats = ", ".join(f"{k} {p:.0%}" for k, p in stab.p_beats.items())
+        parts.append(f"<p>{stab.replicates} refits on resampled runs: median L1 {stab.median_l1:.2f} from this "
+                     f"mixture; probability under the model that it beats {html.escape(beats)}.</p>")
+        if (line := stab.warning()) is not None:
+            parts.append(f"<p><b>warning:</b> {html.escape(line)}</p>")
+    return parts
+
+
+def _validation(validation: dict) -> list[str]:
+    comps = {c["name"]: c for c in validation["comparisons"]}
+    rows = []
+    for arm in validation["mixtures"]:
+        c = comps.get(arm["name"])
+        p = c.get("wilcoxon_p") if c else None
+        rows.append([arm["name"], str(len(arm["values"])), f"{arm['mean']:.4f} ± {arm['sd']:.4f}",
+                     "" if c is None else f"{c['diff']:+.4f} [{c['interval'][0]:+.4f}, {c['interval'][1]:+.4f}]",
+                     "" if p is None else f"{p:.3f}", "" if c is None else c["verdict"]])
+    auto = {"decided": "; --seeds auto: decided", "max-seeds": "; --seeds auto: undecided at the maximum"}
+    return [f"<h3>Validation at fidelity {html.escape(str(validation['fidelity']))} "
+            f"(seeds {', '.join(map(str, validation['seeds']))}{auto.get(validation.get('stopped_by', ''), '')})</h3>",
+            _table(["mixture", "runs", "mean ± sd", "difference to recommendation [95% CI]", "signed-rank p",
+                    "verdict"], rows),
+            "<p>A verdict needs the t-interval to exclude 0 and the exact signed-rank test p &lt; 0.05 "
+            "(6 seeds at least).</p>"]
+
+
+def answer(study: Study, state: Answer, recipe: str, png) -> str:
+    """The answer: the validated recommendation with its measured validation (else the latest,
+    marked not validated), a later fit's recommendation beside it when one moved it, bars beside
+    uniform, natural and the best run, and the best observed run with its noise band."""
     names = study.recipe.domain_names
     best = study.best()
+    rec = state.recommendation
     if rec is None:
         return "<p>No recommendation yet: too few completed runs to fit a surrogate.</p>"
     space = study.space()
-    parts = [f"<p><b>Recommended mixture</b> (the {html.escape(rec.surrogate)} surrogate's optimum on {rec.runs} "
-             f"runs): predicted objective <b>{rec.predicted:.4f}</b>, 95% interval for one run "
-             f"[{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>",
-             _table(["domain", "weight"], [[n, f"{rec.mixture[n]:.3f}"] for n in names])]
+    validated = state.validation is not None
+    parts = _recommendation(rec, names, "Recommended mixture (validated)" if validated else
+                            "Recommended mixture (not validated)")
+    parts += _validation(state.validation) if validated else [
+        f"<p>Not validated yet: <code>mixsearch validate {html.escape(recipe)} --seeds auto</code> trains it beside "
+        "uniform, natural and the best run.</p>"]
     bars = {"recommendation": np.array([rec.mixture[n] for n in names]), "uniform": space.uniform,
             "natural (token share)": space.natural_or_prior}
+    if state.current is not None:
+        parts += _recommendation(state.current, names, "A later fit's recommendation (not validated)")
+        parts.append(f"<p>It is L1 {state.distance:.3f} from the validated recommendation, which stays the answer "
+                     f"until <code>mixsearch validate {html.escape(recipe)}</code> measures the new one.</p>")
+        bars["later fit (not validated)"] = np.array([state.current.mixture[n] for n in names])
     if best is not None:
         bars["best observed run"] = np.array([best[WEIGHT + n] for n in names], float)
         band = f" ± {rec.noise_sd:.4f} (seed sd)" if rec.noise_sd else " (seed noise not measured)"
         parts.append(f"<p>Best observed run: {float(best['objective']):.4f}{band} — one seed, a winner's-curse "
                      "pick, not the answer.</p>")
     parts.append(png(mixture_bars(names, bars, 3.4)))
-    if validation:
-        comps = {c["name"]: c for c in validation["comparisons"]}
-        rows = []
-        for arm in validation["mixtures"]:
-            c = comps.get(arm["name"])
-            rows.append([arm["name"], str(len(arm["values"])), f"{arm['mean']:.4f} ± {arm['sd']:.4f}",
-                         "" if c is None else f"{c['diff']:+.4f} [{c['interval'][0]:+.4f}, {c['interval'][1]:+.4f}]",
-                         "" if c is None else c["verdict"]])
-        parts += [f"<h3>Validation at fidelity {html.escape(str(validation['fidelity']))} "
-                  f"(seeds {', '.join(map(str, validation['seeds']))})</h3>",
-                  _table(["mixture", "runs", "mean ± sd", "difference to recommendation [95% CI]", "verdict"], rows)]
-    else:
-        parts.append("<p>Not validated yet: <code>mixsearch validate RECIPE</code> trains it beside uniform, "
-                     "natural and the best run.</p>")
     return "\n".join(parts)
 
 

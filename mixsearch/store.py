@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
-from mixsearch.paths import not_writable, writable_dir
+from mixsearch.paths import naming, not_writable, writable_dir
 from mixsearch.store_schema import LOSS, METRIC, WEIGHT, build_schema, conform, with_known_columns  # noqa: F401 (LOSS, METRIC, WEIGHT re-exported)
 
 STATUSES = ("pending", "proposed", "done", "failed")
@@ -35,7 +35,8 @@ def now() -> pd.Timestamp:
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file to a temp name beside `path`, then rename it into place."""
+    """Write a Parquet file to a temp name beside `path`, then rename it into place; an OSError
+    (a full disk) names `path`."""
     writable_dir(path.parent)
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     try:
@@ -43,6 +44,8 @@ def atomic_write_table(table: pa.Table, path: Path) -> None:
         os.replace(tmp, path)
     except PermissionError as exc:
         raise not_writable(path.parent, exc) from None
+    except OSError as exc:
+        raise naming(exc, path) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -172,6 +175,8 @@ class Store:
             else:
                 pq.write_to_dataset(table, root_path=tmp, partition_cols=["study", "round"])
             _replace(tmp, path)
+        except OSError as exc:
+            raise naming(exc, path) from None
         finally:
             if tmp.is_dir():
                 shutil.rmtree(tmp)

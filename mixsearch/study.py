@@ -95,10 +95,23 @@ class Study(Launching, Modelling):
         return list(self.fidelities.values())[-1]
 
     # ---- runs -------------------------------------------------------------------------------
+    @cached_property
+    def trainer_identity(self) -> dict | None:
+        """A command trainer's identity (see `trainers.trainer_identity`); None for the built-in GPT."""
+        from mixsearch.trainers import trainer_identity
+
+        trainer = self.recipe.proxy.trainer
+        return None if trainer is None else trainer_identity(trainer)
+
     def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
-        return stable_hash({"mixture": {k: round(v, 6) for k, v in mixture.items()},
-                            "model": fid.model.model_dump(), "train": fid.train.model_dump(),
-                            "seed": self.recipe.seed if seed is None else seed, "data": self.data().data_hash})
+        """Hash of what a run's result depends on: mixture, model, training, seed, data and, for a
+        command trainer, the trainer (the built-in GPT's ids leave it out, as they always have)."""
+        key = {"mixture": {k: round(v, 6) for k, v in mixture.items()}, "model": fid.model.model_dump(),
+               "train": fid.train.model_dump(), "seed": self.recipe.seed if seed is None else seed,
+               "data": self.data().data_hash}
+        if self.trainer_identity is not None:
+            key["trainer"] = self.trainer_identity
+        return stable_hash(key)
 
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
                  predicted: np.ndarray | None = None, fidelity: list[str] | None = None,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mixsearch.data.sources import effective_source, source_files
 from mixsearch.errors import UserError
+from mixsearch.hashing import file_hash
 from mixsearch.recipe import Recipe
+from mixsearch.recipe_proxy import Trainer
 from mixsearch.store import LOSS
 
 if TYPE_CHECKING:
@@ -44,3 +49,21 @@ def command_settings(study: Study) -> dict:
     return {"command": t.command, "timeout": t.timeout, "env": dict(t.env), "params": dict(t.params),
             "study": r.study, "logs": str((study.store.root / "logs").resolve()), "cwd": os.getcwd(),
             "sources": _sources(r)}
+
+
+def trainer_identity(trainer: Trainer, cwd: Path | None = None) -> dict:
+    """What makes a command trainer's results its own, for run ids: the command, params, env and
+    data mode, and the content of every file the command's words name (a word, or the value of a
+    word `--opt=value`; relative to `cwd`, where the command runs), so an edited script is another
+    trainer. The Python interpreter running mixsearch is the environment, not the trainer: not
+    hashed (nor the timeout, which changes no result)."""
+    cwd = cwd or Path.cwd()
+    python = Path(sys.executable).resolve()
+    files = {}
+    for word in shlex.split(trainer.command):
+        for name in dict.fromkeys([word, word.partition("=")[2]]):
+            path = cwd / Path(name).expanduser() if name else None
+            if path is not None and path.is_file() and path.resolve() != python:
+                files[name] = file_hash(path)
+    return {"command": trainer.command, "params": trainer.params, "env": trainer.env, "data": trainer.data,
+            "files": files}

@@ -1,6 +1,9 @@
 """`mixsearch validate`: train the recommendation beside uniform, natural, the best observed run's
 mixture and any given mixtures, each with the same seeds, and say whether the recommendation
-measurably beats them (paired differences over seeds, 95% t-interval).
+measurably beats them (verdict.py: paired differences over seeds, 95% t-interval and an exact
+signed-rank test). With `max_seeds` (`--seeds auto`) seeds are added one paired round at a time
+(every mixture gets the next seed) until the verdict against uniform is decided or the maximum is
+reached. The validation records which recommendation (by id) it measured.
 
 Rows are ordinary runs with `origin=validate:<name>`, so finished ones are reused (a run id is a
 hash of mixture, scale, seed and data). Runs at a fidelity of the plan are also training data
@@ -14,7 +17,7 @@ import csv
 import json
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,14 +28,16 @@ from mixsearch.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
+from mixsearch.answer import VALIDATION
 from mixsearch.recommend import Recommendation
 from mixsearch.store import WEIGHT
 from mixsearch.study import VALIDATE, Study
+from mixsearch.verdict import Comparison, compare
 
-FILE = "validation.json"
 RECOMMENDATION = "recommendation"
 TOL = 1e-3
 SEED_OFFSET = 1000  # validation seeds differ from the search's: the best run is not re-counted (winner's curse)
+MAX_SEEDS = 12  # `--seeds auto` stops here at the latest
 
 
 @dataclass
@@ -51,30 +56,23 @@ class Arm:
 
 
 @dataclass
-class Comparison:
-    name: str
-    diff: float  # mean over shared seeds of (baseline - recommendation), in objective units
-    interval: tuple[float, float]  # 95% t-interval of that mean
-    seeds: int
-    verdict: str  # "recommendation better" | "not distinguishable" | "recommendation worse"
-
-
-@dataclass
 class Validation:
     fidelity: str
     seeds: list[int]
     arms: list[Arm]
     comparisons: list[Comparison]
     launched: dict[str, int]
-    predicted: float | None = None  # the recommendation's predicted objective and interval
-    interval: tuple[float, float] | None = None
+    recommendation: Recommendation  # the recommendation validated (its id names it)
+    stopped_by: str = "seeds"  # "seeds" (--seeds N) | "decided" | "max-seeds" (--seeds auto)
 
     def to_dict(self) -> dict:
-        return {"fidelity": self.fidelity, "seeds": self.seeds, "launched": self.launched,
-                "predicted": self.predicted, "interval": list(self.interval) if self.interval else None,
+        rec = self.recommendation
+        return {"recommendation_id": rec.id, "recommendation": rec.to_dict(), "fidelity": self.fidelity,
+                "seeds": self.seeds, "seeds_used": len(self.seeds), "stopped_by": self.stopped_by,
+                "launched": self.launched, "predicted": rec.predicted, "interval": list(rec.interval),
                 "mixtures": [{"name": a.name, "mixture": a.mixture, "mean": a.mean, "sd": a.sd,
                               "values": {str(k): v for k, v in a.values.items()}} for a in self.arms],
-                "comparisons": [{**asdict(c), "interval": list(c.interval)} for c in self.comparisons]}
+                "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
 def parse_mixture(text: str, names: list[str]) -> tuple[str, np.ndarray]:
@@ -181,44 +179,62 @@ def _snapped(mixtures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def paired(rec: dict[int, float], other: dict[int, float],
-           sign: float = 1.0) -> tuple[float, tuple[float, float], int, str]:
-    """Mean of (other - rec) over shared seeds, its 95% t-interval and the verdict; `sign` -1
-    for objectives that are maximised."""
-    from scipy.stats import t
-
-    seeds = sorted(set(rec) & set(other))
-    d = np.array([other[s] - rec[s] for s in seeds])
-    if len(d) < 2:
-        return (float(d.mean()) if len(d) else math.nan), (math.nan, math.nan), len(d), "not distinguishable"
-    half = float(t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
-    lo, hi = float(d.mean()) - half, float(d.mean()) + half
-    better = lo > 0 if sign > 0 else hi < 0
-    worse = hi < 0 if sign > 0 else lo > 0
-    verdict = "recommendation better" if better else "recommendation worse" if worse else "not distinguishable"
-    return float(d.mean()), (lo, hi), len(d), verdict
-
-
 def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
              fn: Callable[[dict, dict], dict] | None = None,
              on_result: Callable[[dict], None] | None = None,
-             on_start: Callable[[int], None] | None = None) -> Validation:
+             on_start: Callable[[int], None] | None = None, max_seeds: int | None = None,
+             on_round: Callable[[Comparison], None] | None = None) -> Validation:
     """Store the validation runs (reusing finished ones), train the missing ones (on_start: told
-    how many), compare."""
+    how many in all so far), compare. With `max_seeds`, start with `seeds` and add one seed per
+    round (on_round: told the comparison with uniform) until that verdict is decided or
+    `max_seeds` are used."""
     fid = fid or study.target
     mixtures = arms(study, rec, extra or {})
-    seed_list = [study.recipe.seed + SEED_OFFSET + k for k in range(seeds)]
+    sign = -1.0 if getattr(study.recipe.objective, "direction", "minimize") == "maximize" else 1.0
+    launched = {"done": 0, "failed": 0}
+    n, stopped_by, opened = seeds, "seeds", 0
+    while True:
+        seed_list = [study.recipe.seed + SEED_OFFSET + k for k in range(n)]
+        rows, got, opened = _train(study, mixtures, seed_list, fid, address, fn, on_result, on_start, opened)
+        launched = {k: launched[k] + got.get(k, 0) for k in launched}
+        out = _arms(study, mixtures, rows)
+        comps = [compare(a.name, out[0].values, a.values, sign) for a in out[1:]]
+        if max_seeds is None:
+            break
+        uniform = next(c for c in comps if c.name == "uniform")
+        if on_round:
+            on_round(uniform)
+        if uniform.decided or n >= max_seeds:
+            stopped_by = "decided" if uniform.decided else "max-seeds"
+            break
+        n += 1
+    result = Validation(fid.name, seed_list, out, comps, launched, rec, stopped_by)
+    write_atomic(study.store.root / VALIDATION, json.dumps(result.to_dict(), indent=1, default=float))
+    return result
+
+
+def _train(study: Study, mixtures: dict[str, np.ndarray], seed_list: list[int], fid: FidelityConfig,
+           address: str | None, fn: Callable[[dict, dict], dict] | None, on_result: Callable[[dict], None] | None,
+           on_start: Callable[[int], None] | None, opened: int) -> tuple[list[dict], dict[str, int], int]:
+    """Add the runs of every mixture at every seed (finished ones are kept) and train the open ones;
+    returns the rows, what was launched, and the runs opened so far (`opened` before)."""
     view = study.store.runs()
     round_ = int(view["round"].max()) if len(view) else 0
+    k = len(seed_list)
     rows = [row for label, w in mixtures.items()
-            for row in study.new_rows(np.repeat(w[None], seeds, 0), "pending", round_, VALIDATE + label,
-                                      fidelity=[fid.name] * seeds, seeds=seed_list)]
+            for row in study.new_rows(np.repeat(w[None], k, 0), "pending", round_, VALIDATE + label,
+                                      fidelity=[fid.name] * k, seeds=seed_list)]
     study.add(rows)
     ids = {row["run_id"] for row in rows}
+    opened += int(study.unfinished(validation=True)["run_id"].isin(ids).sum())
     if on_start:
-        on_start(int(study.unfinished(validation=True)["run_id"].isin(ids).sum()))
-    launched = study.launch(address, on_result, fn=fn, only=ids)
+        on_start(opened)
+    return rows, study.launch(address, on_result, fn=fn, only=ids), opened
+
+
+def _arms(study: Study, mixtures: dict[str, np.ndarray], rows: list[dict]) -> list[Arm]:
+    """Each mixture with the objective of its finished runs, by seed."""
     done = study.store.runs().set_index("run_id")
     names = study.recipe.domain_names
     out = []
@@ -230,38 +246,28 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityCon
                 if state["status"] == "done" and np.isfinite(float(state["objective"])):
                     arm.values[int(row["seed"])] = float(state["objective"])
         out.append(arm)
-    sign = -1.0 if getattr(study.recipe.objective, "direction", "minimize") == "maximize" else 1.0
-    comps = [Comparison(a.name, *paired(out[0].values, a.values, sign)) for a in out[1:]]
-    result = Validation(fid.name, seed_list, out, comps, launched, rec.predicted, rec.interval)
-    _save(result, study.store.root)
-    return result
-
-
-def _save(result: Validation, root: Path) -> None:
-    write_atomic(root / FILE, json.dumps(result.to_dict(), indent=1, default=float))
-
-
-def load(root: Path) -> dict | None:
-    """The last validation (as its JSON dict), or None."""
-    try:
-        return json.loads((root / FILE).read_text())
-    except (OSError, ValueError):
-        return None
+    return out
 
 
 def table(result: Validation):
     """The validation as a rich table: mean ± sd per mixture, paired difference to the
-    recommendation with its 95% interval, and the verdict."""
+    recommendation with its 95% interval, the signed-rank p-value, and the verdict."""
     from rich.table import Table
 
     comps = {c.name: c for c in result.comparisons}
-    t = Table(title=f"validation at fidelity {result.fidelity}, seeds {', '.join(map(str, result.seeds))}",
-              caption="difference = mixture - recommendation over shared seeds; 95% t-interval")
-    for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "verdict"):
+    used = {"decided": f"; --seeds auto: decided after {len(result.seeds)} seeds",
+            "max-seeds": f"; --seeds auto: undecided at the maximum, {len(result.seeds)} seeds"}.get(result.stopped_by, "")
+    t = Table(title=f"validation of recommendation {result.recommendation.id} at fidelity {result.fidelity}, "
+                    f"seeds {', '.join(map(str, result.seeds))}{used}", caption=CAPTION)
+    for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "signed-rank p", "verdict"):
         t.add_column(col, justify="left" if col in ("mixture", "verdict") else "right")
     for arm in result.arms:
         c = comps.get(arm.name)
         diff = "" if c is None else f"{c.diff:+.4f} [{c.interval[0]:+.4f}, {c.interval[1]:+.4f}]"
         t.add_row(arm.name, str(len(arm.values)), f"{arm.mean:.4f} ± {arm.sd:.4f}", diff,
-                  "" if c is None else c.verdict)
+                  "" if c is None or math.isnan(c.wilcoxon_p) else f"{c.wilcoxon_p:.3f}", "" if c is None else c.verdict)
     return t
+
+
+CAPTION = ("difference = mixture - recommendation over shared seeds, 95% t-interval; a verdict needs the interval "
+           "to exclude 0 and the exact signed-rank test p < 0.05 (6 seeds at least)")

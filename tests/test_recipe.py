@@ -78,3 +78,41 @@ def test_invalid_yaml_and_missing_file(tmp_path):
     bad.write_text("- just\n- a list\n")
     with pytest.raises(UserError, match="expected a mapping"):
         load_recipe(bad)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["proxy"]["model"].update(layers=99999999999), "proxy.model.layers: Input should be less than"),
+        (lambda d: d["proxy"]["model"].update(width=99999999998, heads=2), "proxy.model.width"),
+        (lambda d: d["search"].update(initial_runs=100000000000000), "search.initial_runs"),
+        (lambda d: d["search"].update(candidates=10**12), "search.candidates"),
+        (lambda d: d["proxy"]["train"].update(lr=float("inf")), "proxy.train.lr: Input should be a finite number"),
+        (lambda d: d["proxy"]["train"].update(lr=float("nan")), "proxy.train.lr: Input should be a finite number"),
+        (lambda d: d["proxy"]["train"].update(tokens=2.5), "proxy.train.tokens: Input should be a valid integer"),
+        (lambda d: d["proxy"]["train"].update(tokens="2.5e0"), "proxy.train.tokens: Input should be a valid integer"),
+        (lambda d: d["proxy"]["train"].update(tokens="1e30"), "proxy.train.tokens: Input should be less than"),
+        (lambda d: d.update(seed=1e30), "seed: Input should be less than"),
+        (lambda d: d.update(seed=-1), "seed: Input should be greater than"),
+        (lambda d: d["objective"].update(kind="mean", weights={"code": float("inf")}), "objective.weights.code"),
+        (lambda d: d["proxy"].update(fidelities=[{"name": "a", "layers": 10**6}]), "proxy.fidelities[a].layers"),
+        (lambda d: d["domains"][0].update(name="a/b"), "String should match"),
+        (lambda d: d["domains"][0].update(name="x" * 101), "at most 100 characters"),
+    ],
+)
+def test_out_of_range_and_non_finite_values_name_the_field(recipe_dict, tmp_path, mutate, expected):
+    mutate(recipe_dict)
+    assert expected in _error(tmp_path, recipe_dict)
+
+
+def test_integers_in_scientific_notation_and_dotted_domain_names(recipe_dict, tmp_path):
+    text = write_recipe(tmp_path / "r.yaml", recipe_dict).read_text()
+    text = text.replace("name: code", "name: Pile-CC").replace("name: docs", "name: c4.en")
+    text = text.replace("name: news", "name: tulu-3-sft").replace("target: docs", "target: c4.en")
+    text += "budget:\n  tokens: 2.0e9\n"
+    (tmp_path / "r.yaml").write_text(text)
+    r = load_recipe(tmp_path / "r.yaml")
+    assert r.domain_names == ["Pile-CC", "c4.en", "tulu-3-sft"]
+    assert r.budget.tokens == 2_000_000_000 and isinstance(r.budget.tokens, int)
+    assert parse_recipe_text(text.replace("tokens: 2.0e9", "tokens: 6e9"), "r").budget.tokens == 6 * 10**9
+    assert parse_recipe_text(text.replace("tokens: 2.0e9", "tokens: 1_000"), "r").budget.tokens == 1000

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing as mp
+import os
 import time
 
 import pytest
@@ -136,3 +138,40 @@ def test_cli_on_an_unwritable_runs_dir_is_one_line_exit_2(recipe_dict, tmp_path)
         res = cli(command, str(recipe), "--runs-dir", str(tmp_path / "afile" / "runs"), cwd=tmp_path, check=False)
         assert res.returncode == 2, res.stderr
         assert res.stderr.strip().splitlines() == [f"error: {tmp_path}/afile/runs/tiny: not writable (Not a directory)"]
+
+
+def _disk_full(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")  # as a write or rename reports it: no file name
+
+
+@pytest.mark.parametrize("fails", ["rename", "parquet", "json", "lock"])
+def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch, capsys, fails):
+    import json as json_module
+    from pathlib import Path
+
+    import pandas as pd
+
+    from mixsearch import store
+    from mixsearch.cli import app
+    from mixsearch.ui.entry import run
+    from tests.conftest import write_recipe
+
+    monkeypatch.chdir(tmp_path)
+    write_recipe(tmp_path / "r.yaml", {"study": "full", "domains": [{"name": "a"}, {"name": "b"}]})
+    pd.DataFrame({"w_a": [0.5], "w_b": [0.5], "objective": [1.0]}).to_csv(tmp_path / "t.csv", index=False)
+    argv, where = ["import", "r.yaml", "t.csv"], "runs/full/parts/part-"
+    if fails == "rename":
+        monkeypatch.setattr(os, "replace", _disk_full)
+    elif fails == "parquet":
+        monkeypatch.setattr(store.pq, "write_table", _disk_full)
+    elif fails == "json":
+        monkeypatch.setattr(Path, "write_bytes", _disk_full)
+        argv, where = ["init", "new.yaml"], "new.yaml"
+    else:
+        monkeypatch.setattr(json_module, "dump", _disk_full)
+        where = "runs/full/.lock"
+    code = run(app, argv)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(lines) == 1, lines
+    assert lines[0].startswith(f"error: {where}") and lines[0].endswith(": No space left on device"), lines
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith((".tmp-", ".lock"))]  # nothing half-written left

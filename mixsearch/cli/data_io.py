@@ -72,7 +72,8 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
                                                                   "(or their mixture ratios, with METRICS)")],
                metrics: Annotated[Path | None, typer.Argument(help="metrics file joined with FILE on --id")] = None,
                mapping: Annotated[list[str] | None, typer.Option("--map", help="rename a column: SOURCE=TARGET "
-                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed)")] = None,
+                                                                  "(targets: w_<domain>, loss_<name>, metric_<name>, objective, tokens, params, seed); "
+                                                                  "fidelity:NAME=PLAN_NAME renames a fidelity")] = None,
                id_column: Annotated[str | None, typer.Option("--id", help="column both files share")] = None,
                weights_prefix: Annotated[str | None, typer.Option(help="columns PREFIX<domain> are weights")] = None,
                renormalize: Annotated[float | None, typer.Option(min=0, help="rescale weights summing to 1 within this")] = None,

@@ -11,11 +11,12 @@ from rich.table import Table
 
 from mixsearch.cli.common import AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
+from mixsearch.paths import write_atomic
 from mixsearch.recipe import load_recipe, parse_recipe_text
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, sweep_callback
-from mixsearch.ui.tables import mixture_table, print_fit, recommendation_table, show_answer, show_best
+from mixsearch.ui.tables import mixture_table, print_fit, show_answer, show_best, show_recommendation
 
 if TYPE_CHECKING:
     from mixsearch.study import Study
@@ -31,8 +32,7 @@ def init(path: Annotated[Path, typer.Argument(help="where to write the recipe")]
         raise UserError("exists already (use --force to overwrite)", where=str(path))
     text = STARTER.read_text().replace("study: starter", f"study: {study}", 1)
     parse_recipe_text(text, str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    write_atomic(path, text)
     err.print(f"wrote {path}; next: mixsearch data fetch {path} && mixsearch data prepare {path} "
               f"&& mixsearch run {path}", markup=False, highlight=False, soft_wrap=True)
 
@@ -40,6 +40,7 @@ def init(path: Annotated[Path, typer.Argument(help="where to write the recipe")]
 def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_json: bool,
            budget_hours: float | None, max_runs: int | None, command: str) -> int:
     """Shared by `run` and `sweep`: lock the study, do the rounds, report; returns the exit code."""
+    from mixsearch import answer
     from mixsearch.budget import Budget
     from mixsearch.lock import StudyLock
     from mixsearch.study import shutdown
@@ -54,7 +55,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:
-            out.print(recommendation_table(rep.recommendation, r.domain_names))
+            show_recommendation(answer.state(study.store.root), r.domain_names, str(recipe))
             print_fit(rep.fit)
             out.print(mixture_table(rep.proposals, r.domain_names,
                                     f"proposed mixtures (after round {rep.round})", "predicted"))
@@ -70,13 +71,12 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
             study.store.compact()
     warn_unreadable(study)
     best = study.best()
-    from mixsearch.recommend import load as load_recommendation
-
-    rec = result.recommendation or load_recommendation(study.store.root)
+    state = answer.state(study.store.root)
+    rec = state.recommendation
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
         emit_json({
-            "recommendation": rec.to_dict() if rec else None,
+            **documents.answer_json(state, str(recipe)),
             "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
             "rounds": [{"round": rep.round, "launched": rep.launched,
                         "fit": documents.fit_json(rep.fit) if rep.fit else None, "proposals": documents.proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
@@ -84,7 +84,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
             "budget": {"hours": budget.hours, "tokens": budget.tokens},
             "best": documents.best_json(best, r.domain_names, rec), "exit_code": code})
     else:
-        show_answer(rec, best, r.domain_names)
+        show_answer(state, best, r.domain_names, str(recipe))
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
@@ -119,8 +119,11 @@ def sweep_cmd(recipe: RecipeArg, rounds: Annotated[int, typer.Option(min=1, help
 
 
 def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Runs by status, failures with their errors, budget used, and the best mixture so far."""
+    """The answer (the validated recommendation first, a later fit's beside it), runs by status,
+    failures with their errors, budget used, and the best run so far. Reads only: nothing is
+    fitted or written (`mixsearch fit` or `report --refit` fit anew)."""
     study = open_study(recipe, runs_dir)
+    from mixsearch import answer
     from mixsearch.budget import spent
     from mixsearch.lock import StudyLock
 
@@ -130,21 +133,19 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     failures = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records")
     used = spent(view)
     best = study.best()
-    from mixsearch.recommend import load as load_recommendation
-
-    rec = load_recommendation(study.store.root)
+    state = answer.state(study.store.root)
+    rec = state.recommendation
     lock = StudyLock(study.store.root).holder()
     warn_unreadable(study)
     pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     fitted = _stored_fit(study)
     if as_json:
-        emit_json({"recommendation": rec.to_dict() if rec else None, "study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
+        emit_json({**documents.answer_json(state, str(recipe)), "study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
                    "failures": failures, "pareto": pareto, "surrogate": fitted, "spent": used.to_dict(), "budget": r.budget.model_dump(),
                    "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                    "best": documents.best_json(best, r.domain_names, rec)})
         return
-    if rec:
-        out.print(recommendation_table(rec, r.domain_names))
+    show_recommendation(state, r.domain_names, str(recipe))
     table = Table(title=f"study {r.study}: {len(view)} runs")
     table.add_column("status")
     table.add_column("runs", justify="right")

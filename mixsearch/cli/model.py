@@ -15,7 +15,7 @@ from mixsearch.recipe_search import Search
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, spinner
-from mixsearch.ui.tables import mixture_table, print_fit, recommendation_table
+from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -26,21 +26,32 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
         refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
+    from mixsearch import answer
+    from mixsearch.lock import StudyLock
     from mixsearch.plotting import save_png
     from mixsearch.report import predicted_vs_actual
 
     study = open_study(recipe, runs_dir)
-    with warning_unreadable(study), spinner("cross-validating surrogates"):
-        result = study.fit(surrogate, refit)
-        rec = study.recommend(result)
+    with warning_unreadable(study), StudyLock(study.store.root, "fit"):
+        result, _ = _fit_and_recommend(study, surrogate, refit)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
+    state = answer.state(study.store.root)
     if as_json:
-        emit_json({"recommendation": rec.to_dict(), **documents.fit_json(result), "plot": str(plot)})
+        emit_json({**documents.answer_json(state, str(recipe)), **documents.fit_json(result), "plot": str(plot)})
     else:
-        out.print(recommendation_table(rec, study.recipe.domain_names))
+        show_recommendation(state, study.recipe.domain_names, str(recipe))
         print_fit(result)
         err.print(f"predicted vs actual: {plot}")
+
+
+def _fit_and_recommend(study, surrogate: str | None, refit: bool):
+    """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
+    with spinner("cross-validating surrogates"):
+        result = study.fit(surrogate, refit)
+    with spinner(f"recommending: the {result.name} surrogate's optimum and a bootstrap of it"):
+        rec = study.recommend(result)
+    return result, rec
 
 
 def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=1, help="batch size")] = None,
@@ -48,25 +59,26 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
+    from mixsearch import answer
     from mixsearch.lock import StudyLock
 
     if method not in (None, *PROPOSERS):
         raise UserError(f"unknown method '{method}' (use {', '.join(PROPOSERS)})", where="--method")
     study = open_study(recipe, runs_dir)
     prepare_data(study, True)
-    with (warning_unreadable(study), StudyLock(study.store.root, "propose"),
-          spinner("fitting the surrogate and proposing")):
-        result = study.fit(surrogate, refit)
-        rec = study.recommend(result)
-        frame = study.propose(result, n, method)
+    with warning_unreadable(study), StudyLock(study.store.root, "propose"):
+        result, _ = _fit_and_recommend(study, surrogate, refit)
+        with spinner("proposing"):
+            frame = study.propose(result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
+    state = answer.state(study.store.root)
     if as_json:
-        emit_json({"recommendation": rec.to_dict(), "fit": documents.fit_json(result),
+        emit_json({**documents.answer_json(state, str(recipe)), "fit": documents.fit_json(result),
                    "proposals": documents.proposal_json(rows, names),
                    "mf_recommendation": frame.attrs.get("recommendation"), "reason": frame.attrs.get("reason") or None})
     else:
-        out.print(recommendation_table(rec, names))
+        show_recommendation(state, names, str(recipe))
         out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
         if frame.attrs.get("recommendation"):
             rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
@@ -76,7 +88,11 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
 
 
 def validate_cmd(recipe: RecipeArg,
-                 seeds: Annotated[int, typer.Option(min=1, help="seeds per mixture (the same for all)")] = 3,
+                 seeds: Annotated[str, typer.Option(help="seeds per mixture (the same for all), or auto: add "
+                                                         "paired rounds until the verdict against uniform is "
+                                                         "decided or --max-seeds")] = "3",
+                 max_seeds: Annotated[int, typer.Option("--max-seeds", min=2, help="with --seeds auto: at most "
+                                                        "this many seeds")] = 12,
                  fidelity: Annotated[str | None, typer.Option(help="a fidelity of the plan (default: target)")] = None,
                  tokens: Annotated[int | None, typer.Option(min=1, help="override: training tokens")] = None,
                  width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
@@ -85,41 +101,73 @@ def validate_cmd(recipe: RecipeArg,
                                                                    "(domain order)")] = None,
                  mixtures: Annotated[Path | None, typer.Option("--mixtures", help="CSV/YAML of named mixtures")] = None,
                  address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
-    """Train the recommendation beside uniform, natural and the best run's mixture (same seeds);
-    print mean ± sd, paired differences with 95% intervals and a verdict. Resumable."""
+    """Train the latest recommendation beside uniform, natural and the best run's mixture (same
+    seeds); print mean ± sd, paired differences with 95% intervals, an exact signed-rank test and
+    a verdict. The validated recommendation becomes the study's answer. Resumable."""
+    from mixsearch import answer
     from mixsearch import validate as va
     from mixsearch.lock import StudyLock
     from mixsearch.recommend import load as load_recommendation
     from mixsearch.study import shutdown
 
+    n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)
     names = study.recipe.domain_names
     extra = dict(va.parse_mixture(m, names) for m in mixture or [])
     extra.update(va.read_mixtures(mixtures, names) if mixtures else {})
     with StudyLock(study.store.root, "validate"):
         prepare_data(study, as_json)
-        rec = load_recommendation(study.store.root) or study.recommend(study.fit())
+        rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]
         try:
             with RunProgress("validation runs") as progress:
-                result = va.validate(study, rec, seeds, va.scale(study, fidelity, tokens, width, layers), extra,
-                                     address, on_result=progress.on_result, on_start=progress.grow)
+                result = va.validate(study, rec, n_seeds, va.scale(study, fidelity, tokens, width, layers), extra,
+                                     address, on_result=progress.on_result, on_start=progress.grow,
+                                     max_seeds=max(max_seeds, n_seeds) if auto else None,
+                                     on_round=lambda c: progress.note(_round_line(c)))
         finally:
             shutdown()
             study.store.compact()
+    state = answer.state(study.store.root)
     if as_json:
-        emit_json({"recommendation": rec.to_dict(), **result.to_dict()})
+        emit_json({**documents.answer_json(state, str(recipe)), **result.to_dict()})
     else:
-        out.print(recommendation_table(rec, names))
+        show_recommendation(state, names, str(recipe))
         out.print(va.table(result))
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
 
 
+def _seeds(text: str) -> tuple[int, bool]:
+    """`--seeds N` or `--seeds auto` (start with 3): the seeds to start with, and whether to add more."""
+    if text.strip().lower() == "auto":
+        return 3, True
+    try:
+        n = int(text)
+    except ValueError:
+        raise UserError(f"'{text}': expected a number of seeds or auto", where="--seeds") from None
+    if n < 1:
+        raise UserError("must be >= 1", where="--seeds")
+    return n, False
+
+
+def _round_line(c) -> str:
+    lo, hi = c.interval
+    return (f"{c.seeds} seeds: uniform - recommendation {c.diff:+.4f} [{lo:+.4f}, {hi:+.4f}], "
+            f"signed-rank p {c.wilcoxon_p:.3f}: {c.verdict}")
+
+
 def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--out", help="HTML file")] = None,
+           refit: Annotated[bool, typer.Option("--refit", help="fit anew and record its recommendation (takes "
+                                               "the study lock); without it the report only reads")] = False,
            runs_dir: RunsDir = Path("runs")) -> None:
-    """A self-contained HTML report: history, surrogate fit, mixtures, per-domain losses, fidelities."""
+    """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
+    fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
+    from mixsearch.lock import StudyLock
     from mixsearch.report import write_report
 
     study = open_study(recipe, runs_dir)
-    path = write_report(study, out_path or study.store.root / "report.html")
+    if refit:
+        with StudyLock(study.store.root, "report"):
+            _fit_and_recommend(study, None, True)
+    path = write_report(study, out_path or study.store.root / "report.html", str(recipe))
     warn_unreadable(study)
     err.print(f"wrote {path}")

@@ -4,6 +4,9 @@ Folds split the target-fidelity runs; lower-fidelity runs are always in the trai
 (multi-fidelity surrogates use them, the others ignore them). With a time budget, a candidate
 whose projected cost (first fold's fit time × (folds + 1): the folds and the final fit) exceeds
 it is skipped after that first fold, and its score says so.
+
+A surrogate is trusted only where it beats chance: its out-of-fold Spearman is significantly
+above 0 (one-sided, level CHANCE_ALPHA, at the number of runs it predicted; `chance_bound`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import numpy as np
 from mixsearch.surrogate.base import TrainSet, make_surrogate
 
 SPEARMAN_TIE = 0.01
+CHANCE_ALPHA = 0.05
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,19 @@ class CVScore:
     predicted: np.ndarray | None = field(default=None, repr=False, compare=False)  # out-of-fold
     actual: np.ndarray | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def runs(self) -> int:
+        """How many runs the out-of-fold predictions cover (0 when not scored)."""
+        return 0 if self.actual is None else len(self.actual)
+
+    @property
+    def beats_chance(self) -> bool:
+        """Whether it ranks held-out runs significantly better than chance (see `chance_bound`)."""
+        return self.skipped is None and self.runs > 0 and self.spearman >= chance_bound(self.runs)
+
     def to_dict(self) -> dict:
         return {"name": self.name, "spearman": self.spearman, "mae": self.mae, "fit_seconds": self.fit_seconds,
-                "folds": self.folds, "skipped": self.skipped}
+                "folds": self.folds, "skipped": self.skipped, "beats_chance": self.beats_chance}
 
 
 class OverBudget(Exception):
@@ -44,6 +58,31 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return float(np.nan_to_num(np.corrcoef(_ranks(a), _ranks(b))[0, 1]))
+
+
+def chance_bound(n: int, alpha: float = CHANCE_ALPHA) -> float:
+    """The least Spearman on n runs that is significantly > 0 (one-sided test at level alpha):
+    Spearman's null distribution in its t approximation, t = r sqrt((n - 2) / (1 - r²)) on n - 2
+    degrees of freedom (0.55 at 10 runs, 0.31 at 30, 0.17 at 100); 1 below 4 runs."""
+    from scipy.stats import t
+
+    if n < 4:
+        return 1.0
+    tc = float(t.ppf(1 - alpha, n - 2))
+    return tc / math.sqrt(n - 2 + tc**2)
+
+
+def chance_warning(score: CVScore, auto: bool) -> str | None:
+    """One line when the chosen surrogate does not beat chance (None when it does); with `auto`,
+    no candidate did, and proposals explore instead."""
+    if score.beats_chance:
+        return None
+    measured = (f"CV Spearman {score.spearman:.2f} on {score.runs} runs, {chance_bound(score.runs):.2f} needed "
+                f"(one-sided {CHANCE_ALPHA:.0%})")
+    if auto:
+        return (f"no surrogate ranks held-out runs better than chance (best {score.name}: {measured}): "
+                f"its predictions are not trusted; proposals explore (space-filling) until one does")
+    return f"{score.name} does not rank held-out runs better than chance ({measured}): its predictions are not trusted"
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:
@@ -94,8 +133,9 @@ def cross_validate(name: str, data: TrainSet, folds: int, seed: int, budget_s: f
 def select(names: list[str], data: TrainSet, folds: int, seed: int,
            budget_s: float | None = None) -> tuple[str, list[CVScore]]:
     """Score every applicable candidate; the best has the highest Spearman, where Spearmans
-    within SPEARMAN_TIE of the highest count as ties, broken by the lower MAE. With a budget,
-    candidates over it are skipped (listed with the reason); linear is never skipped."""
+    within SPEARMAN_TIE of the highest count as ties, broken by the lower MAE, among those that
+    beat chance when any does (else the best score, which `CVScore.beats_chance` marks untrusted).
+    With a budget, candidates over it are skipped (listed with the reason); linear is never skipped."""
     usable = [n for n in names if make_surrogate(n, seed).applicable(data)] or ["linear"]
     scores = [cross_validate(n, data, folds, seed, None if n == "linear" or len(usable) == 1 else budget_s)
               for n in usable]
@@ -103,6 +143,7 @@ def select(names: list[str], data: TrainSet, folds: int, seed: int,
     if not scored:
         scored = [cross_validate("linear", data, folds, seed)]
         scores.append(scored[0])
+    scored = [s for s in scored if s.beats_chance] or scored
     top = max(s.spearman for s in scored)
     best = min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
     return best.name, scores

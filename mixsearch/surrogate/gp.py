@@ -94,7 +94,7 @@ class GPSurrogate(Surrogate):
         for dtype in (FIT_DTYPE, DTYPE):  # float64 only where float32 is too coarse for these runs
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # BoTorch's advice to use float64 (it is, for predictions)
-                small = self._make(_t(X[idx], dtype), _t(y[idx], dtype))
+                small = self._make(_t(X[idx], dtype), _t(y[idx] - y[idx].mean(), dtype))  # float32: no offset
             if self.warm_start:
                 small.load_state_dict(self.warm_start, strict=False)
             try:

@@ -27,7 +27,12 @@ Law = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarra
 
 def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y: np.ndarray,
             delta: float = DELTA, maxiter: int = 500) -> np.ndarray:
-    """The parameters, over all starts, with the lowest mean Huber loss."""
+    """The parameters, over all starts, with the lowest mean Huber loss. The law's first
+    parameter is its additive constant c: the fit is made relative to the mean of y (starts
+    shifted with it) and c shifted back, so an offset of the objective costs no precision."""
+    shift = float(np.mean(y))
+    y = y - shift
+    starts = [np.concatenate([[x0[0] - shift], x0[1:]]) for x0 in starts]
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             pred, jac = law(theta, X, D)
@@ -44,7 +49,7 @@ def fit_law(law: Law, starts: list[np.ndarray], X: np.ndarray, D: np.ndarray, y:
         res = minimize(objective, x0, jac=True, method="L-BFGS-B", options={"maxiter": maxiter})
         if res.fun < best_val:
             best, best_val = res.x, res.fun
-    return best
+    return np.concatenate([[best[0] + shift], best[1:]])
 
 
 def mixing_law(theta: np.ndarray, X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from mixsearch.answer import Answer
     from mixsearch.modelling import FitResult
     from mixsearch.recommend import Recommendation
     from mixsearch.study import Study
@@ -13,6 +14,24 @@ if TYPE_CHECKING:
 def fit_json(fit: FitResult) -> dict:
     return {"chosen": fit.name, "runs": fit.n_runs, "reused": fit.reused, "scores": [s.to_dict() for s in fit.scores],
             "noise": fit.noise.to_dict() if fit.noise else None, "warnings": fit.warnings}
+
+
+def answer_json(answer: Answer, recipe: str) -> dict:
+    """`recommendation`: the answer (the validated recommendation, else the latest) with
+    `validated` and its `validation`; `current_recommendation`: a later fit's recommendation
+    when it moved away from the validated one (null otherwise)."""
+    rec = answer.recommendation
+    out: dict = {"recommendation": None, "current_recommendation": None}
+    if rec is None:
+        return out
+    val = answer.validation
+    out["recommendation"] = {**rec.to_dict(), "validated": val is not None, "validation": None if val is None else {
+        k: val.get(k) for k in ("fidelity", "seeds", "seeds_used", "stopped_by", "mixtures", "comparisons")}}
+    if answer.current is not None:
+        out["current_recommendation"] = {**answer.current.to_dict(), "validated": False,
+                                         "l1_from_validated": answer.distance,
+                                         "hint": f"mixsearch validate {recipe}"}
+    return out
 
 
 def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:

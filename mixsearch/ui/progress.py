@@ -1,18 +1,23 @@
-"""Progress of proxy runs on stderr: a rich bar with an ETA on a terminal, else (cron, CI, pipes)
-one plain line per finished run: ISO time, run id, status, objective, count and ETA."""
+"""Progress on stderr. Proxy runs: a rich bar with an ETA on a terminal, else (cron, CI, pipes)
+one plain line per finished run: ISO time, run id, status, objective, count and ETA. Slow steps
+(fitting, proposing): a spinner on a terminal, else a timestamped line when the step starts,
+every HEARTBEAT_S while it runs, and when it ends, with the time it took."""
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime, timezone
 
 from rich.progress import (BarColumn, DownloadColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn,
                            TimeElapsedColumn, TimeRemainingColumn, TransferSpeedColumn)
 
 from mixsearch.ui.output import err
+
+HEARTBEAT_S = 60.0
 
 
 def _clock(seconds: float) -> str:
@@ -74,6 +79,13 @@ class RunProgress:
         err.print(f"{_stamp()} run {row['run_id'][:10]} {row['status']} {what} [{self.done}/{self.total}] "
                   f"eta {'?' if eta is None else _clock(eta)}", markup=False, highlight=False, soft_wrap=True)
 
+    def note(self, text: str) -> None:
+        """A line between runs (e.g. a sequential validation's round)."""
+        if self._bar is not None:
+            self._bar.console.print(text, markup=False, highlight=False)
+        else:
+            _line(text)
+
     @contextmanager
     def phase(self, text: str) -> Iterator[None]:
         """A slow step between runs: the bar's text on a terminal, else a timestamped line."""
@@ -84,9 +96,33 @@ class RunProgress:
         yield
 
 
+def _line(text: str) -> None:
+    err.print(f"{_stamp()} {text}", markup=False, highlight=False, soft_wrap=True)
+
+
 def spinner(text: str) -> AbstractContextManager:
-    """A spinner on stderr while a slow command step runs, on a terminal only."""
-    return err.status(f"{text}…", spinner="dots") if err.is_terminal else nullcontext()
+    """A slow command step: a spinner on a terminal, else timestamped lines (see the module)."""
+    return err.status(f"{text}…", spinner="dots") if err.is_terminal else _timed(text)
+
+
+@contextmanager
+def _timed(text: str) -> Iterator[None]:
+    start = time.monotonic()
+    done = threading.Event()
+
+    def beat() -> None:
+        while not done.wait(HEARTBEAT_S):
+            _line(f"{text}: still running ({_clock(time.monotonic() - start)} so far)")
+
+    _line(f"{text}…")
+    thread = threading.Thread(target=beat, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join()
+    _line(f"{text}: done in {_clock(time.monotonic() - start)}")
 
 
 def sweep_callback(progress: RunProgress, open_runs: Callable[[], int]) -> Callable[[dict], None]:

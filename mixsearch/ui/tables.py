@@ -10,6 +10,7 @@ from rich.table import Table
 from mixsearch.ui.output import err, out
 
 if TYPE_CHECKING:
+    from mixsearch.answer import Answer
     from mixsearch.modelling import FitResult
     from mixsearch.recommend import Recommendation
 
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 def fit_table(fit: FitResult) -> Table:
     reused = " (stored fit: no run finished since; --refit to fit anew)" if fit.reused else ""
     floor = fit.noise
-    caption = (f"noise floor: seed sd {floor.sd:.4f} ({floor.mixtures} mixtures, {floor.dof} dof); "
-               f"a perfect predictor reaches Spearman {floor.max_spearman:.3f} on single runs" if floor
+    caption = (f"noise floor: seed sd {floor.sd:.4f} ({floor.mixtures} mixtures, {floor.dof} dof; 95% interval "
+               f"[{floor.sd_interval[0]:.4f}, {floor.sd_interval[1]:.4f}]); a perfect predictor reaches Spearman "
+               f"{floor.max_spearman:.3f} on single runs" if floor
                else "noise floor: not measured (set search.replicates)")
     table = Table(title=f"surrogates, {fit.chosen.folds}-fold CV on {fit.n_runs} runs{reused}", caption=caption)
     for col in ("surrogate", "spearman", "MAE", "fit s", ""):
@@ -56,23 +58,72 @@ def print_fit(fit: FitResult) -> None:
         err.print(f"warning: {line}", markup=False, highlight=False)
 
 
-def recommendation_table(rec: Recommendation, names: list[str]) -> Table:
-    table = Table(title=f"recommended mixture: the {rec.surrogate} surrogate's optimum ({rec.runs} runs)")
+def recommendation_table(rec: Recommendation, names: list[str], label: str = "") -> Table:
+    """The mixture with its predicted objective and interval; with a bootstrap, each weight's
+    range and the probability under the model that it beats uniform and natural."""
+    stab = rec.stability
+    caption = None
+    if stab is not None:
+        from mixsearch.stability import RANGE
+
+        beats = ", ".join(f"{k} {p:.0%}" for k, p in stab.p_beats.items())
+        caption = (f"range: {RANGE[0]}-{RANGE[1]}% of the optima of {stab.replicates} refits on resampled runs "
+                   f"(median L1 {stab.median_l1:.2f} from this one); P(better than) under the model: {beats}")
+    table = Table(title=f"recommended mixture{label} {rec.id}: the {rec.surrogate} surrogate's optimum "
+                        f"({rec.runs} runs, {rec.created})", caption=caption)
+    table.add_column("")
     for n in names:
         table.add_column(n, justify="right")
     table.add_column("predicted", justify="right")
     table.add_column("95% interval", justify="right")
-    table.add_row(*[f"{rec.mixture[n]:.3f}" for n in names], f"{rec.predicted:.4f}",
+    table.add_row("weight", *[f"{rec.mixture[n]:.3f}" for n in names], f"{rec.predicted:.4f}",
                   f"[{rec.interval[0]:.4f}, {rec.interval[1]:.4f}]")
+    if stab is not None:
+        table.add_row("range", *[f"{stab.low[n]:.2f}-{stab.high[n]:.2f}" for n in names], "", "")
     return table
 
 
-def show_answer(rec: Recommendation | None, best: dict | None, names: list[str]) -> None:
+def show_recommendation(answer: Answer, names: list[str], recipe: str) -> None:
+    """The answer first: the validated recommendation with its measured result, then a later fit's
+    recommendation, when one moved it, labelled "not validated" with its distance and a hint."""
+    rec = answer.recommendation
+    if rec is None:
+        return
+    if answer.validation is None:
+        out.print(recommendation_table(rec, names, " (not validated)"))
+    else:
+        out.print(recommendation_table(rec, names, " (validated)"))
+        out.print(validation_line(answer.validation), highlight=False)
+    for r in (rec, answer.current):
+        if r is not None and r.stability is not None and (line := r.stability.warning()):
+            err.print(f"warning: {line}", markup=False, highlight=False)
+    if answer.current is not None:
+        out.print(recommendation_table(answer.current, names, " from a later fit (not validated)"))
+        out.print(f"the latest fit moved the recommendation by L1 {answer.distance:.3f} from the validated one, "
+                  f"which stays the answer; `mixsearch validate {recipe}` measures the new one", highlight=False)
+    elif answer.validation is None:
+        out.print(f"not validated yet: `mixsearch validate {recipe} --seeds auto` measures it against uniform",
+                  highlight=False)
+
+
+def validation_line(validation: dict) -> str:
+    """The measured result of a validation in one line: the recommendation's mean and its verdict
+    against uniform."""
+    arm = next(m for m in validation["mixtures"] if m["name"] == "recommendation")
+    line = f"measured: {arm['mean']:.4f} ± {arm['sd']:.4f} over {len(arm['values'])} seeds"
+    c = next((c for c in validation["comparisons"] if c["name"] == "uniform"), None)
+    if c is not None:
+        lo, hi = c["interval"]
+        line += (f"; uniform - recommendation {c['diff']:+.4f} [{lo:+.4f}, {hi:+.4f}], signed-rank p "
+                 f"{c.get('wilcoxon_p', math.nan):.3f}: {c['verdict']}")
+    return line
+
+
+def show_answer(answer: Answer, best: dict | None, names: list[str], recipe: str) -> None:
     """The recommendation first; the best observed run only with its noise band."""
-    if rec:
-        out.print(recommendation_table(rec, names))
+    show_recommendation(answer, names, recipe)
     if best:
-        show_best(best, rec, names)
+        show_best(best, answer.recommendation, names)
 
 
 def show_best(best: dict, rec: Recommendation | None, names: list[str]) -> None:
