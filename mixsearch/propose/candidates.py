@@ -115,13 +115,15 @@ def finish(ctx: ProposalContext, picks: list[np.ndarray], n: int,
 @register("regmix")
 def regmix(ctx: ProposalContext, n: int) -> Proposal:
     """RegMix; with several fidelities and a budget, first its batch at the cheapest (a
-    REGMIX_SHARE of the budget), whose results the surrogate regresses as if they were the target's."""
+    REGMIX_SHARE of the budget, at most MAX_CHEAP runs), whose results the surrogate regresses as
+    if they were the target's."""
+    from mixsearch.propose.evidence import MAX_CHEAP
     from mixsearch.propose.finite import at_target, design, open_at
 
     low = ctx.fidelities[0]
     if len(ctx.fidelities) > 1 and ctx.budget is not None and (ctx.candidates is None or len(ctx.candidates.at(0))):
         done = int(np.isclose(ctx.data.fidelities, low.value).sum())
-        planned = int(REGMIX_SHARE * ctx.budget / low.value)
+        planned = min(MAX_CHEAP, int(REGMIX_SHARE * ctx.budget / low.value))
         if done < planned:
             W = design(replace(ctx, fidelities=[low]), min(n, planned - done), done)
             return Proposal(W, [low.name] * len(W), np.full(len(W), np.nan))
