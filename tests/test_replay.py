@@ -27,9 +27,9 @@ def test_synthetic_fidelities_correlate_imperfectly():
 
 def test_replay_traces_and_summary():
     pool = synthetic_pool(4, 50, seed=1)
-    traces = replay(pool, ["random", "regmix", "gp-bo", "mf-bo"], budget=5.0, seed=0)
+    traces = replay(pool, ["random", "regmix", "gp-bo", "mf-bo"], budget=8.0, seed=0)  # mf-bo: 5 target runs first
     for t in traces:
-        assert t.cost == sorted(t.cost) and t.cost[-1] <= 5.0 + 1.0  # one step may cross the budget
+        assert t.cost == sorted(t.cost) and t.cost[-1] <= 8.0 + 1.0  # one step may cross the budget
         finite = [b for b in t.best if math.isfinite(b)]
         assert finite == sorted(finite, reverse=True)  # best-so-far never gets worse
         assert min(finite) >= pool.optimum - 1e-12

@@ -21,8 +21,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from mixsearch.propose.fidelities import MIN_PAIRS  # target runs compared before a measured agreement counts
+
 RHO_PRIOR = 0.8  # assumed agreement before any is measured: cheap runs get their chance when they are cheap
-MIN_PAIRS = 5  # target runs compared with the cheap prediction before the measured agreement counts
 Z_LOWER = 1.0  # standard errors of Fisher's z below the measured agreement
 MARGIN = 0.7  # a cheap plan must promise at most this share of the target-only cost
 CHEAP_SHARE = 0.25  # at most this share of the budget goes to the cheap plan
