@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml
 demo: install
 	$(BIN)/mixsearch data fetch recipes/quickstart.yaml
 	$(BIN)/mixsearch run recipes/quickstart.yaml
-	$(BIN)/mixsearch validate recipes/quickstart.yaml --seeds 6
+	$(BIN)/mixsearch validate recipes/quickstart.yaml --seeds auto
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -28,7 +28,7 @@ import numpy as np
 
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
-from mixsearch.paths import read_cached, write_atomic
+from mixsearch.paths import read_cached
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe import Search
 from mixsearch.stability import Stability

@@ -2,63 +2,23 @@
 
 from __future__ import annotations
 
-import logging
-import os
-import signal
-import sys
-import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mixsearch import signals
 from mixsearch.data.prepare import PreparedData
-from mixsearch.errors import UserError
+from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
+from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
 from mixsearch.recipe_proxy import Resources
 from mixsearch.workers import Pool
 
+__all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
+
 ResultFn = Callable[[RunSpec, dict], None]
-
-# The embedded Ray is for this machine only: Ray's single-machine mode (its default on macOS and
-# Windows) makes the node IP 127.0.0.1, so the GCS, raylet, workers and driver listen on loopback
-# only; token authentication stays on. Ray reads these when it is imported, so they are set only
-# if this process has not imported it yet (as in every command).
-EMBEDDED_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-EMBEDDED_ENV_DEFAULTS = {"RAY_AUTH_MODE": "token"}
-
-
-def connect(address: str | None = None, num_cpus: int | None = None) -> None:
-    """Join `address` (auto, host:port or ray://...), or start an embedded local Ray instance
-    listening on 127.0.0.1 only, with token authentication."""
-    if not address and "ray" not in sys.modules:
-        os.environ.update(EMBEDDED_ENV)
-        for key, value in EMBEDDED_ENV_DEFAULTS.items():
-            os.environ.setdefault(key, value)
-    import ray
-
-    if ray.is_initialized():
-        return
-    handler = signal.getsignal(signal.SIGTERM)  # ray.init replaces it with sys.exit; keep the caller's
-    try:
-        if address:
-            ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False)
-        else:
-            ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
-                     logging_level=logging.WARNING, log_to_driver=False)
-    except (ConnectionError, RuntimeError, ValueError, OSError) as exc:
-        where = f"--address {address}" if address else "local Ray"
-        raise UserError(f"cannot start or join Ray: {str(exc).splitlines()[0]}", where=where) from None
-    finally:
-        if threading.current_thread() is threading.main_thread() and handler is not None:
-            signal.signal(signal.SIGTERM, handler)
-
-
-def shutdown() -> None:
-    import ray
-
-    Pool.clear()
-    if ray.is_initialized():
-        ray.shutdown()
+POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
 
 
 def _error_text(exc: BaseException) -> str:
@@ -73,13 +33,35 @@ def _out_of_memory(exc: BaseException) -> bool:
     return any(c.__name__ == "OutOfMemoryError" for c in type(cause).__mro__)
 
 
+def _failed(exc: BaseException, seconds: float, runs: int) -> list[dict]:
+    """The results of a group of `runs` that failed after its attempts took `seconds` together."""
+    return [{"status": "failed", "losses": {}, "error": _error_text(exc), "wall_time": seconds, "ensemble": runs}] * runs
+
+
 def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: float | None = None) -> Any:
     """fn(*args) on a warm worker of the runs' shape, i.e. on the device runs train on."""
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
     worker = Pool.get(resources.num_cpus, gpus).workers(1)[0]
-    return ray.get(worker.call.remote(fn, *args))
+    with signals.deferred() as check:
+        return ray.get(_next_ready([worker.call.remote(fn, *args)], check))
+
+
+def _next_ready(refs: list, check: Callable[[], None], pool: Pool | None = None) -> Any:
+    """The first of `refs` to finish; meanwhile a signal ends the wait (check) and so does a
+    stopped GCS or raylet, or, with `pool` (waiting on new workers only), no room left for one
+    (RayFailure)."""
+    import ray
+
+    while True:
+        ready, _ = ray.wait(refs, num_returns=1, timeout=POLL_S)
+        check()
+        if ready:
+            return ready[0]
+        check_alive()
+        if pool is not None:
+            _room(pool)
 
 
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
@@ -88,11 +70,13 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
     """Run each group on a warm worker (`mixsearch.workers`): a group of one with `fn`, a larger
     one as an ensemble with `ensemble_fn`. A group is retried `resources.retries` times if its
-    trainer raises or its worker dies (the dead worker is replaced); a group that runs out of GPU
-    memory is split in halves and retried, which costs no retry. on_result(spec, result) is
-    called for each run as its group finishes, and a group that still fails gives its runs status
-    'failed'. When should_stop() turns true, the workers in flight are stopped and their runs
-    reported to no one: they stay open for the next command."""
+    trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
+    it); a group whose worker was lost with its node, or that runs out of GPU memory (split in
+    halves), is retried at no cost to its retries. on_result(spec, result) is called for each run
+    as its group finishes, and a group that still fails gives its runs status 'failed'. When
+    should_stop() turns true, the workers in flight are stopped and their runs reported to no
+    one: they stay open for the next command. RayFailure when Ray itself fails, or no live node
+    holds a worker any more."""
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
@@ -102,41 +86,91 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
         return
     pool = Pool.get(resources.num_cpus, gpus)
     idle = list(pool.workers(len(groups)))
+    starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
-    while queue or running:
-        while queue and idle:
-            group, tries = queue.popleft()
-            worker = idle.pop()
-            payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
-            ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
-            running[ref] = (worker, group, tries)
-        [ref], _ = ray.wait(list(running), num_returns=1)
-        worker, group, tries = running.pop(ref)
-        results = None
-        try:
-            out = ray.get(ref)
-            results = out if isinstance(out, list) else [out]
-            idle.append(worker)
-        except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
-            idle.append(pool.replace(worker))
-            if tries < resources.retries:
-                queue.appendleft((group, tries + 1))
-            else:
-                results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
-        except Exception as exc:  # the trainer raised
-            idle.append(worker)
-            if _out_of_memory(exc) and len(group) > 1:
-                half = len(group) // 2
-                queue.extendleft([(group[half:], tries), (group[:half], tries)])
-            elif tries < resources.retries:
-                queue.appendleft((group, tries + 1))
-            else:
-                results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
-        for spec, result in zip(group, results or []):
-            on_result(spec, result)
-        if (queue or running) and should_stop and should_stop():
-            for worker, _, _ in running.values():
-                pool.discard(worker)
-            return
+    started: dict = {}  # ref -> when its attempt was submitted
+    used: dict[int, float] = {}  # id(group) -> seconds its attempts took: a failed run's time counts too
+    with signals.deferred() as check:
+        while queue or running:
+            while queue and idle:
+                group, tries = queue.popleft()
+                worker = idle.pop()
+                payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
+                ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
+                running[ref] = (worker, group, tries)
+                started[ref] = time.monotonic()
+            if queue and not running and not starting:  # every worker was lost: what is left
+                idle = _remaining(pool, len(queue))
+                continue
+            ref = _next_ready([*running, *starting], check, None if running else pool)
+            if ref in starting:
+                worker = _started(pool, starting.pop(ref), ref)
+                if worker is not None:
+                    idle.append(worker)
+                continue
+            worker, group, tries = running.pop(ref)
+            before = used.get(id(group), 0.0)  # seconds of its failed attempts
+            used[id(group)] = before + time.monotonic() - started.pop(ref)
+            results = None
+            try:
+                out = ray.get(ref)
+                results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
+                idle.append(worker)
+            except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
+                check_alive()
+                lost = pool.lost_with_node(worker, alive_nodes())
+                fresh = pool.replace(worker)
+                if fresh is not None:
+                    starting[pool.ready(fresh)] = fresh
+                if lost or tries < resources.retries:
+                    queue.appendleft((group, tries if lost else tries + 1))
+                else:
+                    results = _failed(exc, used[id(group)], len(group))
+            except Exception as exc:  # the trainer raised
+                idle.append(worker)
+                if _out_of_memory(exc) and len(group) > 1:
+                    half = len(group) // 2
+                    queue.extendleft([(group[half:], tries), (group[:half], tries)])
+                elif tries < resources.retries:
+                    queue.appendleft((group, tries + 1))
+                else:
+                    results = _failed(exc, used[id(group)], len(group))
+            for spec, result in zip(group, results or []):
+                on_result(spec, result)
+            if (queue or running) and should_stop and should_stop():
+                for worker, _, _ in running.values():
+                    pool.discard(worker)
+                break
+        for worker in starting.values():  # not placed (yet): a later call starts its own
+            pool.discard(worker)
+
+
+def _room(pool: Pool) -> None:
+    """RayFailure when none of the live nodes holds a worker of the pool's shape."""
+    if pool.capacity() == 0:
+        o = pool.options
+        raise RayFailure(f"no live Ray node has room for a worker (num_cpus={o['num_cpus']}, num_gpus={o['num_gpus']})",
+                         "add a node to the cluster, then rerun the command to resume the open runs")
+
+
+def _remaining(pool: Pool, wanted: int) -> list:
+    """The pool's workers on the nodes still alive (RayFailure when they hold none)."""
+    _room(pool)
+    return list(pool.workers(wanted))
+
+
+def _started(pool: Pool, worker: Any, ready: Any) -> Any:
+    """A replacement worker that now runs, or None if it died first (as when the cluster's view of
+    its live nodes lagged a node's loss); RayFailure when the live nodes hold no worker any more."""
+    import ray
+
+    try:
+        ray.get(ready)
+    except ray.exceptions.RayActorError:
+        check_alive()
+        pool.discard(worker)
+        _room(pool)
+        return None
+    return worker

@@ -36,11 +36,6 @@ class SweepResult:
     def failed(self) -> int:
         return sum(r.launched["failed"] for r in self.rounds)
 
-    @property
-    def recommendation(self) -> Recommendation | None:
-        """The newest round's recommendation."""
-        return next((r.recommendation for r in reversed(self.rounds) if r.recommendation), None)
-
 
 def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None, address: str | None = None,
           on_result: Callable[[dict], None] | None = None,

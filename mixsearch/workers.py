@@ -3,7 +3,9 @@
 A worker keeps its process between runs, so CUDA stays initialised, token arrays stay mapped and
 compiled graphs stay cached (`mixsearch.proxy.compiled`). Each is declared with the task's
 `num_cpus` and (fractional) `num_gpus`, so one or a few share a GPU. The pool lives as long as
-the driver's Ray connection and is reused by every `schedule.execute` call.
+the driver's Ray connection and is reused by every `schedule.execute` call. Each worker's first
+task reports its node, so a worker lost with its node is told apart from one that crashed, and a
+pool on a cluster that lost a node shrinks to what the remaining nodes hold.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ class Worker:
 
         return os.getpid()
 
+    def node(self) -> str:
+        """The Ray node this worker runs on (its first task: answered once the worker is up)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
 
 def _release_cuda_cache() -> None:
     """Hand cached GPU blocks back after a run, so the GPU's other workers can use them."""
@@ -51,6 +59,7 @@ class Pool:
         self.options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_restarts": 0}
         self.actor_class = ray.remote(Worker)
         self.actors: list = []
+        self.nodes: dict = {}  # actor -> the ref of its node() task
 
     @classmethod
     def get(cls, num_cpus: float, num_gpus: float) -> "Pool":
@@ -64,42 +73,65 @@ class Pool:
         return cls._pools.setdefault((session, num_cpus, num_gpus), cls(num_cpus, num_gpus))
 
     def capacity(self) -> int:
-        """How many workers of this shape the cluster can hold at once."""
+        """How many workers of this shape the cluster's live nodes hold at once (0: none fits)."""
         import ray
 
         total = ray.cluster_resources()
-        n = int(total.get("CPU", 1) // self.options["num_cpus"]) if self.options["num_cpus"] else 1 << 10
+        n = int(total.get("CPU", 0) // self.options["num_cpus"]) if self.options["num_cpus"] else 1 << 10
         if self.options["num_gpus"]:
             n = min(n, int(total.get("GPU", 0) // self.options["num_gpus"] + 1e-9))
-        return max(1, n)
+        return n
 
     def workers(self, wanted: int) -> list:
         """Up to `wanted` workers (never more than the cluster holds), started as needed."""
-        n = min(max(1, wanted), self.capacity())
+        n = min(max(1, wanted), max(1, self.capacity()))
         while len(self.actors) < n:
-            self.actors.append(self.actor_class.options(**self.options).remote())
+            self._start()
         return self.actors[:n]
 
+    def _start(self) -> Any:
+        actor = self.actor_class.options(**self.options).remote()
+        self.actors.append(actor)
+        self.nodes[actor] = actor.node.remote()
+        return actor
+
     def replace(self, actor) -> Any:
-        """A fresh worker in place of one that died."""
+        """A fresh worker in place of one that died, or None when the live nodes hold no more
+        workers than are left (a node was lost). Wait on `ready(fresh)` before giving it work."""
         self.discard(actor)
-        fresh = self.actor_class.options(**self.options).remote()
-        self.actors.append(fresh)
-        return fresh
+        return self._start() if self.capacity() > len(self.actors) else None
+
+    def ready(self, actor) -> Any:
+        """A ref that resolves once the worker runs (to its node's id)."""
+        return self.nodes[actor]
+
+    def lost_with_node(self, actor, alive: set[str]) -> bool:
+        """Whether this (dead) worker had started on a node that is no longer among `alive`."""
+        import ray
+
+        ref = self.nodes.get(actor)
+        if ref is None or not ray.wait([ref], timeout=0)[0]:
+            return False
+        try:
+            return ray.get(ref) not in alive
+        except ray.exceptions.RayError:
+            return False
 
     def discard(self, actor) -> None:
         import ray
 
         if actor in self.actors:
             self.actors.remove(actor)
+        self.nodes.pop(actor, None)
         ray.kill(actor, no_restart=True)
 
     @classmethod
-    def clear(cls) -> None:
+    def clear(cls, kill: bool = True) -> None:
+        """Forget every pool; `kill`: end their workers too (not when Ray itself has failed)."""
         import ray
 
         for pool in cls._pools.values():
             for actor in list(pool.actors):
-                if ray.is_initialized():
+                if kill and ray.is_initialized():
                     ray.kill(actor, no_restart=True)
         cls._pools.clear()

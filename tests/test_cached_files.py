@@ -111,3 +111,15 @@ def test_status_with_damaged_study_files_warns_and_exits_0(tmp_path):
     fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
     assert not fit["reused"]
     assert json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)["surrogate"]["current"]
+
+
+def test_logs_show_a_curve_of_another_shape_as_stored(tmp_path):
+    from mixsearch.store import Store
+
+    recipe = write_recipe(tmp_path / "r.yaml", fit_only_recipe())
+    store = Store(tmp_path / "runs", "imported")
+    store.append([{"run_id": f"run{i}", "status": "done", "curve": json.dumps(curve)}
+                  for i, curve in enumerate(["text", [1, 2], {"step": 1}, [[1, 3.0]]])])
+    for i in range(4):
+        res = cli("logs", str(recipe), f"run{i}", cwd=tmp_path)
+        assert "curve: not a list of points, shown as stored: " in res.stderr

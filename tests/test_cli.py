@@ -51,7 +51,7 @@ def test_end_to_end(recipe_dict, tmp_path):
     status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
     assert status["by_status"] == {"done": 8, "proposed": 2} and status["best"]["run_id"]
     assert status["failed"] == 0 and status["failures"] == []  # a count, as in run/sweep
-    assert status["recommendation"] == rec
+    assert status["recommendation"] == rec and not rec["validated"] and status["current_recommendation"] is None
 
     fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
     assert fit["chosen"] == "linear" and fit["runs"] == 8 and -1 <= fit["scores"][0]["spearman"] <= 1
@@ -65,6 +65,11 @@ def test_end_to_end(recipe_dict, tmp_path):
     n = len(progress)  # counts its own runs, not the search's open proposals it never trains
     assert n >= 6 and progress[-1].endswith(f"[{n}/{n}] eta 0:00:00"), validated.stderr
     assert [m["name"] for m in val["mixtures"]] == ["recommendation", "uniform", "natural", "best-run", "mine"]
+    assert val["recommendation_id"] == val["recommendation"]["id"] and val["recommendation"]["validated"]
+    assert val["seeds_used"] == 2 and val["stopped_by"] == "seeds"
+    assert all(0 <= c["wilcoxon_p"] <= 1 for c in val["comparisons"])
+    answer = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)["recommendation"]
+    assert answer["id"] == val["recommendation_id"] and answer["validation"]["seeds_used"] == 2
     assert all(len(m["values"]) == 2 for m in val["mixtures"])
     assert {c["verdict"] for c in val["comparisons"]} <= {"recommendation better", "not distinguishable",
                                                           "recommendation worse"}
@@ -97,6 +102,7 @@ def test_human_output_and_init(tmp_path):
         (["run", "bad.yaml"], "error: bad.yaml: proxy.model.heads: Input should be greater than or equal to 1"),
         (["fit", "ok.yaml"], "error: study tiny: needs at least 4 completed target-fidelity runs"),
         (["propose", "ok.yaml", "--method", "best"], "error: --method: unknown method 'best'"),
+        (["validate", "ok.yaml", "--seeds", "many"], "error: --seeds: 'many': expected a number of seeds or auto"),
         (["export", "ok.yaml", "--format", "xlsx"], "error: --format: unknown export format 'xlsx'"),
         (["data", "prepare", "nofiles.yaml"], "error: domain code: source: no files match"),
     ],

@@ -4,17 +4,30 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
+import psutil
 import pytest
 
+from mixsearch.errors import EXIT_RAY
 from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
+from tests.test_ray_failures import gated_recipe
 
 RAY = str(Path(sys.executable).parent / "ray")
+
+
+class Cluster(NamedTuple):
+    address: str
+    second_raylet: int  # the pid of the worker node's raylet
 
 
 def _free_port() -> int:
@@ -23,30 +36,103 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def cluster(tmp_path):
+def _raylets(port: int) -> set[int]:
+    """The raylets of the cluster whose GCS listens on `port`."""
+    found = set()
+    for p in psutil.process_iter(["name", "cmdline"]):
+        args = p.info["cmdline"] or []
+        if p.info["name"] == "raylet" and any(a.startswith("--gcs-address=") and a.endswith(f":{port}") for a in args):
+            found.add(p.pid)
+    return found
+
+
+@contextmanager
+def _two_nodes(head_cpus: int) -> Iterator[Cluster]:
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # as users run a cluster: token authentication
     port = _free_port()
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    address = f"127.0.0.1:{port}"
+    common = ["--disable-usage-stats"]
 
     def ray(*args: str) -> None:
         subprocess.run([RAY, *args], env=env, check=True, capture_output=True, timeout=180)
 
     ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
     ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
-        *common)
+        "--num-cpus", str(head_cpus), *common)
     try:
-        ray("start", "--address", f"127.0.0.1:{port}", "--node-ip-address", "127.0.0.1", *common)
-        yield f"127.0.0.1:{port}"
+        head = _raylets(port)
+        ray("start", "--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", "1", *common)
+        (second,) = _raylets(port) - head
+        yield Cluster(address, second)
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=180)
 
 
+@pytest.fixture
+def cluster():
+    """A head node and a worker node, one CPU each."""
+    with _two_nodes(head_cpus=1) as c:
+        yield c
+
+
+@pytest.fixture
+def cluster_training_on_one_node():
+    """A head node with no CPUs for runs and a worker node with one."""
+    with _two_nodes(head_cpus=0) as c:
+        yield c
+
+
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
-    res = json.loads(cli("sweep", str(recipe), "--address", cluster, "--json", cwd=tmp_path,
+    res = json.loads(cli("sweep", str(recipe), "--address", cluster.address, "--json", cwd=tmp_path,
                          env={"RAY_AUTH_MODE": "token"}).stdout)
     assert res["rounds"][0]["launched"] == {"done": 6, "failed": 0}
     assert len(res["rounds"][0]["proposals"]) == 2
     view = Store(tmp_path / "runs", "tiny").runs()
     assert (view["status"] == "done").sum() == 6 and view["run_id"].is_unique
+
+
+def _run_and_lose_the_second_node(recipe: Path, tmp_path: Path, cluster: Cluster, in_flight: int) -> tuple[int, str]:
+    """`mixsearch run` on the cluster; once `in_flight` runs train, the worker node's raylet is
+    killed and the runs may finish. Returns the exit code and stderr."""
+    (tmp_path / "gate").touch()  # runs wait at the gate
+    started = tmp_path / "started"
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "run", str(recipe), "--address", cluster.address],
+                                cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.time() + 300  # a hang guard
+            while time.time() < deadline and proc.poll() is None and len(list(started.glob("*"))) < in_flight:
+                time.sleep(0.3)
+            assert len(list(started.glob("*"))) == in_flight, (tmp_path / "stderr.txt").read_text()[-3000:]
+            os.kill(cluster.second_raylet, signal.SIGKILL)
+            lost_at = time.time()
+            (tmp_path / "gate").unlink()
+            rc = proc.wait(timeout=600)  # a hang guard: the lost run used to wait for a node to come back
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    print(f"the node was lost {time.time() - lost_at:.0f} s before the command ended")
+    return rc, (tmp_path / "stderr.txt").read_text()
+
+
+def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp_path, cluster):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    rc, stderr = _run_and_lose_the_second_node(recipe, tmp_path, cluster, in_flight=2)  # one on each node
+    assert rc == 0, stderr[-3000:]
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert view["run_id"].is_unique and (view["status"] == "done").sum() == 6
+    assert set(view["status"]) <= {"done", "proposed"}
+
+
+def test_losing_the_only_node_with_room_is_one_line_and_exit_5(recipe_dict, tmp_path, cluster_training_on_one_node):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    rc, stderr = _run_and_lose_the_second_node(recipe, tmp_path, cluster_training_on_one_node, in_flight=1)
+    assert rc == EXIT_RAY, stderr[-3000:]
+    assert [line for line in stderr.splitlines() if line.startswith("error:")] == [
+        "error: ray: no live Ray node has room for a worker (num_cpus=1.0, num_gpus=0.0); add a node to the "
+        "cluster, then rerun the command to resume the open runs"], stderr[-3000:]
+    assert "Traceback" not in stderr
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert (view["status"] == "failed").sum() == 0 and view["status"].isin(["pending", "proposed"]).sum() >= 1

@@ -12,7 +12,7 @@ from mixsearch import schedule
 from mixsearch.recipe import parse_recipe
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
-from tests.test_store_safety import _in_process
+from tests.test_store_safety import in_process
 
 NAMES = {"code": "Pile-CC", "docs": "c4.en", "news": "tulu-3-sft"}
 
@@ -28,7 +28,7 @@ def _renamed(recipe_dict: dict) -> dict:
 
 def test_dotted_and_dashed_names_tokenize_train_and_store(recipe_dict, tmp_path, monkeypatch):
     monkeypatch.setattr(schedule, "connect", lambda *a, **k: None)
-    monkeypatch.setattr(schedule, "execute", _in_process)
+    monkeypatch.setattr(schedule, "execute", in_process)
     study = Study.open(parse_recipe(_renamed(recipe_dict), "t.yaml"), tmp_path / "runs")
     data = study.data()
     assert set(data.domains) == set(NAMES.values()) and all(d.train_tokens > 0 for d in data.domains.values())

@@ -116,3 +116,13 @@ def test_integers_in_scientific_notation_and_dotted_domain_names(recipe_dict, tm
     assert r.budget.tokens == 2_000_000_000 and isinstance(r.budget.tokens, int)
     assert parse_recipe_text(text.replace("tokens: 2.0e9", "tokens: 6e9"), "r").budget.tokens == 6 * 10**9
     assert parse_recipe_text(text.replace("tokens: 2.0e9", "tokens: 1_000"), "r").budget.tokens == 1000
+
+
+def test_run_with_an_out_of_range_recipe_is_one_line_exit_2(recipe_dict, tmp_path):
+    from tests.conftest import cli
+
+    recipe_dict["search"]["initial_runs"] = 100000000000000
+    res = cli("run", str(write_recipe(tmp_path / "r.yaml", recipe_dict)), cwd=tmp_path, check=False)
+    assert res.returncode == 2
+    assert res.stderr.strip().splitlines() == [f"error: {tmp_path / 'r.yaml'}: search.initial_runs: "
+                                               "Input should be less than or equal to 100000"]

@@ -8,12 +8,19 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from mixsearch import schedule, signals
+from mixsearch.data.prepare import prepare
+from mixsearch.proxy.train import RunSpec
+from mixsearch.recipe import parse_recipe
+from mixsearch.recipe_proxy import Resources
 from mixsearch.store import Store
+from mixsearch.workers import Pool
 from tests.conftest import write_recipe
 
 
@@ -45,7 +52,7 @@ def test_signal_during_training_leaves_runs_open_and_releases_the_lock(recipe_di
     store = Store(tmp_path / "runs", "tiny")
     with open(tmp_path / "stderr.txt", "w") as err:
         proc = _start(["-m", "mixsearch", "sweep", str(recipe)], tmp_path, err)
-        deadline, done = time.time() + 240, 0
+        deadline, done = time.time() + 600, 0  # a hang guard, for a machine at load 30+
         while time.time() < deadline and done < 1 and proc.poll() is None:
             time.sleep(0.3)
             view = store.runs()
@@ -91,3 +98,38 @@ def test_sigint_during_start_up_is_exit_130_without_traceback(recipe_dict, tmp_p
     assert rc == 130, stderr[-2000:]
     assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr
     assert "error: interrupted by SIGINT" in stderr
+
+
+def _marks_then_sleeps(marker: str):
+    def run(spec: dict, data: dict) -> dict:
+        Path(marker).touch()
+        time.sleep(120)
+        return {"status": "done", "losses": {"docs": 1.0}}
+
+    return run
+
+
+def test_sigint_while_ray_waits_is_terminated(recipe_dict, tmp_path, ray_local):
+    """Ray's wait checks for signals in C code, which turned the handler's exception into SystemError."""
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    data = prepare(parse_recipe(recipe_dict, "t.yaml"))
+    marker = tmp_path / "started"
+
+    def interrupt() -> None:  # once the run trains, the driver is inside Ray's wait
+        deadline = time.time() + 300
+        while not marker.exists() and time.time() < deadline:
+            time.sleep(0.1)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    saved = {s: signal.getsignal(s) for s in signals.HANDLED}
+    signals.install()
+    try:
+        threading.Thread(target=interrupt, daemon=True).start()
+        with pytest.raises(signals.Terminated) as caught:
+            schedule.execute([[RunSpec("r0", {"docs": 1.0}, 0, {}, {})]], data, Resources(num_cpus=1),
+                             lambda spec, result: None, fn=_marks_then_sleeps(str(marker)))
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        Pool.clear()
+    assert marker.exists() and caught.value.exit_code == 130

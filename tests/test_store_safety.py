@@ -74,7 +74,7 @@ def test_permission_denied_is_a_user_error(tmp_path, monkeypatch):
     assert not list((tmp_path / "st" / "parts").iterdir())  # no temp file left behind
 
 
-def _in_process(groups, data, resources, on_result, fn=None, **kw):
+def in_process(groups, data, resources, on_result, fn=None, **kw):
     """schedule.execute without Ray: every run of every group, in order."""
     for group in groups:
         for spec in group:
@@ -101,7 +101,7 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
     from mixsearch.study import Study
 
     monkeypatch.setattr(schedule, "connect", lambda *a, **k: None)
-    monkeypatch.setattr(schedule, "execute", _in_process)
+    monkeypatch.setattr(schedule, "execute", in_process)
     recipe_dict["search"]["sampling"] = {"method": "uniform"}
     study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
     study.seed_initial()  # pending rows

@@ -3,6 +3,7 @@ export the runs, print a run's logs."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -114,7 +115,10 @@ def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id
     for stream, text in found.logs.items():
         out.rule(stream)
         out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
-    if found.curve:
+    if found.curve and not (isinstance(found.curve, list) and all(isinstance(p, dict) for p in found.curve)):
+        err.print(f"curve: not a list of points, shown as stored: {json.dumps(found.curve)[:2000]}",
+                  markup=False, highlight=False, soft_wrap=True)
+    elif found.curve:
         keys = list(dict.fromkeys(k for point in found.curve for k in point))
         table = Table(title="curve")
         for k in keys:

@@ -47,6 +47,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 
 def _fit_and_recommend(study, surrogate: str | None, refit: bool):
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
+    study.check_fit(surrogate)  # a study that cannot be fitted is one error line, no progress
     with spinner("cross-validating surrogates"):
         result = study.fit(surrogate, refit)
     with spinner(f"recommending: the {result.name} surrogate's optimum and a bootstrap of it"):
@@ -129,7 +130,8 @@ def validate_cmd(recipe: RecipeArg,
             study.store.compact()
     state = answer.state(study.store.root)
     if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), **result.to_dict()})
+        measured = {k: v for k, v in result.to_dict().items() if k != "recommendation"}  # answer_json holds it
+        emit_json({**documents.answer_json(state, str(recipe)), **measured})
     else:
         show_recommendation(state, names, str(recipe))
         out.print(va.table(result))

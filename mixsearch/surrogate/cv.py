@@ -6,14 +6,15 @@ whose projected cost (first fold's fit time × (folds + 1): the folds and the fi
 it is skipped after that first fold, and its score says so.
 
 A surrogate is trusted only where it beats chance: its out-of-fold Spearman is significantly
-above 0 (one-sided, level CHANCE_ALPHA, at the number of runs it predicted; `chance_bound`).
+above 0 (one-sided, at the number of runs it predicted; `chance_bound`), at level CHANCE_ALPHA
+divided by the number of candidates scored (Bonferroni: `auto` keeps the best of several scores).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +34,7 @@ class CVScore:
     skipped: str | None = None  # why the candidate was not scored (over the time budget)
     predicted: np.ndarray | None = field(default=None, repr=False, compare=False)  # out-of-fold
     actual: np.ndarray | None = field(default=None, repr=False, compare=False)
+    candidates: int = 1  # how many surrogates were scored beside it (the chance test corrects for them)
 
     @property
     def runs(self) -> int:
@@ -42,11 +44,17 @@ class CVScore:
     @property
     def beats_chance(self) -> bool:
         """Whether it ranks held-out runs significantly better than chance (see `chance_bound`)."""
-        return self.skipped is None and self.runs > 0 and self.spearman >= chance_bound(self.runs)
+        return self.skipped is None and self.runs > 0 and self.spearman >= self.chance_bound
+
+    @property
+    def chance_bound(self) -> float:
+        """The least Spearman that beats chance at its runs and number of candidates."""
+        return chance_bound(self.runs, CHANCE_ALPHA / self.candidates)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "spearman": self.spearman, "mae": self.mae, "fit_seconds": self.fit_seconds,
-                "folds": self.folds, "skipped": self.skipped, "beats_chance": self.beats_chance}
+                "folds": self.folds, "skipped": self.skipped, "candidates": self.candidates,
+                "beats_chance": self.beats_chance}
 
 
 class OverBudget(Exception):
@@ -77,8 +85,8 @@ def chance_warning(score: CVScore, auto: bool) -> str | None:
     no candidate did, and proposals explore instead."""
     if score.beats_chance:
         return None
-    measured = (f"CV Spearman {score.spearman:.2f} on {score.runs} runs, {chance_bound(score.runs):.2f} needed "
-                f"(one-sided {CHANCE_ALPHA:.0%})")
+    level = f"one-sided {CHANCE_ALPHA:.0%}" + (f" over {score.candidates} surrogates" if score.candidates > 1 else "")
+    measured = f"CV Spearman {score.spearman:.2f} on {score.runs} runs, {score.chance_bound:.2f} needed ({level})"
     if auto:
         return (f"no surrogate ranks held-out runs better than chance (best {score.name}: {measured}): "
                 f"its predictions are not trusted; proposals explore (space-filling) until one does")
@@ -139,10 +147,11 @@ def select(names: list[str], data: TrainSet, folds: int, seed: int,
     usable = [n for n in names if make_surrogate(n, seed).applicable(data)] or ["linear"]
     scores = [cross_validate(n, data, folds, seed, None if n == "linear" or len(usable) == 1 else budget_s)
               for n in usable]
+    if not any(s.skipped is None for s in scores):
+        scores.append(cross_validate("linear", data, folds, seed))
+    k = sum(s.skipped is None for s in scores)
+    scores = [replace(s, candidates=k) if s.skipped is None else s for s in scores]
     scored = [s for s in scores if s.skipped is None]
-    if not scored:
-        scored = [cross_validate("linear", data, folds, seed)]
-        scores.append(scored[0])
     scored = [s for s in scored if s.beats_chance] or scored
     top = max(s.spearman for s in scored)
     best = min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)

@@ -81,6 +81,8 @@ def run(app: Callable[..., object], argv: list[str]) -> int:
         except OSError as exc:  # the environment: permissions, a full disk, a missing directory
             code, message = EXIT_INPUT, _os_line(exc)
         except Exception as exc:  # a bug: the traceback is printed, exit 1; scripts still get a document
+            if isinstance(exc.__cause__, Terminated):  # raised by the handler inside C code, which wrapped it
+                raise exc.__cause__ from None
             if as_json:
                 output.emit_error_json(f"internal error: {type(exc).__name__}: {exc}", EXIT_INTERNAL)
             raise

@@ -1,0 +1,124 @@
+"""When Ray fails (it does not start, the cluster is not there, this node's raylet is killed) a
+command prints one line `error: ray: ...`, exits 5 without a traceback, and leaves the runs it
+was training open: the next invocation resumes them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from mixsearch.errors import EXIT_RAY
+from mixsearch.store import Store
+from tests.conftest import cli, write_recipe
+
+GATED = Path(__file__).parent / "trainers" / "gated.py"
+OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
+
+
+def gated_recipe(recipe_dict: dict, tmp_path: Path) -> dict:
+    """The command trainer waits while tmp_path/gate exists and notes each start in tmp_path/started."""
+    recipe_dict["proxy"]["trainer"] = {
+        "command": f"{sys.executable} {GATED} --config {{config}} --out {{out}}", "timeout": 900,
+        "params": {"optimum": OPTIMUM, "attempts": str(tmp_path / "attempts.txt"), "gate": str(tmp_path / "gate"),
+                   "started": str(tmp_path / "started")}}
+    recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
+    recipe_dict["search"]["rounds"] = 0
+    return recipe_dict
+
+
+def _error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("error:")]
+
+
+def _runs_left_open(tmp_path: Path) -> None:
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert len(view) == 6 and (view["status"] == "failed").sum() == 0
+    assert view["status"].isin(["pending", "proposed"]).sum() >= 1
+
+
+def _rerun_completes(recipe: Path, tmp_path: Path) -> None:
+    summary = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
+    assert summary["rounds"][0]["launched"]["failed"] == 0
+    view = Store(tmp_path / "runs", "tiny").runs()  # the 6 initial runs done, once each; then proposals
+    assert view["run_id"].is_unique and (view["status"] == "done").sum() == 6
+    assert set(view["status"]) <= {"done", "proposed"}
+
+
+def test_a_cluster_that_is_not_there_is_one_line_and_exit_5(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, never listening: connections are refused
+        res = cli("run", str(recipe), "--address", f"127.0.0.1:{port}", cwd=tmp_path, check=False)
+    assert res.returncode == EXIT_RAY, res.stderr[-3000:]
+    assert _error_lines(res.stderr) == [
+        f"error: ray: cannot join the Ray cluster at 127.0.0.1:{port} (nothing listens there); start it "
+        f"(ray start --head --port {port}), or leave out --address to train on a local Ray"]
+    assert "Traceback" not in res.stderr
+    _runs_left_open(tmp_path)
+    _rerun_completes(recipe, tmp_path)
+
+
+def test_a_local_ray_that_does_not_start_is_one_line_and_exit_5(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    # Ray's own fault injection: the GCS answers the raylet's registration after 40 s, past the
+    # 30 s Ray waits for it, so every start-up attempt times out as on an overloaded machine
+    slow = {"RAY_testing_asio_delay_us": "NodeInfoGcsService.grpc_server.RegisterNode=40000000:40000000"}
+    res = cli("run", str(recipe), cwd=tmp_path, check=False, env=slow)
+    assert res.returncode == EXIT_RAY, res.stderr[-3000:]
+    lines = _error_lines(res.stderr)
+    assert len(lines) == 1 and lines[0].startswith("error: ray: the local Ray did not start (The current node "
+                                                   "timed out during startup"), res.stderr[-3000:]
+    assert lines[0].endswith("rerun the command to resume the open runs when the machine is less busy, or start "
+                             "Ray yourself (ray start --head) and pass --address")
+    assert "Traceback" not in res.stderr
+    _runs_left_open(tmp_path)
+    _rerun_completes(recipe, tmp_path)
+
+
+def _descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.mark.parametrize(("name", "what"), [("raylet", "this node's raylet stopped (killed, or out of memory)"),
+                                           ("gcs_server", "the local Ray's GCS stopped")])
+def test_a_ray_process_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_path, name, what):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    (tmp_path / "gate").touch()
+    err_path = tmp_path / "stderr.txt"
+    with open(err_path, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "run", str(recipe)], cwd=tmp_path,
+                                stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            deadline = time.time() + 300  # a hang guard
+            while time.time() < deadline and proc.poll() is None and not any((tmp_path / "started").glob("*")):
+                time.sleep(0.3)
+            assert proc.poll() is None and any((tmp_path / "started").glob("*")), err_path.read_text()[-3000:]
+            ray_procs = [p for p in _descendants(proc.pid) if str(GATED) not in " ".join(p.cmdline())]  # not the trainer
+            (victim,) = [p for p in ray_procs if p.name() == name]
+            victim.send_signal(signal.SIGKILL)
+            rc = proc.wait(timeout=300)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    stderr = err_path.read_text()
+    assert rc == EXIT_RAY, stderr[-3000:]
+    assert _error_lines(stderr) == [f"error: ray: {what}; rerun the command to resume the open runs"], stderr[-3000:]
+    assert "Traceback" not in stderr
+    assert not (tmp_path / "runs" / "tiny" / ".lock").exists()
+    _, alive = psutil.wait_procs(ray_procs, timeout=120)  # Ray's processes and workers end with it
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], [p.cmdline() for p in alive]
+    _runs_left_open(tmp_path)
+    (tmp_path / "gate").unlink()
+    _rerun_completes(recipe, tmp_path)

@@ -1,0 +1,79 @@
+"""How sure the answer is: bootstrap ranges of the recommended weights, and the noise floor's interval."""
+
+from __future__ import annotations
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from mixsearch import noise
+from mixsearch.mixtures import Space, sample
+from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recommend import recommend
+from mixsearch.stability import UNSTABLE_L1, Stability, bootstrap
+from mixsearch.surrogate import make_surrogate
+from mixsearch.surrogate.base import TrainSet
+from mixsearch.surrogate.cv import CVScore
+from mixsearch.synthetic import MixingLaw
+
+
+def test_bootstrap_ranges_cover_the_true_optimum_in_most_studies():
+    """20 small noisy studies of known mixing laws (16 runs, 3 domains): the 10-90% range of each
+    recommended weight over 8 bootstrap refits holds the true optimum's weight (to 0.005) for all
+    three weights in most studies; the model is sure the answer beats uniform where it does."""
+    d = 3
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=500, top_k=16)
+    covered, weights = [], []
+    with threadpool_limits(1):  # BLAS threads on these tiny fits only contend (20x the CPU time on a busy machine)
+        for seed in range(20):
+            _one_study(seed, d, space, cfg, covered, weights)
+    assert np.mean(covered) >= 0.6 and np.mean(weights) >= 0.75
+
+
+def _one_study(seed: int, d: int, space: Space, cfg: Search, covered: list, weights: list) -> None:
+    """Recommend and bootstrap on one noisy study; record whether the ranges hold the truth."""
+    law = MixingLaw.random(d, seed)
+    truth, _ = law.optimum(space)
+    X = sample(space, 16, Sampling(), np.random.default_rng(seed))
+    parts = law.losses(X) + np.random.default_rng(seed).normal(0, 0.03, (len(X), d))
+    data = TrainSet(X, parts.mean(1), None, parts, np.full(d, 1 / d))
+    rec = recommend(make_surrogate("mixing_law", seed).fit(data), "mixing_law", 0.01, len(X), space, cfg, seed,
+                    support=X)
+    w = np.array([rec.mixture[n] for n in space.names])
+    stab = bootstrap("mixing_law", data, w, space, cfg, seed, replicates=(8, 8))
+    assert stab.replicates == 8 and set(stab.low) == set(space.names)
+    lo, hi = np.array(list(stab.low.values())), np.array(list(stab.high.values()))
+    assert np.all(lo <= hi)
+    inside = (truth >= lo - 0.005) & (truth <= hi + 0.005)
+    covered.append(inside.all())
+    weights.extend(inside)
+    if law(w[None])[0] < law(space.uniform[None])[0] - 0.05:
+        assert stab.p_beats["uniform"] >= 0.75
+
+
+def test_an_unstable_answer_says_so():
+    stable = Stability(8, {"a": 0.1}, {"a": 0.3}, UNSTABLE_L1 / 2, {"uniform": 0.9})
+    unstable = Stability(8, {"a": 0.0}, {"a": 0.9}, 0.45, {"uniform": 0.6})
+    assert stable.warning() is None and not stable.unstable
+    assert unstable.unstable and "median L1 of 0.45 (> 0.2" in unstable.warning()
+    assert Stability.from_dict(unstable.to_dict()) == unstable
+
+
+def test_the_noise_floor_carries_a_chi_square_interval_and_explains_a_spearman_above_its_bound():
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.dirichlet(np.ones(3), 4), 2, axis=0)  # 4 mixtures x 2 seeds: 4 dof
+    y = MixingLaw.random(3, 0)(X) + rng.normal(0, 0.05, len(X))
+    floor = noise.noise_floor(TrainSet(X, y))
+    assert floor.dof == 4
+    lo, hi = floor.sd_interval
+    assert lo < floor.sd < hi and hi / lo > 4  # 4 dof: the sd is known to within a factor of ~5
+    assert floor.spearman_interval[0] <= floor.max_spearman <= floor.spearman_interval[1]
+    many = noise.sd_interval(0.05, 400)
+    assert many[1] / many[0] < 1.2
+
+    bound = noise.NoiseFloor(0.1, 3, 3, 0.5, (0.06, 0.37), (0.2, 0.9))
+    within = noise.fit_warnings(CVScore("gp", 0.82, 0.05, 0.1, 5), 40, 3, bound)
+    assert any("within its interval" in m and "3 dof" in m for m in within)
+    above = noise.fit_warnings(CVScore("gp", 0.95, 0.05, 0.1, 5), 40, 3, bound)
+    assert any("above even the upper end" in m for m in above)
+    assert not any("perfect-predictor" in m for m in noise.fit_warnings(CVScore("gp", 0.4, 0.05, 0.1, 5), 40, 3, bound))
