@@ -133,7 +133,8 @@ def mfar(ctx: ProposalContext, n: int) -> Proposal:
     if cheap is None or (low_plan.measured and low_plan.rho < MIN_AGREEMENT):
         return bo(replace(ctx, surrogate=ctx.surrogate if type(ctx.surrogate) is GPSurrogate else None), n,
                   low_plan.reason)
-    reason = low_plan.reason if low_plan.pays else f"{low.name}: the runs there so far guide the target runs"
+    reason = low_plan.reason if low_plan.pays else low_plan.reason.replace(
+        "target runs only", "no more runs there; the ones so far guide the target runs")
     if pairs is not None and low_plan.pays and MID_FIRST * mid.value <= MID_SHARE:
         W = _mid_runs(ctx, cheap, pairs, k, n, rng)
         if len(W):
