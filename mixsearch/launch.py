@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from mixsearch.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.objectives import OBJ, objective_value
 from mixsearch.store import LOSS, METRIC, WEIGHT, now
@@ -71,7 +72,11 @@ class Launching:
             if on_result:
                 on_result(row)
 
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        try:
+            schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        except Exception:
+            schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
+            raise
         return counts
 
     def _ensembles(self: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
@@ -111,8 +116,10 @@ class Launching:
         row = {k: v for k, v in base.items() if not k.startswith((LOSS, METRIC)) and k not in ("seq", "updated_at")}
         status, error = result.get("status", "failed"), result.get("error")
         res = self.recipe.proxy.resources
-        wall = float(result.get("wall_time") or 0.0)
+        wall = float(result.get("wall_time") or 0.0)  # of a failed run too: it held its device until it failed
         share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
+        held = (wall + float(result.get("retried_s") or 0.0)) * share  # its failed attempts count too
+        cpu_hours, gpu_hours = run_hours(held, res.num_cpus, gpus, result.get("device"), result.get("host"))
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:
@@ -127,7 +134,7 @@ class Launching:
             "status": status, "error": error, "objective": objective,
             "train_loss": result.get("train_loss", math.nan), "wall_time": wall,
             "tokens_trained": int(result.get("tokens") or 0), "num_cpus": res.num_cpus, "num_gpus": gpus,
-            "cpu_hours": wall * res.num_cpus * share / 3600, "gpu_hours": wall * gpus * share / 3600,
+            "cpu_hours": cpu_hours, "gpu_hours": gpu_hours,
             "ensemble": int(result.get("ensemble") or 1),
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
             "host": result.get("host"),

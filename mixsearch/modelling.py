@@ -63,6 +63,21 @@ class Modelling:
                         self.fidelity_values(done), parts,
                         np.array(list(weights.values())) if parts is not None else None)
 
+    def check_fit(self: Study, surrogate: str | None = None) -> str:
+        """The surrogate choice a fit would make; a UserError if the study cannot be fitted."""
+        from mixsearch.surrogate.base import known_surrogates
+
+        done = self.completed()
+        n_target = int(np.isclose(self.fidelity_values(done), 1.0).sum()) if len(done) else 0
+        if n_target < MIN_RUNS_TO_FIT:
+            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to fit a surrogate, "
+                            f"has {n_target} (run `mixsearch run` first)", where=f"study {self.recipe.study}")
+        choice = surrogate or self.recipe.search.surrogate
+        if choice != "auto" and choice not in known_surrogates():
+            raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
+                            where="--surrogate")
+        return choice
+
     def fit(self: Study, surrogate: str | None = None, refit: bool = False,
             stored_only: bool = False) -> FitResult | None:
         """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
@@ -74,15 +89,8 @@ class Modelling:
         from mixsearch.surrogate.cv import chance_warning, select
 
         r = self.recipe
+        choice = self.check_fit(surrogate)
         done = self.completed()
-        n_target = int(np.isclose(self.fidelity_values(done), 1.0).sum()) if len(done) else 0
-        if n_target < MIN_RUNS_TO_FIT:
-            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to fit a surrogate, "
-                            f"has {n_target} (run `mixsearch run` first)", where=f"study {r.study}")
-        choice = surrogate or r.search.surrogate
-        if choice != "auto" and choice not in known_surrogates():
-            raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
-                            where="--surrogate")
         names = known_surrogates() if choice == "auto" else [choice]
         done, stale = self.current_data(done)
         done = done.sort_values("run_id", kind="stable")  # CV folds must not depend on the order runs finished in
@@ -167,4 +175,5 @@ class Modelling:
         df = pd.DataFrame(rows)
         if prop.recommendation is not None:
             df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
+        df.attrs["reason"] = prop.reason
         return df

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mixsearch.errors import UserError
+from mixsearch.proxy.logtail import dropped_note, read_tail
 from mixsearch.study import Study
 
 STREAMS = ("stdout", "stderr")
@@ -38,11 +39,17 @@ def log_dir(study: Study, run_id: str) -> Path:
     return study.store.root / "logs" / run_id
 
 
+def _text(path: Path) -> str:
+    """A log's text; of a log stored before logs were capped, its tail and a note of what is not shown."""
+    tail, dropped, size = read_tail(path)
+    return (dropped_note(dropped, size) if dropped else "") + tail.decode(errors="replace")
+
+
 def run_logs(study: Study, prefix: str) -> RunLogs:
     """What is stored about one run's training: its logs (command trainer) and curve."""
     row = find_run(study, prefix)
     folder = log_dir(study, row["run_id"])
-    logs = {s: (folder / f"{s}.log").read_text(errors="replace") for s in STREAMS if (folder / f"{s}.log").exists()}
+    logs = {s: _text(folder / f"{s}.log") for s in STREAMS if (folder / f"{s}.log").exists()}
     raw = row.get("curve")
     curve = json.loads(raw) if isinstance(raw, str) and raw else []
     error = row.get("error")

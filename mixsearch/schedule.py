@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
 from mixsearch.recipe_proxy import Resources
 from mixsearch.workers import Pool
 
-__all__ = ["call", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
+__all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
 
 ResultFn = Callable[[RunSpec, dict], None]
 POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
@@ -32,6 +33,11 @@ def _out_of_memory(exc: BaseException) -> bool:
     return any(c.__name__ == "OutOfMemoryError" for c in type(cause).__mro__)
 
 
+def _failed(exc: BaseException, seconds: float, runs: int) -> list[dict]:
+    """The results of a group of `runs` that failed after its attempts took `seconds` together."""
+    return [{"status": "failed", "losses": {}, "error": _error_text(exc), "wall_time": seconds, "ensemble": runs}] * runs
+
+
 def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: float | None = None) -> Any:
     """fn(*args) on a warm worker of the runs' shape, i.e. on the device runs train on."""
     import ray
@@ -42,9 +48,10 @@ def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: flo
         return ray.get(_next_ready([worker.call.remote(fn, *args)], check))
 
 
-def _next_ready(refs: list, check: Callable[[], None]) -> Any:
+def _next_ready(refs: list, check: Callable[[], None], pool: Pool | None = None) -> Any:
     """The first of `refs` to finish; meanwhile a signal ends the wait (check) and so does a
-    stopped GCS or raylet (RayFailure)."""
+    stopped GCS or raylet, or, with `pool` (waiting on new workers only), no room left for one
+    (RayFailure)."""
     import ray
 
     while True:
@@ -53,6 +60,8 @@ def _next_ready(refs: list, check: Callable[[], None]) -> Any:
         if ready:
             return ready[0]
         check_alive()
+        if pool is not None:
+            _room(pool)
 
 
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
@@ -81,6 +90,8 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
+    started: dict = {}  # ref -> when its attempt was submitted
+    used: dict[int, float] = {}  # id(group) -> seconds its attempts took: a failed run's time counts too
     with signals.deferred() as check:
         while queue or running:
             while queue and idle:
@@ -89,18 +100,23 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
                 ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
                 running[ref] = (worker, group, tries)
+                started[ref] = time.monotonic()
             if queue and not running and not starting:  # every worker was lost: what is left
                 idle = _remaining(pool, len(queue))
                 continue
-            ref = _next_ready([*running, *starting], check)
+            ref = _next_ready([*running, *starting], check, None if running else pool)
             if ref in starting:
-                idle.append(_started(pool, starting.pop(ref), ref))
+                worker = _started(pool, starting.pop(ref), ref)
+                if worker is not None:
+                    idle.append(worker)
                 continue
             worker, group, tries = running.pop(ref)
+            before = used.get(id(group), 0.0)  # seconds of its failed attempts
+            used[id(group)] = before + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
-                results = out if isinstance(out, list) else [out]
+                results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
                 idle.append(worker)
             except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
                 check_alive()
@@ -111,7 +127,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 if lost or tries < resources.retries:
                     queue.appendleft((group, tries if lost else tries + 1))
                 else:
-                    results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+                    results = _failed(exc, used[id(group)], len(group))
             except Exception as exc:  # the trainer raised
                 idle.append(worker)
                 if _out_of_memory(exc) and len(group) > 1:
@@ -120,7 +136,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 elif tries < resources.retries:
                     queue.appendleft((group, tries + 1))
                 else:
-                    results = [{"status": "failed", "losses": {}, "error": _error_text(exc)}] * len(group)
+                    results = _failed(exc, used[id(group)], len(group))
             for spec, result in zip(group, results or []):
                 on_result(spec, result)
             if (queue or running) and should_stop and should_stop():
@@ -131,24 +147,30 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             pool.discard(worker)
 
 
-def _remaining(pool: Pool, wanted: int) -> list:
-    """The pool's workers on the nodes still alive; RayFailure when none of them holds one."""
+def _room(pool: Pool) -> None:
+    """RayFailure when none of the live nodes holds a worker of the pool's shape."""
     if pool.capacity() == 0:
         o = pool.options
-        raise RayFailure(f"no live Ray node has room for a worker ({o['num_cpus']} CPUs, {o['num_gpus']} GPUs)",
+        raise RayFailure(f"no live Ray node has room for a worker (num_cpus={o['num_cpus']}, num_gpus={o['num_gpus']})",
                          "add a node to the cluster, then rerun the command to resume the open runs")
+
+
+def _remaining(pool: Pool, wanted: int) -> list:
+    """The pool's workers on the nodes still alive (RayFailure when they hold none)."""
+    _room(pool)
     return list(pool.workers(wanted))
 
 
 def _started(pool: Pool, worker: Any, ready: Any) -> Any:
-    """A replacement worker that now runs; RayFailure if it died before it ran."""
+    """A replacement worker that now runs, or None if it died first (as when the cluster's view of
+    its live nodes lagged a node's loss); RayFailure when the live nodes hold no worker any more."""
     import ray
 
     try:
         ray.get(ready)
-    except ray.exceptions.RayActorError as exc:
+    except ray.exceptions.RayActorError:
         check_alive()
         pool.discard(worker)
-        raise RayFailure(f"a replacement worker did not start ({_error_text(exc)})",
-                         "rerun the command to resume the open runs") from None
+        _room(pool)
+        return None
     return worker

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from mixsearch.budget import Budget, spent
 from mixsearch.errors import UserError
+from mixsearch.proxy.logtail import LOG_CAP
 from mixsearch.recipe import parse_recipe
+from mixsearch.runlogs import run_logs
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
 
@@ -85,12 +90,53 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     stored = None if pd.isna(row["error"]) else row["error"]  # a null string reads as missing
     assert (error or "") in (stored or "") and (stored is None) == (error is None)
     assert len((tmp_path / "attempts.txt").read_text().split()) == attempts
+    assert row["wall_time"] > 0  # a failed run held its worker until it failed: that time counts
+    if mode == "hang":
+        assert row["wall_time"] >= 2 * 2  # both attempts ran into the 2 s timeout
+    if status == "failed":
+        assert row["cpu_hours"] == pytest.approx(row["wall_time"] / 3600)
+    else:  # its first, failed attempt counts too
+        assert row["cpu_hours"] > row["wall_time"] / 3600
+    assert row["gpu_hours"] == 0
+    used = spent(study.store.runs())
+    assert used.cpu_hours == used.device_hours == pytest.approx(row["cpu_hours"])
+    assert Budget(hours=row["cpu_hours"] / 2).reached(used)
     if mode == "hang":  # the killed command's process group is gone
         log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()
         assert log.strip() == "hanging"
-        assert not _alive(int((tmp_path / "attempts.pid").read_text()))
+        assert _gone(int((tmp_path / "attempts.pid").read_text()))
     if status == "done":
         assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
+
+
+def test_command_output_is_stored_up_to_its_last_mebibyte(ray_local, recipe_dict, tmp_path):
+    recipe_dict = command_recipe(recipe_dict, tmp_path, raw=True, print_bytes=3 * LOG_CAP)
+    recipe_dict["proxy"]["trainer"]["data"] = "raw"
+    recipe_dict["search"]["initial_runs"] = 4
+    study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
+    study.seed_initial()
+    assert study.launch(max_runs=1)["done"] == 1
+    run_id = study.store.runs().query("status == 'done'").iloc[0]["run_id"]
+    stored = (tmp_path / "runs" / "tiny" / "logs" / run_id / "stdout.log").read_bytes()
+    note, kept = stored.split(b"\n", 1)
+    assert len(stored) <= LOG_CAP
+    dropped, total = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", note.decode())[:2])
+    assert note.startswith(b"[mixsearch: the first ") and dropped + len(kept) == total > 3 * LOG_CAP
+    lines = kept.decode().splitlines()
+    last = 3 * LOG_CAP // 32 - 1
+    assert lines[0].startswith("step ") and len(lines[0]) == 31  # whole lines only
+    assert lines[-1].startswith(f"step {last:9d} loss ")  # the end of the output is kept
+    assert run_logs(study, run_id).logs["stdout"] == stored.decode()
+
+
+def _gone(pid: int, within_s: float = 60.0) -> bool:
+    """Whether `pid` ends within `within_s` (a SIGKILL lands asynchronously, later on a busy machine)."""
+    deadline = time.monotonic() + within_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -121,7 +167,6 @@ def test_command_dies_with_its_worker(tmp_path):
     """A worker killed outright (Ray's force-cancel) takes the command's whole process group with it."""
     import signal
     import subprocess
-    import time
 
     from mixsearch.proxy.command import REAPER
 

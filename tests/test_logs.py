@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from mixsearch.proxy.logtail import LOG_CAP
 from mixsearch.recipe import parse_recipe
 from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
@@ -31,3 +32,17 @@ def test_logs_prints_curve_output_and_names_bad_ids(recipe_dict, tmp_path):
     for prefix, message in (("ab", "matches 2 runs"), ("zz", "no run 'zz'")):
         res = cli("logs", str(recipe), prefix, cwd=tmp_path, check=False)
         assert res.returncode == 2 and message in res.stderr and len(res.stderr.strip().splitlines()) == 1
+
+
+def test_logs_of_a_run_stored_uncapped_show_their_tail_and_are_left_as_they_are(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    store = Store(tmp_path / "runs", parse_recipe(recipe_dict, "r").study)
+    store.append([{"run_id": "big1", "status": "done", "error": None, "curve": "[]"}])
+    logs = store.root / "logs" / "big1"
+    logs.mkdir(parents=True)
+    text = "".join(f"line {i:8d}\n" for i in range(2 * LOG_CAP // 14))  # 14 bytes a line
+    (logs / "stdout.log").write_text(text)
+    shown = json.loads(cli("logs", str(recipe), "big1", "--json", cwd=tmp_path).stdout)["logs"]["stdout"]
+    note, kept = shown.split("\n", 1)
+    assert "not kept" in note and text.endswith(kept) and len(kept) <= LOG_CAP and kept.startswith("line ")
+    assert (logs / "stdout.log").read_text() == text  # a reader writes nothing

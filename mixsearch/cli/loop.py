@@ -51,7 +51,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     if max_runs is not None and max_runs < 1:
         raise UserError("must be >= 1", where="--max-runs")
     budget = Budget(hours=budget_hours if budget_hours is not None else r.budget.hours,
-                    tokens=r.budget.tokens, gpus=r.proxy.resources.num_gpus > 0)
+                    tokens=r.budget.tokens)
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:

@@ -7,17 +7,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from mixsearch.data.sources import DecodeStats
+from mixsearch.data.workpool import ordered_map
 
 SHARD_BYTES = 8 << 20  # text per shard (a unit of parallel work)
 BATCH_BYTES = 1 << 20  # text per batch-encode call
+RAY_POLL_S = 2.0  # how often a wait for a Ray result checks for signals and for the cluster's health
 ProgressFn = Callable[[int], None]  # bytes of source read since the last call
 
 
@@ -160,51 +162,60 @@ def tokenize_shard(pieces: list[Piece], fmt: str, field: str, tok_spec: dict) ->
     return (np.concatenate(out) if out else np.zeros(0, dtype)), nbytes, stats
 
 
-def _worker_init() -> None:
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # one core per worker process
-
-
 def tokenize_all(shards: list[list[Piece]], fmt: str, field: str, tok_spec: dict, workers: int, use_ray: bool,
                  on_progress: ProgressFn | None = None, stats: DecodeStats | None = None) -> Iterator[np.ndarray]:
     """Each shard's tokens, in shard order, computed `workers` at a time (or as Ray tasks); their
-    decoding counts are added to `stats`."""
-    def done(nbytes: int, counts: DecodeStats) -> None:
-        if stats is not None:
-            stats.bytes += counts.bytes
-            stats.undecodable += counts.undecodable
-        if on_progress:
-            on_progress(nbytes)
-
+    decoding counts are added to `stats`. At most a few shards are computed ahead of the consumer,
+    and closing the iterator early ends the work in flight without waiting on it."""
     args = [(s, fmt, field, tok_spec) for s in shards]
     if use_ray:
-        import ray
-
-        remote = ray.remote(tokenize_shard).options(num_cpus=1)
-        refs = [remote.remote(*a) for a in args]
-        taken = 0
-        try:
-            for ref in refs:
-                ids, nbytes, counts = ray.get(ref)
-                taken += 1
-                done(nbytes, counts)
-                yield ids
-        finally:  # only the tasks not taken: cancelling a finished one races with its completion and
-            for ref in refs[taken:]:  # crashed the driver (Ray's "Tried to complete task that was not pending")
-                ray.cancel(ref)
-        return
-    if workers <= 1 or len(shards) <= 1:
-        for a in args:
-            ids, nbytes, counts = tokenize_shard(*a)
-            done(nbytes, counts)
-            yield ids
-        return
-    import multiprocessing as mp
-
-    with mp.get_context("spawn").Pool(min(workers, len(shards)), initializer=_worker_init) as pool:
-        for ids, nbytes, counts in pool.imap(_star, args):
-            done(nbytes, counts)
+        parts = _on_ray(args)
+    elif workers <= 1 or len(shards) <= 1:
+        parts = (tokenize_shard(*a) for a in args)
+    else:
+        parts = ordered_map(tokenize_shard, args, workers)
+    with closing(parts):
+        for ids, nbytes, counts in parts:
+            if stats is not None:
+                stats.bytes += counts.bytes
+                stats.undecodable += counts.undecodable
+            if on_progress:
+                on_progress(nbytes)
             yield ids
 
 
-def _star(a: tuple) -> tuple[np.ndarray, int, DecodeStats]:
-    return tokenize_shard(*a)
+def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
+    """tokenize_shard(*a) for each of `args` as Ray tasks, submitted a window ahead of the consumer
+    (about two per CPU of the cluster), so stopping early leaves little work and memory behind. Tasks
+    not taken are cancelled: cancelling a finished one races with its completion and crashed the
+    driver (Ray's "Tried to complete task that was not pending"). A wait for a result ends on a
+    signal, when Ray's own processes stop, or when the cluster has no CPU left to run it on."""
+    import ray
+
+    from mixsearch import signals
+    from mixsearch.errors import RayFailure
+    from mixsearch.raynode import check_alive
+
+    remote = ray.remote(tokenize_shard).options(num_cpus=1)
+    window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
+    refs = [remote.remote(*a) for a in args[:window]]
+    taken = 0
+    try:
+        while taken < len(args):
+            ref = refs[taken]
+            while True:
+                with signals.deferred():  # noted during Ray's wait (there it surfaced as SystemError), raised after
+                    ready, _ = ray.wait([ref], timeout=RAY_POLL_S)
+                if ready:
+                    break
+                check_alive()
+                if ray.cluster_resources().get("CPU", 0) < 1:
+                    raise RayFailure("no live Ray node has a CPU to tokenize on", "add a node, or prepare without --address")
+            result = ray.get(ref)
+            taken += 1
+            if len(refs) < len(args):
+                refs.append(remote.remote(*args[len(refs)]))
+            yield result
+    finally:
+        for ref in refs[taken:]:
+            ray.cancel(ref)

@@ -3,8 +3,8 @@
 
 For each run it writes `config.json` (the run, its fidelity, the domains' data paths and the
 recipe's `proxy.trainer.params`) and a fresh `out/` directory under runs/<study>/logs/<run_id>/,
-runs the command there (no shell) with stdout/stderr in stdout.log/stderr.log, and reads
-`out/metrics.json`. Failures raise TrainerFailed, so the scheduler's retry policy applies and a
+runs the command there (no shell) with stdout/stderr in stdout.log/stderr.log (each cut to its
+last LOG_CAP bytes when the command ends), and reads `out/metrics.json`. Failures raise TrainerFailed, so the scheduler's retry policy applies and a
 run that still fails is stored as `failed` with the reason.
 """
 
@@ -26,6 +26,7 @@ from pathlib import Path
 
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
+from mixsearch.proxy.logtail import cap_log
 from mixsearch.proxy.train import RunSpec
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -88,18 +89,26 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | None, timeout: float) -> None:
-    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout."""
-    with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-        proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=out,
-                                stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
-        try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _kill(proc)
-            raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}") from None
-        finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
-            if proc.poll() is None:
+    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout. Each log keeps
+    its last LOG_CAP bytes."""
+    code: int | None = None
+    try:
+        with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
+            proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=out,
+                                    stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
                 _kill(proc)
+            finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
+                if proc.poll() is None:
+                    _kill(proc)
+    finally:
+        for stream in ("stdout.log", "stderr.log"):
+            if (log_dir / stream).exists():
+                cap_log(log_dir / stream)
+    if code is None:
+        raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}")
     if code:
         raise TrainerFailed(f"exit code {code}: {_tail(log_dir / 'stderr.log') or 'no stderr'}")
 

@@ -2,7 +2,8 @@
 
 Scores the mixture with a known optimum (params.optimum): accuracy = 0.9 - squared distance, and
 loss_<domain> = 2 + (1 - weight). params.mode makes it misbehave: fail (exit 3), hang, nan,
-nofile, or flaky (fails on its first attempt). Every attempt appends a line to params.attempts."""
+nofile, or flaky (fails on its first attempt). Every attempt appends a line to params.attempts.
+params.print_bytes: about that many bytes of numbered lines on stdout first."""
 
 import argparse
 import json
@@ -25,6 +26,8 @@ with attempts.open("a") as fh:
 tries = attempts.read_text().split().count(config["run_id"])
 mode = params.get("mode", "ok")
 print(f"run {config['run_id']} attempt {tries}: {len(config['domains'])} domains, {config['tokens']} tokens")
+for i in range(params.get("print_bytes", 0) // 32):
+    print(f"step {i:9d} loss {2 + 1 / (i + 1):.9f}")  # 32 bytes a line
 if mode == "fail" or (mode == "flaky" and tries == 1):
     print("Traceback (most recent call last):\nRuntimeError: CUDA out of memory (pretend)", file=sys.stderr)
     sys.exit(3)
