@@ -72,7 +72,11 @@ class Launching:
             if on_result:
                 on_result(row)
 
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        try:
+            schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        except Exception:
+            schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
+            raise
         return counts
 
     def _ensembles(self: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
@@ -114,7 +118,8 @@ class Launching:
         res = self.recipe.proxy.resources
         wall = float(result.get("wall_time") or 0.0)  # of a failed run too: it held its device until it failed
         share = 1.0 / int(result.get("ensemble") or 1)  # runs trained together split the task's cost
-        cpu_hours, gpu_hours = run_hours(wall * share, res.num_cpus, gpus, result.get("device"), result.get("host"))
+        held = (wall + float(result.get("retried_s") or 0.0)) * share  # its failed attempts count too
+        cpu_hours, gpu_hours = run_hours(held, res.num_cpus, gpus, result.get("device"), result.get("host"))
         values = [math.nan] * len(self.recipe.objective_list)
         if status == "done":
             try:

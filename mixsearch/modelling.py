@@ -175,4 +175,5 @@ class Modelling:
         df = pd.DataFrame(rows)
         if prop.recommendation is not None:
             df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
+        df.attrs["reason"] = prop.reason
         return df

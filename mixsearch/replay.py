@@ -1,46 +1,29 @@
 """Replay benchmark (ADMIRE-style): search strategies pick runs from a pool of completed runs.
 
 A pool holds mixtures with their results at one or more fidelities; each strategy (see
-replay_strategies.py) buys runs from it one at a time, and the summary compares the cost each
-needs to come within a tolerance of the pool's best target objective, over seeds.
+replay_strategies.py: the registered proposers themselves) buys runs from it one at a time, and
+the summary compares the cost each needs to come within a tolerance of the pool's best target
+objective, over seeds.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
 from mixsearch.mixtures import DECIMALS
-from mixsearch.replay_strategies import STRATEGIES, Trace
-from mixsearch.synthetic import MultiFidelityBenchmark
+from mixsearch.replay_strategies import STRATEGIES, Pool, Trace, run
+from mixsearch.synthetic import FAMILIES
 
-__all__ = ["Pool", "Trace", "STRATEGIES", "band", "pool_from_runs", "regret_curves", "replay", "summarize",
-           "synthetic_pool"]
-
-
-@dataclass(frozen=True)
-class Pool:
-    """N mixtures (N, d), fidelity values (F,) with the last = 1, and losses (N, F) (NaN: not run)."""
-
-    X: np.ndarray
-    fids: np.ndarray
-    Y: np.ndarray
-
-    @property
-    def optimum(self) -> float:
-        return float(np.nanmin(self.Y[:, -1]))
-
-
-FAMILIES = {"standard": MultiFidelityBenchmark.random, "weak": MultiFidelityBenchmark.weak}
+__all__ = ["FAMILIES", "Pool", "Trace", "STRATEGIES", "band", "cost_key", "per_seed_costs", "pool_from_runs",
+           "regret_curves", "replay", "summarize", "synthetic_pool"]
 
 
 def synthetic_pool(d: int, n: int, seed: int, noise: float = 0.003, alpha: float = 0.3,
                    family: str = "standard") -> Pool:
     """n Dirichlet(alpha) mixtures of d domains, each 'run' at every fidelity of a synthetic law
-    (family: standard, or weak — poorly correlated cheap fidelities and a flat optimum plateau)."""
+    of the family (synthetic.FAMILIES)."""
     bench = FAMILIES[family](d, seed)
     rng = np.random.default_rng(seed)
     X = rng.dirichlet(np.full(d, alpha), size=n)
@@ -71,7 +54,18 @@ def replay(pool: Pool, strategies: list[str], budget: float, seed: int, toleranc
 
     stop_at = band(pool.optimum, tolerance) if tolerance is not None else -math.inf
     with torch_threads():
-        return [STRATEGIES[s](pool, budget, stop_at, np.random.default_rng(seed)) for s in strategies]
+        return [run(pool, s, budget, stop_at, seed) for s in strategies]
+
+
+def cost_key(tolerance: float) -> str:
+    """'cost_to_0.5pct' for a tolerance of 0.005: the name of a cost-to-band figure."""
+    return f"cost_to_{100 * tolerance:g}pct"
+
+
+def per_seed_costs(traces_by_seed: list[list[Trace]], optima: list[float], tolerance: float) -> dict[str, list[float]]:
+    """Per strategy, each seed's cost to get within `tolerance` of its pool's optimum (inf: never)."""
+    return {t.strategy: [traces[k].cost_to_reach(band(opt, tolerance)) for traces, opt in zip(traces_by_seed, optima)]
+            for k, t in enumerate(traces_by_seed[0])}
 
 
 def regret_curves(traces_by_seed: list[list[Trace]], optima: list[float], points: int = 40) -> pd.DataFrame:
@@ -96,17 +90,16 @@ def _regret_at(trace: Trace, optimum: float, cost: float) -> float:
 def summarize(traces_by_seed: list[list[Trace]], optima: list[float], tolerance: float = 0.01) -> pd.DataFrame:
     """Per strategy: median over seeds of the cost to get within `tolerance` of the pool optimum,
     of the final regret, and the share of seeds that got there."""
-    rows = []
-    for k, name in enumerate(t.strategy for t in traces_by_seed[0]):
-        costs = [traces[k].cost_to_reach(band(opt, tolerance)) for traces, opt in zip(traces_by_seed, optima)]
+    rows, key = [], f"median_{cost_key(tolerance)}"
+    for k, (name, costs) in enumerate(per_seed_costs(traces_by_seed, optima, tolerance).items()):
         regrets = [traces[k].best[-1] - opt if traces[k].best else math.inf
                    for traces, opt in zip(traces_by_seed, optima)]
-        rows.append({"strategy": name, "median_cost_to_1pct": float(np.median(costs)),
+        rows.append({"strategy": name, key: float(np.median(costs)),
                      "reached": float(np.mean(np.isfinite(costs))), "median_final_regret": float(np.median(regrets))})
     df = pd.DataFrame(rows)
-    base = df.loc[df["strategy"] == "random", "median_cost_to_1pct"]
+    base = df.loc[df["strategy"] == "random", key]
     if len(base) and np.isfinite(base.iloc[0]):
-        df["cost_vs_random"] = df["median_cost_to_1pct"] / base.iloc[0]
+        df["cost_vs_random"] = df[key] / base.iloc[0]
     return df
 
 
@@ -117,7 +110,7 @@ def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mixsearch.report import save_png
+    from mixsearch.plotting import save_png
 
     curves = regret_curves(traces_by_seed, optima)
     fig, ax = plt.subplots(figsize=(6.5, 4))

@@ -1,43 +1,46 @@
-"""Search strategies for the replay benchmark: each picks one (mixture, fidelity) run at a time
-from a pool of completed runs, pays that fidelity's cost and sees its result; its trace records the
-best target-fidelity objective against the cumulative cost.
+"""Search strategies for the replay benchmark: the registered proposers themselves, one run at a time,
+on a pool of completed runs.
 
-- random: the pool's (Dirichlet-sampled) mixtures in random order, at the target.
-- regmix: one-shot: cheap proxies on a random batch, LightGBM, then the predicted best at the target.
-- gp-bo: LogEI of a GP, at the target.
-- mf-bo: cost-aware multi-fidelity GIBBON (the `mfbo` proposer's acquisition); each target run is
-  also run at the cheap fidelities in use, and a cheap fidelity whose rank correlation with the
-  target on those pairs is poor is dropped (all dropped: LogEI at the target).
-- mf-ar: the `mfar` proposer's autoregressive multi-fidelity BO (propose/autoregressive.py): a
-  cheap batch at the cheapest fidelity, then (with a second cheap fidelity) runs at that one on
-  cheaply run mixtures, the cheap GP extrapolated along their gap to the target, and LogEI at the
-  target of a GP whose inputs are the mixture and that prediction; each target run's mixture is
-  also run cheaply.
+Each step hands the strategy's proposer (mixsearch/propose) a context whose candidate set is the
+pool's mixtures, open where the pool has a result not yet bought, whose data are the runs bought
+so far and whose budget is the cost left; the proposed (mixture, fidelity) is bought (its
+fidelity's cost paid, its result revealed): the proposer's batch in order, up to and including its
+first target run, after which it proposes again. So every replay figure is a figure of what `propose`
+ships. The trace records the best target-fidelity objective against the cumulative cost.
+
+- random: the pool's mixtures in random order, at the target (the baseline; no proposer).
+- regmix: `regmix` on LightGBM; its batch at the cheapest fidelity first (a share of the budget),
+  whose results it regresses as if they were the target's.
+- gp-bo: `bo` on a GP of the target runs (a space-filling design first).
+- mf-bo: `mfbo` on a multi-fidelity GP of every run.
+- mf-ar: `mfar`, the default multi-fidelity proposer (cheap runs only where the evidence says they pay).
 GP hyper-parameters are warm-started from the previous step's.
 """
 
 from __future__ import annotations
 
 import math
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
-from mixsearch.propose.autoregressive import (CHEAP_FIRST, MID_FIRST, MID_SPREAD, TARGET_FIRST, CheapModel,
-                                              best_paired, cheap_model, farthest, log_ei, steps_to_target, unit)
-from mixsearch.propose.fidelities import MIN_PAIRS, MIN_RANK_CORR
-from mixsearch.surrogate.base import TrainSet
-from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
-from mixsearch.surrogate.lgbm import LightGBMSurrogate
+from mixsearch.mixtures import Space, project
+from mixsearch.propose import Candidates, FidelityLevel, ProposalContext, propose
+from mixsearch.recipe_search import Search
+from mixsearch.surrogate.base import Surrogate, TrainSet
 
-if TYPE_CHECKING:
-    from mixsearch.replay import Pool
 
-N_INIT = 5
+@dataclass(frozen=True)
+class Pool:
+    """N mixtures (N, d), fidelity values (F,) with the last = 1, and losses (N, F) (NaN: not run)."""
+
+    X: np.ndarray
+    fids: np.ndarray
+    Y: np.ndarray
+
+    @property
+    def optimum(self) -> float:
+        return float(np.nanmin(self.Y[:, -1]))
 
 
 @dataclass
@@ -45,6 +48,8 @@ class Trace:
     strategy: str
     cost: list[float]
     best: list[float]
+    reasons: list[str] = field(default_factory=list)  # the proposer's reason for each run bought ("" if none)
+    runs: list[tuple[int, int]] = field(default_factory=list)  # each run bought: (pool row, fidelity index)
 
     def cost_to_reach(self, threshold: float) -> float:
         """Cumulative cost when the best target objective first reached `threshold` (inf: never)."""
@@ -54,191 +59,106 @@ class Trace:
         return math.inf
 
 
+BATCH = 16  # proposals asked for per step; bought in order up to and including the first target run
+
+# strategy -> (proposer, surrogate the replay fits for it each step: None for proposers that fit their own)
+STRATEGIES: dict[str, tuple[str | None, str | None]] = {
+    "random": (None, None), "regmix": ("regmix", "lightgbm"), "gp-bo": ("bo", "gp"), "mf-bo": ("mfbo", "mfgp"),
+    "mf-ar": ("mfar", "gp"),
+}
+
+
 class _Replay:
-    """Bookkeeping shared by the strategies: what has been evaluated, at what cost."""
+    """Bookkeeping: what has been bought, at what cost, and the best target objective so far."""
 
     def __init__(self, pool: Pool, name: str, budget: float, stop_at: float) -> None:
         self.pool, self.seen = pool, np.zeros(pool.Y.shape, bool)
+        self.X = project(pool.X / pool.X.sum(1, keepdims=True), np.zeros(pool.X.shape[1]), np.ones(pool.X.shape[1]))
         self.trace = Trace(name, [], [])
         self.spent, self.best = 0.0, math.inf
         self.budget, self.stop_at = budget, stop_at
 
     @property
     def running(self) -> bool:
-        """Budget left, and the target objective not yet reached."""
-        return self.spent < self.budget and self.best > self.stop_at
+        """Budget left, a target run left to buy, and the target objective not yet reached."""
+        return (self.spent < self.budget and self.best > self.stop_at
+                and bool(np.any(~self.seen[:, -1] & np.isfinite(self.pool.Y[:, -1]))))
 
-    def available(self, j: int) -> np.ndarray:
-        return np.flatnonzero(~self.seen[:, j] & np.isfinite(self.pool.Y[:, j]))
+    @property
+    def open(self) -> np.ndarray:
+        return ~self.seen & np.isfinite(self.pool.Y)
 
-    def evaluate(self, i: int, j: int) -> None:
+    def evaluate(self, i: int, j: int, reason: str = "") -> None:
         self.seen[i, j] = True
         self.spent += float(self.pool.fids[j])
         if j == len(self.pool.fids) - 1:
             self.best = min(self.best, float(self.pool.Y[i, j]))
         self.trace.cost.append(self.spent)
         self.trace.best.append(self.best)
+        self.trace.reasons.append(reason)
+        self.trace.runs.append((i, j))
 
-    def rank_corr(self, j: int) -> float:
-        """Spearman between fidelity j and the target over mixtures seen at both (1 until MIN_PAIRS)."""
-        from mixsearch.surrogate.cv import spearman
-
-        both = self.seen[:, j] & self.seen[:, -1]
-        return 1.0 if both.sum() < MIN_PAIRS else spearman(self.pool.Y[both, j], self.pool.Y[both, -1])
-
-    def train_set(self, target_only: bool, fidelities: list[int] | None = None) -> TrainSet:
-        cols = [len(self.pool.fids) - 1] if target_only else fidelities or range(len(self.pool.fids))
-        idx = [(i, j) for j in cols for i in np.flatnonzero(self.seen[:, j])]
-        return TrainSet(self.pool.X[[i for i, _ in idx]], self.pool.Y[tuple(np.array(idx).T)],
-                        self.pool.fids[[j for _, j in idx]])
+    def data(self, target_only: bool = False, cheapest_only: bool = False) -> TrainSet:
+        rows, cols = np.nonzero(self.seen)
+        if target_only or cheapest_only:
+            keep = cols == (len(self.pool.fids) - 1 if target_only else 0)
+            rows, cols = rows[keep], cols[keep]
+        return TrainSet(self.X[rows], self.pool.Y[rows, cols], self.pool.fids[cols])
 
 
-def _random(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
-    r = _Replay(pool, "random", budget, stop_at)
-    for i in rng.permutation(r.available(len(pool.fids) - 1)):
+def _random(r: _Replay, rng: np.random.Generator) -> None:
+    for i in rng.permutation(np.flatnonzero(r.open[:, -1])):
         if not r.running:
             break
-        r.evaluate(i, len(pool.fids) - 1)
-    return r.trace
+        r.evaluate(int(i), len(r.pool.fids) - 1)
 
 
-def _regmix(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
-    r = _Replay(pool, "regmix", budget, stop_at)
-    cheap, target = 0, len(pool.fids) - 1
-    batch = rng.permutation(r.available(cheap))[: max(N_INIT, len(pool.X) // 4)]
-    for i in batch:
-        r.evaluate(i, cheap)
-    cheap_runs = r.train_set(target_only=False)
-    # RegMix regresses the small proxies' losses directly, as if they were the target
-    model = LightGBMSurrogate(int(rng.integers(1 << 30))).fit(TrainSet(cheap_runs.X, cheap_runs.y))
-    for i in r.available(target)[np.argsort(model.predict(pool.X[r.available(target)]), kind="stable")]:
-        if not r.running:
-            break
-        r.evaluate(i, target)
-    return r.trace
+def _surrogate(family: str, r: _Replay, seed: int, warm: Surrogate | None) -> Surrogate | None:
+    """The strategy's surrogate of the runs so far, warm-started from the last one; None when too few."""
+    from mixsearch.surrogate import make_surrogate
+
+    if family == "lightgbm":  # RegMix regresses its cheapest runs as if they were the target's
+        cheap = r.data(cheapest_only=len(r.pool.fids) > 1)
+        data = TrainSet(cheap.X, cheap.y)
+    else:
+        data = r.data()
+    model = make_surrogate(family, seed)
+    if not model.applicable(data):
+        return None
+    if warm is not None:
+        model.warm_start = warm.warm_state()
+    return model.fit(data)
 
 
-def _ei_at_target(r: _Replay, rng: np.random.Generator, hypers: dict | None = None) -> dict:
-    """One step of BO at the target: a GP of the target runs (warm-started from `hypers`), then
-    the available target mixture of highest LogEI; returns the GP's hyper-parameters."""
-    target = len(r.pool.fids) - 1
-    gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(r.train_set(target_only=True))
-    cand = r.available(target)
-    r.evaluate(int(cand[np.argmax(log_ei(gp.predict(r.pool.X[cand]), gp.predict_std(r.pool.X[cand]), r.best))]),
-               target)
-    return gp.hyperparameters()
-
-
-def _gp_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
-    r = _Replay(pool, "gp-bo", budget, stop_at)
-    target = len(pool.fids) - 1
-    for i in rng.permutation(r.available(target))[:N_INIT]:
-        r.evaluate(i, target)
-    hypers = None  # each step's fit starts from the previous step's hyper-parameters
-    while r.running and len(r.available(target)):
-        hypers = _ei_at_target(r, rng, hypers)
-    return r.trace
-
-
-def _mf_bo(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
-    from botorch.acquisition.cost_aware import InverseCostWeightedUtility
-    from botorch.acquisition.max_value_entropy_search import qMultiFidelityLowerBoundMaxValueEntropy
-    from botorch.acquisition.utils import project_to_target_fidelity
-    from botorch.models.cost import AffineFidelityCostModel
-
-    from mixsearch.propose.bo import FIXED_COST
-
-    r = _Replay(pool, "mf-bo", budget, stop_at)
-    d, target = pool.X.shape[1], len(pool.fids) - 1
-    cheap = rng.permutation(r.available(0))[: 4 * N_INIT]
-    for i in cheap:  # a cheap batch first; the acquisition decides when to pay for the target
-        r.evaluate(i, 0)
-    utility = InverseCostWeightedUtility(cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0},
-                                                                            fixed_cost=FIXED_COST))
-    cset = torch.as_tensor(np.hstack([pool.X, np.ones((len(pool.X), 1))]), dtype=DTYPE)
-    hypers = None
+def run(pool: Pool, name: str, budget: float, stop_at: float, seed: int) -> Trace:
+    """One strategy on the pool until the budget is spent or the objective reaches `stop_at`."""
+    r = _Replay(pool, name, budget, stop_at)
+    method, family = STRATEGIES[name]
+    if method is None:
+        _random(r, np.random.default_rng(seed))
+        return r.trace
+    d = pool.X.shape[1]
+    space = Space(tuple(f"d{k}" for k in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    levels = [FidelityLevel(f"f{j}", float(v)) for j, v in enumerate(pool.fids)]
+    cfg = Search(min_distance=0.0)
+    model = None
     while r.running:
-        used = [j for j in range(target) if r.rank_corr(j) >= MIN_RANK_CORR] + [target]
-        if len(used) == 1:  # every cheap fidelity ranks poorly: BO at the target
-            if not len(r.available(target)):
+        data = r.data()
+        if family is not None:
+            model = _surrogate(family, r, seed, model)
+        ctx = ProposalContext(model, space, data, levels, cfg, seed, data.X, data.fidelities,
+                              candidates=Candidates(r.X, r.open), budget=budget - r.spent)
+        prop = propose(ctx, BATCH, method)
+        bought = 0
+        for w, name in zip(prop.W, prop.fidelity):  # the batch's cheap runs, up to its first target run
+            j = [lv.name for lv in levels].index(name)
+            cand = np.flatnonzero(r.open[:, j])
+            if not r.running or not len(cand):
                 break
-            _ei_at_target(r, rng)
-            continue
-        data = r.train_set(target_only=False, fidelities=used)
-        mf = MultiFidelityGPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(data)
-        hypers = mf.hyperparameters()
-        acq = qMultiFidelityLowerBoundMaxValueEntropy(
-            mf.model, candidate_set=cset, cost_aware_utility=utility,
-            project=lambda X: project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1))
-        best_val, best_pair = -math.inf, None
-        for j in used:
-            f, cand = pool.fids[j], r.available(j)
-            if not len(cand):
-                continue
-            X = torch.as_tensor(np.hstack([pool.X[cand], np.full((len(cand), 1), f)]), dtype=DTYPE)[:, None, :]
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                vals = torch.cat([acq(chunk) for chunk in X.split(256)]).numpy()
-            k = int(np.argmax(vals))
-            if vals[k] > best_val:
-                best_val, best_pair = float(vals[k]), (int(cand[k]), j)
-        if best_pair is None:
+            r.evaluate(int(cand[np.argmin(np.abs(r.X[cand] - w).sum(1))]), j, prop.reason)
+            bought += 1
+            if j == len(levels) - 1:
+                break
+        if not bought:
             break
-        i, j = best_pair
-        r.evaluate(i, j)
-        if j == target:  # the same mixture at the cheap fidelities in use: pairs that measure their ranking
-            for c in used[:-1]:
-                if not r.seen[i, c] and np.isfinite(pool.Y[i, c]):
-                    r.evaluate(i, c)
     return r.trace
-
-
-def _mf_ar(pool: Pool, budget: float, stop_at: float, rng: np.random.Generator) -> Trace:
-    r = _Replay(pool, "mf-ar", budget, stop_at)
-    target, low, mid = len(pool.fids) - 1, 0, len(pool.fids) - 2
-    for i in rng.permutation(r.available(low))[:CHEAP_FIRST]:  # a cheap batch first
-        r.evaluate(i, low)
-    k = steps_to_target(pool.fids[low], pool.fids[mid]) if mid > low else 0.0
-    warm: tuple[dict | None, dict | None] = (None, None)
-
-    def cheap() -> CheapModel:
-        nonlocal warm
-        s = np.flatnonzero(r.seen[:, low])
-        both = np.flatnonzero(r.seen[:, low] & r.seen[:, mid]) if mid > low else np.zeros(0, int)
-        model = cheap_model(TrainSet(pool.X[s], pool.Y[s, low]),
-                            (pool.X[both], pool.Y[both, low], pool.Y[both, mid]), k, int(rng.integers(1 << 30)), warm)
-        warm = model.hyperparameters()
-        return model
-
-    for step in range(MID_FIRST if mid > low else 0):  # the second cheap fidelity on cheaply run mixtures
-        cand = np.flatnonzero(r.seen[:, low] & ~r.seen[:, mid] & np.isfinite(pool.Y[:, mid]))
-        if not r.running or not len(cand):
-            break
-        both = np.flatnonzero(r.seen[:, low] & r.seen[:, mid])
-        if step < MID_SPREAD or len(both) < 2:
-            i = int(cand[farthest(pool.X[cand], pool.X[both], 1, rng)[0]])
-        else:
-            model = cheap()
-            best = best_paired((pool.X[both], pool.Y[both, low], pool.Y[both, mid]), k)
-            i = int(cand[np.argmax(log_ei(model.predict(pool.X[cand]), model.predict_std(pool.X[cand]), best))])
-        r.evaluate(i, mid)
-    hypers = None
-    while r.running and len(r.available(target)):
-        mu = cheap().predict(pool.X)
-        Z = np.hstack([pool.X, unit(mu, mu)[:, None]])  # the cheap prediction is an input of the target model
-        cand, seen = r.available(target), np.flatnonzero(r.seen[:, target])
-        if len(seen) < TARGET_FIRST:  # no target model yet: the cheap model's best
-            i = int(cand[np.argmin(mu[cand])])
-        else:
-            gp = GPSurrogate(int(rng.integers(1 << 30)), warm_start=hypers).fit(TrainSet(Z[seen], pool.Y[seen, target]))
-            hypers = gp.hyperparameters()
-            i = int(cand[np.argmax(log_ei(gp.predict(Z[cand]), gp.predict_std(Z[cand]), r.best))])
-        r.evaluate(i, target)
-        if r.running and not r.seen[i, low] and np.isfinite(pool.Y[i, low]):  # its cheap twin, for the cheap GP
-            r.evaluate(i, low)
-    return r.trace
-
-
-STRATEGIES: dict[str, Callable[[Pool, float, float, np.random.Generator], Trace]] = {
-    "random": _random, "regmix": _regmix, "gp-bo": _gp_bo, "mf-bo": _mf_bo, "mf-ar": _mf_ar,
-}

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import uuid
 from pathlib import Path
 
 import matplotlib
@@ -92,15 +90,6 @@ def predicted_vs_actual(study: Study, fit: FitResult) -> tuple[plt.Figure, float
     ax.set_ylabel(f"{k}-fold out-of-fold prediction")
     ax.set_title(f"{fit.name}: Spearman {rho:.3f}")
     return fig, rho
-
-
-def save_png(fig: plt.Figure, path: Path) -> Path:
-    writable_dir(path.parent)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
-    fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
 
 
 def _surrogate(study: Study, fit: FitResult | None) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
 from mixsearch.recipe_proxy import Resources
 from mixsearch.workers import Pool
 
-__all__ = ["call", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
+__all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
 
 ResultFn = Callable[[RunSpec, dict], None]
 POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
@@ -48,9 +48,10 @@ def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: flo
         return ray.get(_next_ready([worker.call.remote(fn, *args)], check))
 
 
-def _next_ready(refs: list, check: Callable[[], None]) -> Any:
+def _next_ready(refs: list, check: Callable[[], None], pool: Pool | None = None) -> Any:
     """The first of `refs` to finish; meanwhile a signal ends the wait (check) and so does a
-    stopped GCS or raylet (RayFailure)."""
+    stopped GCS or raylet, or, with `pool` (waiting on new workers only), no room left for one
+    (RayFailure)."""
     import ray
 
     while True:
@@ -59,6 +60,8 @@ def _next_ready(refs: list, check: Callable[[], None]) -> Any:
         if ready:
             return ready[0]
         check_alive()
+        if pool is not None:
+            _room(pool)
 
 
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
@@ -101,16 +104,19 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             if queue and not running and not starting:  # every worker was lost: what is left
                 idle = _remaining(pool, len(queue))
                 continue
-            ref = _next_ready([*running, *starting], check)
+            ref = _next_ready([*running, *starting], check, None if running else pool)
             if ref in starting:
-                idle.append(_started(pool, starting.pop(ref), ref))
+                worker = _started(pool, starting.pop(ref), ref)
+                if worker is not None:
+                    idle.append(worker)
                 continue
             worker, group, tries = running.pop(ref)
-            used[id(group)] = used.get(id(group), 0.0) + time.monotonic() - started.pop(ref)
+            before = used.get(id(group), 0.0)  # seconds of its failed attempts
+            used[id(group)] = before + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
-                results = out if isinstance(out, list) else [out]
+                results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
                 idle.append(worker)
             except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
                 check_alive()
@@ -141,24 +147,30 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             pool.discard(worker)
 
 
-def _remaining(pool: Pool, wanted: int) -> list:
-    """The pool's workers on the nodes still alive; RayFailure when none of them holds one."""
+def _room(pool: Pool) -> None:
+    """RayFailure when none of the live nodes holds a worker of the pool's shape."""
     if pool.capacity() == 0:
         o = pool.options
-        raise RayFailure(f"no live Ray node has room for a worker ({o['num_cpus']} CPUs, {o['num_gpus']} GPUs)",
+        raise RayFailure(f"no live Ray node has room for a worker (num_cpus={o['num_cpus']}, num_gpus={o['num_gpus']})",
                          "add a node to the cluster, then rerun the command to resume the open runs")
+
+
+def _remaining(pool: Pool, wanted: int) -> list:
+    """The pool's workers on the nodes still alive (RayFailure when they hold none)."""
+    _room(pool)
     return list(pool.workers(wanted))
 
 
 def _started(pool: Pool, worker: Any, ready: Any) -> Any:
-    """A replacement worker that now runs; RayFailure if it died before it ran."""
+    """A replacement worker that now runs, or None if it died first (as when the cluster's view of
+    its live nodes lagged a node's loss); RayFailure when the live nodes hold no worker any more."""
     import ray
 
     try:
         ray.get(ready)
-    except ray.exceptions.RayActorError as exc:
+    except ray.exceptions.RayActorError:
         check_alive()
         pool.discard(worker)
-        raise RayFailure(f"a replacement worker did not start ({_error_text(exc)})",
-                         "rerun the command to resume the open runs") from None
+        _room(pool)
+        return None
     return worker

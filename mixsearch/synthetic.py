@@ -53,9 +53,12 @@ class MultiFidelityBenchmark:
     proxies are worse), plus a second law weighted by (1 - rho_f), scaled to the target law's
     spread: low fidelities rank mixtures similarly to the target, but not identically.
 
-    Two families: `random` (the above), and `weak` — cheap fidelities that rank mixtures poorly
-    and a flat optimum plateau (target losses below the `floor` quantile are compressed tenfold),
-    which is what real pools look like.
+    Families (FAMILIES): `random` (standard: the above); `weak` — cheap fidelities that rank
+    mixtures poorly and a flat optimum plateau (target losses below the `floor` quantile are
+    compressed tenfold); `moderate` — cheap fidelities that are not very cheap (0.2, 0.5) and rank
+    the target only moderately, its best mixtures low among theirs, as in real pools; `useless` —
+    cheap fidelities (0.01, 0.1) that carry nothing of the target; `narrow` — the standard law
+    shifted so that only about 15% of a Dirichlet(0.3) pool is within 1% of its optimum.
     """
 
     law: MixingLaw
@@ -66,6 +69,8 @@ class MultiFidelityBenchmark:
     z_scale: float
     floor: float = -np.inf  # below this, the law's loss is flattened (an optimum plateau)
     flatten: float = 1.0  # how much of the loss below the floor survives
+    signal: float = 1.0  # how much of the target law a cheap fidelity's loss holds
+    shift: float = 0.0  # subtracted from the target law (narrows the relative band around the optimum)
 
     @classmethod
     def random(cls, d: int, seed: int, fidelities: tuple[float, ...] = (0.01, 0.1, 1.0),
@@ -82,12 +87,35 @@ class MultiFidelityBenchmark:
         Dirichlet(1) mixtures are within a tenth of their spread of each other)."""
         base = cls.random(d, seed, fidelities, rho)
         base = replace(base, z_scale=-base.z_scale)  # the distortion favours what the target does not
+        if plateau <= 0:
+            return base
         floor = float(np.quantile(base.law(np.random.default_rng(seed).dirichlet(np.ones(d), size=4000)), plateau))
         return replace(base, floor=floor, flatten=0.1)
 
+    @classmethod
+    def moderate(cls, d: int, seed: int) -> "MultiFidelityBenchmark":
+        """Cheap fidelities at cost 0.2 and 0.5 whose rank agreement with the target is about 0.5
+        and 0.65 (Dirichlet(0.3) mixtures), the distortion favouring what the target does not: its
+        best mixture ranks about 70th to 90th of 400 at the cheap fidelities."""
+        return cls.weak(d, seed, fidelities=(0.2, 0.5, 1.0), rho=(-0.3, 0.0, 1.0), plateau=0.0)
+
+    @classmethod
+    def useless(cls, d: int, seed: int) -> "MultiFidelityBenchmark":
+        """Cheap fidelities (0.01, 0.1) whose losses hold nothing of the target law."""
+        return replace(cls.random(d, seed, rho=(0.0, 0.0, 1.0)), signal=0.0)
+
+    @classmethod
+    def narrow(cls, d: int, seed: int, share: float = 0.15) -> "MultiFidelityBenchmark":
+        """The standard family, its target law shifted down so that about `share` of Dirichlet(0.3)
+        mixtures are within 1% of the best of them."""
+        base = cls.random(d, seed)
+        y = base.law(np.random.default_rng(seed).dirichlet(np.full(d, 0.3), size=4000))
+        best, q = float(y.min()), float(np.quantile(y, share))
+        return replace(base, shift=best - (q - best) / 0.01)
+
     def target(self, W: np.ndarray) -> np.ndarray:
-        """The noise-free target-fidelity loss (the law, flattened below the floor)."""
-        y = self.law(W)
+        """The noise-free target-fidelity loss (the law less the shift, flattened below the floor)."""
+        y = self.law(W) - self.shift
         return y if not np.isfinite(self.floor) else np.where(y < self.floor, self.floor - self.flatten * (self.floor - y), y)
 
     def __call__(self, W: np.ndarray, fid: np.ndarray | float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
@@ -95,5 +123,11 @@ class MultiFidelityBenchmark:
         fid = np.broadcast_to(np.asarray(fid, dtype=float), (len(W),))
         rho = np.interp(np.log(fid), np.log(self.fidelities), self.rho)
         z = (self.distortion(W) - self.z_mean) * self.z_scale
-        y = self.target(W) + 0.3 * (1 - fid ** 0.3) + (1 - rho) * z
+        target = self.target(W)
+        y = np.where(fid < 1, self.signal, 1.0) * target + 0.3 * (1 - fid ** 0.3) + (1 - rho) * z
         return y + np.random.default_rng(seed).normal(0, noise, len(y)) if noise else y
+
+
+FAMILIES = {"standard": MultiFidelityBenchmark.random, "weak": MultiFidelityBenchmark.weak,
+            "moderate": MultiFidelityBenchmark.moderate, "useless": MultiFidelityBenchmark.useless,
+            "narrow": MultiFidelityBenchmark.narrow}

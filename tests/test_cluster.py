@@ -9,12 +9,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
 import psutil
 import pytest
 
+from mixsearch.errors import EXIT_RAY
 from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
 from tests.test_ray_failures import gated_recipe
@@ -43,26 +46,40 @@ def _raylets(port: int) -> set[int]:
     return found
 
 
-@pytest.fixture
-def cluster(tmp_path):
+@contextmanager
+def _two_nodes(head_cpus: int) -> Iterator[Cluster]:
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # as users run a cluster: token authentication
     port = _free_port()
     address = f"127.0.0.1:{port}"
-    common = ["--num-cpus", "1", "--disable-usage-stats"]
+    common = ["--disable-usage-stats"]
 
     def ray(*args: str) -> None:
         subprocess.run([RAY, *args], env=env, check=True, capture_output=True, timeout=180)
 
     ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
     ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
-        *common)
+        "--num-cpus", str(head_cpus), *common)
     try:
         head = _raylets(port)
-        ray("start", "--address", address, "--node-ip-address", "127.0.0.1", *common)
+        ray("start", "--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", "1", *common)
         (second,) = _raylets(port) - head
         yield Cluster(address, second)
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=180)
+
+
+@pytest.fixture
+def cluster():
+    """A head node and a worker node, one CPU each."""
+    with _two_nodes(head_cpus=1) as c:
+        yield c
+
+
+@pytest.fixture
+def cluster_training_on_one_node():
+    """A head node with no CPUs for runs and a worker node with one."""
+    with _two_nodes(head_cpus=0) as c:
+        yield c
 
 
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
@@ -75,9 +92,10 @@ def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     assert (view["status"] == "done").sum() == 6 and view["run_id"].is_unique
 
 
-def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp_path, cluster):
-    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
-    (tmp_path / "gate").touch()  # runs wait at the gate: one on each node
+def _run_and_lose_the_second_node(recipe: Path, tmp_path: Path, cluster: Cluster, in_flight: int) -> tuple[int, str]:
+    """`mixsearch run` on the cluster; once `in_flight` runs train, the worker node's raylet is
+    killed and the runs may finish. Returns the exit code and stderr."""
+    (tmp_path / "gate").touch()  # runs wait at the gate
     started = tmp_path / "started"
     env = {**os.environ, "RAY_AUTH_MODE": "token"}
     with open(tmp_path / "stderr.txt", "w") as err:
@@ -85,9 +103,9 @@ def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp
                                 cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err)
         try:
             deadline = time.time() + 300  # a hang guard
-            while time.time() < deadline and proc.poll() is None and len(list(started.glob("*"))) < 2:
+            while time.time() < deadline and proc.poll() is None and len(list(started.glob("*"))) < in_flight:
                 time.sleep(0.3)
-            assert len(list(started.glob("*"))) == 2, (tmp_path / "stderr.txt").read_text()[-3000:]
+            assert len(list(started.glob("*"))) == in_flight, (tmp_path / "stderr.txt").read_text()[-3000:]
             os.kill(cluster.second_raylet, signal.SIGKILL)
             lost_at = time.time()
             (tmp_path / "gate").unlink()
@@ -95,9 +113,26 @@ def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp
         finally:
             if proc.poll() is None:
                 proc.kill()
-    stderr = (tmp_path / "stderr.txt").read_text()
+    print(f"the node was lost {time.time() - lost_at:.0f} s before the command ended")
+    return rc, (tmp_path / "stderr.txt").read_text()
+
+
+def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp_path, cluster):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    rc, stderr = _run_and_lose_the_second_node(recipe, tmp_path, cluster, in_flight=2)  # one on each node
     assert rc == 0, stderr[-3000:]
-    print(f"the node was lost {time.time() - lost_at:.0f} s before the command finished")
     view = Store(tmp_path / "runs", "tiny").runs()
     assert view["run_id"].is_unique and (view["status"] == "done").sum() == 6
     assert set(view["status"]) <= {"done", "proposed"}
+
+
+def test_losing_the_only_node_with_room_is_one_line_and_exit_5(recipe_dict, tmp_path, cluster_training_on_one_node):
+    recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
+    rc, stderr = _run_and_lose_the_second_node(recipe, tmp_path, cluster_training_on_one_node, in_flight=1)
+    assert rc == EXIT_RAY, stderr[-3000:]
+    assert [line for line in stderr.splitlines() if line.startswith("error:")] == [
+        "error: ray: no live Ray node has room for a worker (num_cpus=1.0, num_gpus=0.0); add a node to the "
+        "cluster, then rerun the command to resume the open runs"], stderr[-3000:]
+    assert "Traceback" not in stderr
+    view = Store(tmp_path / "runs", "tiny").runs()
+    assert (view["status"] == "failed").sum() == 0 and view["status"].isin(["pending", "proposed"]).sum() >= 1

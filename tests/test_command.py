@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,14 +93,18 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     assert row["wall_time"] > 0  # a failed run held its worker until it failed: that time counts
     if mode == "hang":
         assert row["wall_time"] >= 2 * 2  # both attempts ran into the 2 s timeout
-    assert row["cpu_hours"] == pytest.approx(row["wall_time"] / 3600) and row["gpu_hours"] == 0
+    if status == "failed":
+        assert row["cpu_hours"] == pytest.approx(row["wall_time"] / 3600)
+    else:  # its first, failed attempt counts too
+        assert row["cpu_hours"] > row["wall_time"] / 3600
+    assert row["gpu_hours"] == 0
     used = spent(study.store.runs())
     assert used.cpu_hours == used.device_hours == pytest.approx(row["cpu_hours"])
     assert Budget(hours=row["cpu_hours"] / 2).reached(used)
     if mode == "hang":  # the killed command's process group is gone
         log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()
         assert log.strip() == "hanging"
-        assert not _alive(int((tmp_path / "attempts.pid").read_text()))
+        assert _gone(int((tmp_path / "attempts.pid").read_text()))
     if status == "done":
         assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
 
@@ -122,6 +127,16 @@ def test_command_output_is_stored_up_to_its_last_mebibyte(ray_local, recipe_dict
     assert lines[0].startswith("step ") and len(lines[0]) == 31  # whole lines only
     assert lines[-1].startswith(f"step {last:9d} loss ")  # the end of the output is kept
     assert run_logs(study, run_id).logs["stdout"] == stored.decode()
+
+
+def _gone(pid: int, within_s: float = 60.0) -> bool:
+    """Whether `pid` ends within `within_s` (a SIGKILL lands asynchronously, later on a busy machine)."""
+    deadline = time.monotonic() + within_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -152,7 +167,6 @@ def test_command_dies_with_its_worker(tmp_path):
     """A worker killed outright (Ray's force-cancel) takes the command's whole process group with it."""
     import signal
     import subprocess
-    import time
 
     from mixsearch.proxy.command import REAPER
 

@@ -14,8 +14,9 @@ import pandas as pd
 import pytest
 
 from mixsearch.data import prepare as prep
-from mixsearch.data.fetch import archive_members, fetch_domain
+from mixsearch.data.fetch import archive_members, fetch_all, fetch_domain
 from mixsearch.data.sampler import MixtureSampler, Prefetcher, eval_windows
+from mixsearch.data.scratch import LOCK, PREFIX, scratch_dir
 from mixsearch.data.tokenizer import BPETokenizer, ByteTokenizer
 from mixsearch.errors import UserError
 from mixsearch.recipe import Domain, parse_recipe
@@ -156,3 +157,13 @@ def test_fetch_extracts_capped_text_atomically(tmp_path, monkeypatch):
     fetch_domain(dom2, out, tmp_path / "downloads")
     assert sum(len(p.read_bytes()) for p in out.glob("*.txt")) == 5
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp dirs left
+
+
+def test_fetch_removes_what_a_killed_fetch_left(recipe_dict):
+    raw = Path(recipe_dict["data"]["raw_dir"])
+    dead = raw / f"{PREFIX}chat-0123"  # a killed fetch's scratch directory: its lock file is free
+    dead.mkdir(parents=True)
+    dead.with_name(dead.name + LOCK).touch()
+    with scratch_dir(raw, "live") as live:
+        assert fetch_all(parse_recipe(recipe_dict, "r")) == {}
+        assert live.exists() and not dead.exists() and not dead.with_name(dead.name + LOCK).exists()

@@ -5,7 +5,6 @@ was training open: the next invocation resumes them."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from mixsearch.errors import EXIT_RAY
 from mixsearch.store import Store
@@ -91,7 +91,9 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def test_a_raylet_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_path):
+@pytest.mark.parametrize(("name", "what"), [("raylet", "this node's raylet stopped (killed, or out of memory)"),
+                                           ("gcs_server", "the local Ray's GCS stopped")])
+def test_a_ray_process_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_path, name, what):
     recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
     (tmp_path / "gate").touch()
     err_path = tmp_path / "stderr.txt"
@@ -104,17 +106,15 @@ def test_a_raylet_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_path):
                 time.sleep(0.3)
             assert proc.poll() is None and any((tmp_path / "started").glob("*")), err_path.read_text()[-3000:]
             ray_procs = [p for p in _descendants(proc.pid) if str(GATED) not in " ".join(p.cmdline())]  # not the trainer
-            raylets = [p for p in ray_procs if p.name() == "raylet"]
-            assert len(raylets) == 1, ray_procs
-            raylets[0].send_signal(signal.SIGKILL)
+            (victim,) = [p for p in ray_procs if p.name() == name]
+            victim.send_signal(signal.SIGKILL)
             rc = proc.wait(timeout=300)
         finally:
             if proc.poll() is None:
                 proc.kill()
     stderr = err_path.read_text()
     assert rc == EXIT_RAY, stderr[-3000:]
-    assert _error_lines(stderr) == ["error: ray: this node's raylet stopped (killed, or out of memory); "
-                                    "rerun the command to resume the open runs"], stderr[-3000:]
+    assert _error_lines(stderr) == [f"error: ray: {what}; rerun the command to resume the open runs"], stderr[-3000:]
     assert "Traceback" not in stderr
     assert not (tmp_path / "runs" / "tiny" / ".lock").exists()
     _, alive = psutil.wait_procs(ray_procs, timeout=120)  # Ray's processes and workers end with it

@@ -52,7 +52,7 @@ def test_signal_during_training_leaves_runs_open_and_releases_the_lock(recipe_di
     store = Store(tmp_path / "runs", "tiny")
     with open(tmp_path / "stderr.txt", "w") as err:
         proc = _start(["-m", "mixsearch", "sweep", str(recipe)], tmp_path, err)
-        deadline, done = time.time() + 240, 0
+        deadline, done = time.time() + 600, 0  # a hang guard, for a machine at load 30+
         while time.time() < deadline and done < 1 and proc.poll() is None:
             time.sleep(0.3)
             view = store.runs()

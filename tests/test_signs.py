@@ -118,6 +118,8 @@ def test_auto_without_a_surrogate_that_beats_chance_explores(tmp_path, world):
     fitted = study.fit()
     assert fitted.explore and not any(s.beats_chance for s in fitted.scores if s.skipped is None)
     assert fitted.warnings[0].startswith("no surrogate ranks held-out runs better than chance")
+    again = study.fit()  # the stored CV, reused: still untrusted
+    assert again.reused and again.explore and [s.candidates for s in again.scores] == [s.candidates for s in fitted.scores]
     proposed = study.propose(fitted, 3)
     assert len(proposed) == 3 and proposed["origin"].eq("propose:qmc/explore").all()
     assert proposed["predicted"].isna().all()  # an untrusted model predicts nothing for them

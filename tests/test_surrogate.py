@@ -231,10 +231,12 @@ def test_mfbo_drops_cheap_fidelities_that_rank_the_target_poorly():
 
 
 def test_mfar_runs_a_cheap_batch_then_trusts_the_cheap_fidelity_as_far_as_the_target_runs_show():
-    """mfar proposes cheap runs until the cheapest fidelity has CHEAP_FIRST, then target runs: first
+    """mfar proposes cheap runs until the cheapest fidelity has its planned batch, then target runs: first
     the cheap model's best (here the cheap fidelity ranks like the target, so near the optimum),
     then by expected improvement of the GP on (mixture, cheap prediction), as a diverse batch."""
-    from mixsearch.propose.autoregressive import CHEAP_FIRST
+    from mixsearch.propose.evidence import plan
+
+    CHEAP_FIRST = plan("small", 0.01, None).runs
 
     space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
     levels = [FidelityLevel("small", 0.01), FidelityLevel("target", 1.0)]

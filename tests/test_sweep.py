@@ -196,7 +196,8 @@ def test_import_cli_and_report(recipe_dict, tmp_path):
                                                              "renormalized": 0, "skipped_not_done": 0, "unmatched": 0}
     bad = cli("import", str(recipe), str(tmp_path / "missing.csv"), cwd=tmp_path, check=False)
     assert bad.returncode == 2 and bad.stderr.strip() == f"error: {tmp_path / 'missing.csv'}: no such file"
-    cli("report", str(recipe), "--out", "report.html", "--refit", cwd=tmp_path)  # a report only reads unless asked
+    cli("fit", str(recipe), cwd=tmp_path)  # report only reads: the answer and the fit come from `fit`
+    cli("report", str(recipe), "--out", "report.html", cwd=tmp_path)
     page = (tmp_path / "report.html").read_text()
     for heading in ("Recommendation", "Search history", "Surrogate", "Mixtures", "per-domain losses", "Fidelities"):
         assert heading in page

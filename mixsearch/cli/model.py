@@ -28,7 +28,8 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch import answer
     from mixsearch.lock import StudyLock
-    from mixsearch.report import predicted_vs_actual, save_png
+    from mixsearch.plotting import save_png
+    from mixsearch.report import predicted_vs_actual
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
@@ -76,13 +77,15 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     if as_json:
         emit_json({**documents.answer_json(state, str(recipe)), "fit": documents.fit_json(result),
                    "proposals": documents.proposal_json(rows, names),
-                   "mf_recommendation": frame.attrs.get("recommendation")})
+                   "mf_recommendation": frame.attrs.get("recommendation"), "reason": frame.attrs.get("reason") or None})
     else:
         show_recommendation(state, names, str(recipe))
         out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
         if frame.attrs.get("recommendation"):
             rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
             out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
+        if frame.attrs.get("reason"):
+            err.print(f"fidelities: {frame.attrs['reason']}")
 
 
 def validate_cmd(recipe: RecipeArg,

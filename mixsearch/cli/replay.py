@@ -23,8 +23,11 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                budget: Annotated[float, typer.Option(min=0.01, help="cost per strategy, in target-run units")] = 40.0,
                domains: Annotated[int, typer.Option(min=2, help="synthetic: domains")] = 6,
                pool_size: Annotated[int, typer.Option("--pool", min=10, help="synthetic: mixtures in the pool")] = 400,
-               family: Annotated[str, typer.Option(help="synthetic: standard, or weak (poorly correlated cheap "
-                                                        "fidelities, a flat optimum plateau)")] = "standard",
+               family: Annotated[str, typer.Option(help="synthetic: standard, weak (poorly correlated cheap fidelities, "
+                                                        "a flat optimum plateau), moderate (cheap fidelities at cost "
+                                                        "0.2/0.5 ranking the target moderately), useless (cheap "
+                                                        "fidelities that say nothing), narrow (a 15% band)")] =
+               "standard",
                tolerance: Annotated[float, typer.Option(help="'found' = within this fraction of the pool optimum")] = 0.01,
                out_path: Annotated[Path | None, typer.Option("--out", help="plot file (default: "
                                                                            "runs/<study or synthetic>/replay.png)")] = None,
@@ -69,7 +72,9 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     table = rp.summarize(traces, optima, tolerance)
     rp.plot(traces, optima, out_path)
     if as_json:
-        emit_json({"summary": table.to_dict("records"), "plot": str(out_path),
+        emit_json({"summary": table.to_dict("records"), "tolerance": tolerance, "plot": str(out_path),
+                   "per_seed": {rp.cost_key(tolerance): rp.per_seed_costs(traces, optima, tolerance)},
+                   "reasons": {t.strategy: t.reasons[-1] for t in traces[-1] if t.reasons and t.reasons[-1]},
                    "curves": rp.regret_curves(traces, optima).to_dict("records")})
         return
     t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")

@@ -12,13 +12,13 @@ import os
 import shutil
 import subprocess
 import tarfile
-import tempfile
 import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from mixsearch.data import pypi
+from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.errors import UserError
 from mixsearch.recipe import Recipe
 from mixsearch.recipe_data import Domain, Fetch
@@ -143,9 +143,7 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
     if not docs:
         raise UserError(f"no archive member matches {fetch.include}", where=f"domain {domain.name}: fetch.include")
     docs.sort(key=lambda d: _order_key(d[0]))
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{domain.name}-", dir=out_dir.parent))
-    try:
+    with scratch_dir(out_dir.parent, domain.name) as tmp:
         total = 0
         kept = 0
         for i, (name, data) in enumerate(docs):
@@ -165,9 +163,6 @@ def fetch_domain(domain: Domain, out_dir: Path, download_dir: Path) -> dict:
         }
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=1))
         _swap_in(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return manifest
 
 
@@ -205,6 +200,7 @@ def fetched_dir(recipe: Recipe, domain: Domain) -> Path:
 def fetch_all(recipe: Recipe, on_done=None) -> dict[str, dict]:
     """Fetch every domain and eval set of the recipe that has a fetch section."""
     download_dir = Path(recipe.data.cache_dir) / "downloads"
+    remove_abandoned(Path(recipe.data.raw_dir))  # left by a fetch that was killed
     results = {}
     for domain in [*recipe.domains, *recipe.eval_sets]:
         if domain.fetch is None:

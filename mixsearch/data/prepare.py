@@ -12,9 +12,9 @@ from pathlib import Path
 
 from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.data.shards import INDEX, Shard, TokenView, read_index, shard_of_file, write_index
-from mixsearch.data.sources import DecodeStats, effective_source, iter_documents, source_files
+from mixsearch.data.sources import DecodeStats, effective_source, source_files
 from mixsearch.data.stream import ProgressFn, plan, tokenize_all
-from mixsearch.data.tokenizer import EOT_TEXT, BPETokenizer, ByteTokenizer, TextTokenizer
+from mixsearch.data.tokenizer import recipe_tokenizer
 from mixsearch.data.workpool import WorkerDied
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
@@ -77,42 +77,6 @@ def domain_content_hash(recipe: Recipe, domain: Domain) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()[:16]
-
-
-def _tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[TextTokenizer, str, dict]:
-    """The recipe's tokenizer, its cache identity, and its plain-data spec for worker processes."""
-    spec = recipe.tokenizer
-    if spec.kind == "byte":
-        return ByteTokenizer(), "byte", {"kind": "byte"}
-    if spec.kind == "file":
-        path = Path(spec.path or "")
-        if not path.is_file():
-            raise UserError("no such tokenizer file", where=f"tokenizer.path {path}")
-        try:
-            tok = BPETokenizer.from_file(path, spec.eos)
-        except ValueError as exc:
-            raise UserError(str(exc), where="tokenizer.eos") from None
-        except Exception as exc:  # the tokenizers library raises its own types for a bad file
-            raise UserError(f"cannot load: {str(exc).splitlines()[0]}", where=f"tokenizer.path {path}") from None
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-        return tok, f"file-{digest}-{tok.eos_text}", {"kind": "bpe", "path": str(path.resolve()), "eos": tok.eos_text}
-    key = stable_hash({"tok": spec.model_dump(), "content": content})
-    path = cache / "tokenizers" / f"bpe-{key}.json"
-    if not path.exists():
-        texts = [d for d in recipe.domains if not effective_source(recipe, d).tokens]
-        share = spec.train_bytes // max(1, len(texts))
-
-        def sample():
-            for domain in texts:
-                used = 0
-                for doc in iter_documents(recipe, domain):
-                    yield doc[: share - used]
-                    used += min(len(doc), share - used)
-                    if used >= share:
-                        break
-
-        BPETokenizer.train(sample(), spec.vocab_size, path)
-    return BPETokenizer(path), f"bpe-{key}", {"kind": "bpe", "path": str(path.resolve()), "eos": EOT_TEXT}
 
 
 def _max_id(shard: Shard) -> int:
@@ -229,7 +193,7 @@ def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = Non
     remove_abandoned(cache / "tokens")  # left by a prepare that was killed
     everything = [*recipe.domains, *recipe.eval_sets]
     content = {d.name: domain_content_hash(recipe, d) for d in everything}
-    tok, tok_id, tok_spec = _tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
+    tok, tok_id, tok_spec = recipe_tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
     context = recipe.proxy.model.context
     out: dict[str, dict[str, DomainTokens]] = {"domain": {}, "eval_set": {}}
     for kind, group in (("domain", recipe.domains), ("eval_set", recipe.eval_sets)):

@@ -19,7 +19,7 @@ from mixsearch.data.workpool import ordered_map
 
 SHARD_BYTES = 8 << 20  # text per shard (a unit of parallel work)
 BATCH_BYTES = 1 << 20  # text per batch-encode call
-RAY_POLL_S = 30.0  # how often a wait for a Ray result checks that the cluster still has CPUs
+RAY_POLL_S = 2.0  # how often a wait for a Ray result checks for signals and for the cluster's health
 ProgressFn = Callable[[int], None]  # bytes of source read since the last call
 
 
@@ -188,9 +188,13 @@ def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
     """tokenize_shard(*a) for each of `args` as Ray tasks, submitted a window ahead of the consumer
     (about two per CPU of the cluster), so stopping early leaves little work and memory behind. Tasks
     not taken are cancelled: cancelling a finished one races with its completion and crashed the
-    driver (Ray's "Tried to complete task that was not pending"). Waiting for a result gives up when
-    the cluster has no CPU left to run it on."""
+    driver (Ray's "Tried to complete task that was not pending"). A wait for a result ends on a
+    signal, when Ray's own processes stop, or when the cluster has no CPU left to run it on."""
     import ray
+
+    from mixsearch import signals
+    from mixsearch.errors import RayFailure
+    from mixsearch.raynode import check_alive
 
     remote = ray.remote(tokenize_shard).options(num_cpus=1)
     window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
@@ -199,9 +203,14 @@ def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
     try:
         while taken < len(args):
             ref = refs[taken]
-            while not ray.wait([ref], timeout=RAY_POLL_S)[0]:
+            while True:
+                with signals.deferred():  # noted during Ray's wait (there it surfaced as SystemError), raised after
+                    ready, _ = ray.wait([ref], timeout=RAY_POLL_S)
+                if ready:
+                    break
+                check_alive()
                 if ray.cluster_resources().get("CPU", 0) < 1:
-                    raise RuntimeError("no Ray node with a CPU is left to tokenize on")
+                    raise RayFailure("no live Ray node has a CPU to tokenize on", "add a node, or prepare without --address")
             result = ray.get(ref)
             taken += 1
             if len(refs) < len(args):

@@ -1,13 +1,19 @@
 """Tokenizers that need no download: byte-level, a small BPE trained locally, or a Hugging Face
-`tokenizers` JSON file read from disk."""
+`tokenizers` JSON file read from disk; and the one a recipe asks for."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from mixsearch.data.sources import effective_source, iter_documents
+from mixsearch.errors import UserError
+from mixsearch.hashing import stable_hash
+from mixsearch.recipe import Recipe
 
 EOT_TEXT = "<|eot|>"
 EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<|eot|>", "<eos>", "<|im_end|>", "[SEP]")
@@ -93,3 +99,39 @@ class BPETokenizer:
         tmp = path.with_suffix(".tmp")
         tok.save(str(tmp))
         tmp.replace(path)
+
+
+def recipe_tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[TextTokenizer, str, dict]:
+    """The recipe's tokenizer, its cache identity, and its plain-data spec for worker processes."""
+    spec = recipe.tokenizer
+    if spec.kind == "byte":
+        return ByteTokenizer(), "byte", {"kind": "byte"}
+    if spec.kind == "file":
+        path = Path(spec.path or "")
+        if not path.is_file():
+            raise UserError("no such tokenizer file", where=f"tokenizer.path {path}")
+        try:
+            tok = BPETokenizer.from_file(path, spec.eos)
+        except ValueError as exc:
+            raise UserError(str(exc), where="tokenizer.eos") from None
+        except Exception as exc:  # the tokenizers library raises its own types for a bad file
+            raise UserError(f"cannot load: {str(exc).splitlines()[0]}", where=f"tokenizer.path {path}") from None
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+        return tok, f"file-{digest}-{tok.eos_text}", {"kind": "bpe", "path": str(path.resolve()), "eos": tok.eos_text}
+    key = stable_hash({"tok": spec.model_dump(), "content": content})
+    path = cache / "tokenizers" / f"bpe-{key}.json"
+    if not path.exists():
+        texts = [d for d in recipe.domains if not effective_source(recipe, d).tokens]
+        share = spec.train_bytes // max(1, len(texts))
+
+        def sample():
+            for domain in texts:
+                used = 0
+                for doc in iter_documents(recipe, domain):
+                    yield doc[: share - used]
+                    used += min(len(doc), share - used)
+                    if used >= share:
+                        break
+
+        BPETokenizer.train(sample(), spec.vocab_size, path)
+    return BPETokenizer(path), f"bpe-{key}", {"kind": "bpe", "path": str(path.resolve()), "eos": EOT_TEXT}

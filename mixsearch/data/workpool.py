@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from mixsearch import signals
+
 PARENT_CHECK_S = 1.0  # how often a worker looks for its parent
 KILL_GRACE_S = 5.0  # SIGTERM first; SIGKILL after this
 
@@ -61,13 +63,14 @@ def ordered_map(fn: Callable[..., Any], tasks: Sequence[tuple], workers: int, wi
     window = max(workers, window or 2 * workers)
     procs, conns = [], []
     try:
-        for _ in range(min(workers, len(tasks))):
-            mine, theirs = ctx.Pipe()
-            proc = ctx.Process(target=_serve, args=(theirs, fn, os.getpid()), daemon=True)
-            proc.start()
-            theirs.close()
-            procs.append(proc)
-            conns.append(mine)
+        with signals.deferred():  # a signal raised inside start() cuts the child's spawn data short:
+            for _ in range(min(workers, len(tasks))):  # it would die with an EOFError traceback
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(target=_serve, args=(theirs, fn, os.getpid()), daemon=True)
+                proc.start()
+                theirs.close()
+                procs.append(proc)
+                conns.append(mine)
         idle, busy = list(conns), {}
         results: dict[int, Any] = {}
         sent = taken = 0

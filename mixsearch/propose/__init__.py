@@ -25,6 +25,19 @@ class FidelityLevel:
     value: float  # cost relative to the target, in (0, 1]
 
 
+@dataclass(frozen=True)
+class Candidates:
+    """A finite set of mixtures to propose from (replay: a pool of completed runs): proposals are
+    rows of X, and row i may be proposed at fidelity j (ctx.fidelities' order) only where open[i, j]."""
+
+    X: np.ndarray  # (N, d)
+    open: np.ndarray  # (N, F) bool
+
+    def at(self, j: int) -> np.ndarray:
+        """Indices of the rows that may be proposed at fidelity j."""
+        return np.flatnonzero(self.open[:, j])
+
+
 @dataclass
 class ProposalContext:
     surrogate: Surrogate | None
@@ -38,6 +51,8 @@ class ProposalContext:
     objectives: tuple[np.ndarray, np.ndarray] | None = None  # multi-objective: (mixtures, values (n, k))
     pending: np.ndarray | None = None  # mixtures of open (proposed/pending) runs: count as already chosen
     pending_fid: np.ndarray | None = None  # their fidelity values
+    candidates: Candidates | None = None  # propose only these mixtures (default: the whole space)
+    budget: float | None = None  # cost left to spend, in target-run units (sizes cheap-run plans)
 
     @property
     def past(self) -> np.ndarray:
@@ -54,6 +69,7 @@ class Proposal:
     fidelity: list[str]  # one fidelity name per row
     predicted: np.ndarray  # predicted objective at the target fidelity
     recommendation: np.ndarray | None = None  # mfbo: the posterior-mean optimum at the target
+    reason: str = ""  # multi-fidelity proposers: why these fidelities (or the target only)
 
 
 Proposer = Callable[[ProposalContext, int], Proposal]
@@ -102,4 +118,4 @@ def diversify(ctx: ProposalContext, prop: Proposal, n: int) -> Proposal:
             W = np.vstack([W, more])
             fid += [ctx.fidelities[-1].name] * len(more)
             pred = np.concatenate([pred, ctx.surrogate.predict(more)])
-    return Proposal(W, fid, pred, prop.recommendation)
+    return Proposal(W, fid, pred, prop.recommendation, prop.reason)

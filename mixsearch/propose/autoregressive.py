@@ -9,39 +9,41 @@ shrinks as the fidelity grows cancels out. The target model is a GP whose inputs
 *and* that prediction, so it learns from the target runs themselves how far to trust it (a useless
 one ends up ignored, with no threshold and no paired runs needed before that can happen).
 
-The batch: cheap runs until the cheapest fidelity has CHEAP_FIRST of them; then, with a second
-cheap fidelity, runs at it on mixtures already run cheaply until MID_FIRST have both (spread over
-the simplex first, then by expected improvement of the extrapolated model); then target runs by
-expected improvement of the target model (by the cheap model alone while fewer than TARGET_FIRST
-target runs exist). The replay benchmark's `mf-ar` strategy is the same method, one run at a time.
+Whether cheap runs are bought at all is decided each time from the study's evidence
+(propose/evidence.py): their cost against the cheap side's rank agreement with the target (assumed
+until MIN_PAIRS target runs measure it). The batch: cheap runs at the cheapest fidelity (Sobol
+points) until the plan's number, sized by the budget and the cost ratio; then, where MID_FIRST
+runs at the second cheap fidelity cost at most MID_SHARE of a target run, runs at it on mixtures
+already run cheaply until MID_FIRST have both (MID_SPREAD spread over the simplex, then by
+expected improvement of the extrapolated model); then target runs by expected improvement of the
+target model (by the cheap model's mean plus one sd while fewer than TARGET_FIRST target runs
+exist: an extrapolation is least sure far from the paired mixtures). When no cheap run pays and
+none exists, or the measured agreement is below MIN_AGREEMENT, it is `bo` at the target;
+Proposal.reason says which and why.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from mixsearch.mixtures import DECIMALS, sample
 from mixsearch.propose import Proposal, ProposalContext, register
 from mixsearch.propose.candidates import fill, rows_in
+from mixsearch.propose.design import nearest_distinct, sobol_points
+from mixsearch.propose.evidence import MAX_CHEAP, plan
 from mixsearch.propose.fidelities import paired
+from mixsearch.propose.finite import log_ei, open_at, predicted
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.gp import GPSurrogate
 
-CHEAP_FIRST = 20  # runs at the cheapest fidelity before any other run is proposed
+MIN_CHEAP = 4  # runs at the cheapest fidelity before a cheap model is fitted
+MIN_AGREEMENT = 0.2  # measured agreement (lower bound) below which the cheap model stops guiding target runs
 MID_SPREAD = 4  # then second-cheapest runs on cheaply run mixtures spread apart ...
 MID_FIRST = 8  # ... and by the extrapolated model's expected improvement, up to this many pairs
-TARGET_FIRST = 2  # target runs picked by the cheap model alone, before the target GP
-
-
-def log_ei(mean: np.ndarray, std: np.ndarray, best: float) -> np.ndarray:
-    """log expected improvement below `best` (minimisation), stable far in the tails."""
-    from scipy.special import log_ndtr
-
-    z = (best - mean) / np.maximum(std, 1e-12)
-    pdf = np.exp(-0.5 * z**2) / np.sqrt(2 * np.pi)
-    return np.log(np.maximum(std, 1e-12)) + np.log(np.maximum(z * np.exp(log_ndtr(z)) + pdf, 1e-300))
+MID_SHARE = 0.5  # ... only while cheap runs pay, and where MID_FIRST of them cost at most this (target runs)
+TARGET_FIRST = 2  # target runs picked by the cheap model alone (mean + 1 sd), before the target GP
 
 
 def unit(v: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -118,28 +120,61 @@ def mfar(ctx: ProposalContext, n: int) -> Proposal:
     low, mid, target = ctx.fidelities[0], ctx.fidelities[-2], ctx.fidelities[-1]
     is_low, is_target = np.isclose(fid, low.value), np.isclose(fid, 1.0)
     rng = np.random.default_rng(ctx.seed)
-    if is_low.sum() < CHEAP_FIRST:  # the cheap batch: spread over the simplex
-        W = fill(ctx, np.zeros((0, ctx.space.dim)), n, _ranked(sample(ctx.space, max(4 * n, 256), ctx.cfg.sampling,
-                                                                       rng, rounded=False)))
-        return _proposal(ctx, W, low.name)
     pairs = paired(ctx.data, low.value, mid.value) if mid is not low else None
     k = steps_to_target(low.value, mid.value) if pairs is not None else 0.0
-    cheap = cheap_model(TrainSet(ctx.data.X[is_low], ctx.data.y[is_low]), pairs, k, ctx.seed)
-    if pairs is not None:
+    cheap = (cheap_model(TrainSet(ctx.data.X[is_low], ctx.data.y[is_low]), pairs, k, ctx.seed)
+             if is_low.sum() >= MIN_CHEAP else None)
+    measured = agreement(cheap, ctx.data.target_only()) if cheap is not None else None
+    available = len(open_at(ctx, 0)[0]) + int(is_low.sum()) if ctx.candidates is not None else MAX_CHEAP
+    low_plan = plan(low.name, low.value, ctx.budget, measured, available)
+    if is_low.sum() < low_plan.runs:  # the cheap batch
+        done = int(is_low.sum())
+        return _proposal(ctx, _cheap_batch(ctx, min(n, low_plan.runs - done), done, rng), low.name, low_plan.reason)
+    if cheap is None or (low_plan.measured and low_plan.rho < MIN_AGREEMENT):
+        return bo(replace(ctx, surrogate=ctx.surrogate if type(ctx.surrogate) is GPSurrogate else None), n,
+                  low_plan.reason)
+    reason = low_plan.reason if low_plan.pays else low_plan.reason.replace(
+        "target runs only", "no more runs there; the ones so far guide the target runs")
+    if pairs is not None and low_plan.pays and MID_FIRST * mid.value <= MID_SHARE:
         W = _mid_runs(ctx, cheap, pairs, k, n, rng)
         if len(W):
-            return _proposal(ctx, W, mid.name)
-    cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
+            return _proposal(ctx, W, mid.name, reason)
+    if ctx.candidates is not None:
+        cands = open_at(ctx, len(ctx.fidelities) - 1)[1]
+    else:
+        cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
     mu = cheap.predict(cands)
-    if is_target.sum() < TARGET_FIRST:
-        order = np.argsort(mu, kind="stable")
+    if is_target.sum() < TARGET_FIRST:  # cautious: where the cheap side is good and sure (mean + 1 sd)
+        order = np.argsort(mu + cheap.predict_std(cands), kind="stable")
     else:
         X, y = ctx.data.X[is_target], ctx.data.y[is_target]
         gp = GPSurrogate(ctx.seed).fit(TrainSet(np.hstack([X, unit(cheap.predict(X), mu)[:, None]]), y))
         Z = np.hstack([cands, unit(mu, mu)[:, None]])
         order = np.argsort(-log_ei(gp.predict(Z), gp.predict_std(Z), float(y.min())), kind="stable")
+    if ctx.candidates is not None:
+        return _proposal(ctx, cands[order[:n]], target.name, reason)
     W = fill(ctx, np.zeros((0, ctx.space.dim)), n, (cands, order), completed=True)
-    return _proposal(ctx, W, target.name)
+    return _proposal(ctx, W, target.name, reason)
+
+
+def agreement(cheap: CheapModel, target: TrainSet) -> tuple[float, int] | None:
+    """Spearman between the cheap model's prediction at the target runs and their results, and
+    how many target runs there are (None: fewer than two)."""
+    from mixsearch.surrogate.cv import spearman
+
+    if len(target) < 2:
+        return None
+    return spearman(cheap.predict(target.X), target.y), len(target)
+
+
+def _cheap_batch(ctx: ProposalContext, n: int, done: int, rng: np.random.Generator) -> np.ndarray:
+    """The next n cheap runs: Sobol points on the simplex (the nearest open candidates, with a
+    candidate set), none a past run."""
+    if ctx.candidates is not None:
+        _, X = open_at(ctx, 0)
+        return X[nearest_distinct(X, sobol_points(ctx.space, done, n, ctx.seed))]
+    return fill(ctx, np.zeros((0, ctx.space.dim)), n, _ranked(sample(ctx.space, max(4 * n, 256), ctx.cfg.sampling,
+                                                                     rng, rounded=False)))
 
 
 def _mid_runs(ctx: ProposalContext, cheap: CheapModel, pairs: tuple[np.ndarray, np.ndarray, np.ndarray], k: float,
@@ -156,9 +191,11 @@ def _mid_runs(ctx: ProposalContext, cheap: CheapModel, pairs: tuple[np.ndarray, 
     X = ctx.data.X[np.isclose(fid, low)]
     cands = X[np.sort(np.unique(np.round(X, DECIMALS), axis=0, return_index=True)[1])]
     cands = cands[~rows_in(cands, at_mid)]
+    if ctx.candidates is not None:
+        cands = cands[rows_in(cands, open_at(ctx, len(ctx.fidelities) - 2)[1])]
     m = min(n, MID_FIRST - started)
-    if started < MID_SPREAD or len(pairs[0]) < 2:  # no model of the gap yet
-        return cands[farthest(cands, at_mid, m, rng)]
+    if started < MID_SPREAD or len(pairs[0]) < 2:  # no model of the gap yet: spread, up to MID_SPREAD
+        return cands[farthest(cands, at_mid, min(m, max(MID_SPREAD - started, 1)), rng)]
     return cands[np.argsort(-log_ei(cheap.predict(cands), cheap.predict_std(cands), best_paired(pairs, k)),
                             kind="stable")[:m]]
 
@@ -169,8 +206,8 @@ def _open_at(ctx: ProposalContext, value: float) -> np.ndarray:
     return ctx.open_runs[np.isclose(ctx.pending_fid, value)]
 
 
-def _proposal(ctx: ProposalContext, W: np.ndarray, fidelity: str) -> Proposal:
-    return Proposal(W, [fidelity] * len(W), ctx.surrogate.predict(W) if ctx.surrogate else np.full(len(W), np.nan))
+def _proposal(ctx: ProposalContext, W: np.ndarray, fidelity: str, reason: str) -> Proposal:
+    return Proposal(W, [fidelity] * len(W), predicted(ctx, W), reason=reason)
 
 
 def _ranked(cands: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

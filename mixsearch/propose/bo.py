@@ -3,7 +3,8 @@
 The study's fitted GP (gp for bo, mfgp for mfbo) is used when it is the chosen surrogate; otherwise
 each fits its own.
 
-- bo: batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
+- bo: a space-filling design (Sobol points on the simplex) for the first INITIAL target runs,
+  then batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
   equality constraint and the per-domain bounds box bounds.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
   AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
@@ -11,6 +12,9 @@ each fits its own.
   the recommendation is the posterior-mean optimum at the target. A cheap fidelity whose rank
   correlation with the target, measured on mixtures run at both, is poor is not proposed (all
   poor: plain bo at the target).
+
+With a finite candidate set (ctx.candidates) both score its open candidates (LogEI; the
+multi-fidelity acquisition at each open fidelity) instead of optimising over the simplex.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from mixsearch.recipe_search import Sampling
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
 from mixsearch.propose.fidelities import useful
+from mixsearch.propose.finite import at_target, design, log_ei, open_at
 from mixsearch.surrogate.gp import DTYPE, GPSurrogate, MultiFidelityGPSurrogate
 
 RESTARTS = 4
@@ -34,6 +39,7 @@ FIXED_COST = 0.005  # per-run overhead, in target-run units
 CANDIDATE_SET = 500
 MAXITER = 25  # SLSQP iterations per restart: MF acquisition values are costly
 KG_FANTASIES = 32
+INITIAL = 5  # target runs of the space-filling design before a GP ranks mixtures
 
 
 def _simplex(d: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
@@ -69,13 +75,19 @@ def _box(space: Space, fid: tuple[float, float] | None = None) -> torch.Tensor:
 
 
 @register("bo")
-def bo(ctx: ProposalContext, n: int) -> Proposal:
+def bo(ctx: ProposalContext, n: int, reason: str = "") -> Proposal:
     from botorch.acquisition.logei import qLogNoisyExpectedImprovement
     from botorch.optim import optimize_acqf
 
-    gp = ctx.surrogate if type(ctx.surrogate) is GPSurrogate else GPSurrogate(ctx.seed).fit(ctx.data)
-    torch.manual_seed(ctx.seed)
     target = ctx.data.target_only()
+    if len(target) < INITIAL:  # the design: space-filling, not the order a random search would take
+        return at_target(ctx, design(ctx, n, len(target)), reason)
+    gp = ctx.surrogate if type(ctx.surrogate) is GPSurrogate else GPSurrogate(ctx.seed).fit(ctx.data)
+    if ctx.candidates is not None:
+        _, X = open_at(ctx, len(ctx.fidelities) - 1)
+        order = np.argsort(-log_ei(gp.predict(X), gp.predict_std(X), float(target.y.min())), kind="stable")
+        return at_target(replace(ctx, surrogate=gp), X[order[:n]], reason)
+    torch.manual_seed(ctx.seed)
     acq = qLogNoisyExpectedImprovement(gp.model, X_baseline=torch.as_tensor(target.X, dtype=DTYPE),
                                        prune_baseline=True, X_pending=_pending(ctx, fidelity=False))
     with warnings.catch_warnings():
@@ -83,7 +95,8 @@ def bo(ctx: ProposalContext, n: int) -> Proposal:
         cand, _ = optimize_acqf(acq, bounds=_box(ctx.space), q=n, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
                                 equality_constraints=_simplex(ctx.space.dim),
                                 ic_generator=_initial_conditions(ctx.space, ctx.seed))
-    return finish(replace(ctx, surrogate=gp), list(cand.detach().numpy()), n)
+    prop = finish(replace(ctx, surrogate=gp), list(cand.detach().numpy()), n)
+    return replace(prop, reason=reason)
 
 
 def recommend(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
@@ -108,11 +121,17 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     from botorch.optim import optimize_acqf_mixed
 
     mf = ctx.surrogate if isinstance(ctx.surrogate, MultiFidelityGPSurrogate) else MultiFidelityGPSurrogate(ctx.seed)
-    if len(ctx.fidelities) < 2 or not mf.applicable(ctx.data):
-        return bo(ctx, n)  # one fidelity (so far): plain BO at the target
+    if len(ctx.fidelities) < 2 or len(ctx.data.target_only()) < INITIAL:
+        return bo(ctx, n)  # one fidelity, or the target's design first
+    if not mf.applicable(ctx.data):  # no run at a cheap fidelity yet: the cheapest's design
+        low = ctx.fidelities[0]
+        W = design(replace(ctx, fidelities=[low]), n, int(np.isclose(ctx.data.fidelities, low.value).sum()))
+        return Proposal(W, [low.name] * len(W), np.full(len(W), np.nan),
+                        reason="a first run at the cheapest fidelity, for the multi-fidelity model")
     values = useful(ctx.data, [f.value for f in ctx.fidelities])
     if len(values) < 2:  # the cheap fidelities rank the target poorly (measured): BO at the target
-        return bo(ctx if type(ctx.surrogate) is GPSurrogate else replace(ctx, surrogate=None), n)
+        return bo(ctx if type(ctx.surrogate) is GPSurrogate else replace(ctx, surrogate=None), n,
+                  "every cheap fidelity ranks the target poorly on the mixtures run at both: target runs only")
     if mf is not ctx.surrogate:
         mf.fit(ctx.data)
     torch.manual_seed(ctx.seed)
@@ -120,10 +139,13 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
     utility = InverseCostWeightedUtility(
         cost_model=AffineFidelityCostModel(fidelity_weights={d: 1.0}, fixed_cost=FIXED_COST))
     rng = np.random.default_rng(ctx.seed)
-    cset = sample(ctx.space, CANDIDATE_SET, ctx.cfg.sampling, rng, method="uniform", rounded=False)
+    cset = (open_at(ctx, len(ctx.fidelities) - 1)[1] if ctx.candidates is not None
+            else sample(ctx.space, CANDIDATE_SET, ctx.cfg.sampling, rng, method="uniform", rounded=False))
     cset = torch.as_tensor(np.hstack([cset, np.ones((len(cset), 1))]), dtype=DTYPE)
     acq = _mf_acquisition(ctx.cfg.mf_acquisition, mf, cset, utility, d, ctx.space)
     acq.set_X_pending(_pending(ctx, fidelity=True))
+    if ctx.candidates is not None:
+        return _mf_on_candidates(ctx, mf, acq, values, n)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
@@ -145,6 +167,29 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
         fids = np.concatenate([fids, np.ones(len(more.W))])
     return Proposal(W, [names[min(values, key=lambda v: abs(v - f))] for f in fids], mf.predict(W),
                     recommendation=recommend(mf, ctx.space))
+
+
+def _mf_on_candidates(ctx: ProposalContext, mf: MultiFidelityGPSurrogate, acq, values: list[float],
+                      n: int) -> Proposal:
+    """The n open (candidate, fidelity) cells of highest acquisition value, at the fidelities in
+    use; the recommendation is the candidate of best posterior mean at the target."""
+    scored = []  # (value, candidate index, fidelity position)
+    for j, level in enumerate(ctx.fidelities):
+        if not any(np.isclose(level.value, v) for v in values):
+            continue
+        idx, X = open_at(ctx, j)
+        if not len(idx):
+            continue
+        Z = torch.as_tensor(np.hstack([X, np.full((len(X), 1), level.value)]), dtype=DTYPE)[:, None, :]
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            vals = torch.cat([acq(chunk) for chunk in Z.split(256)]).numpy()
+        scored += [(float(v), int(i), j) for v, i in zip(vals, idx)]
+    top = sorted(scored, key=lambda t: -t[0])[:n]
+    W = ctx.candidates.X[[i for _, i, _ in top]].reshape(len(top), ctx.space.dim)
+    _, X = open_at(ctx, len(ctx.fidelities) - 1)
+    best = X[np.argmin(mf.predict(X))] if len(X) else None
+    return Proposal(W, [ctx.fidelities[j].name for _, _, j in top], mf.predict(W), recommendation=best)
 
 
 def _mf_acquisition(kind: str, mf: MultiFidelityGPSurrogate, cset: torch.Tensor, utility, d: int, space: Space):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
@@ -11,6 +12,7 @@ from scipy.optimize import minimize
 from mixsearch.mixtures import DECIMALS, diverse, kl_to, sample
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 
+REGMIX_SHARE = 0.1  # of the budget, spent on RegMix's batch at the cheapest fidelity
 ROUNDING_MARGIN = 2 * 10**-DECIMALS  # per domain: rounding may move a pick this much
 
 
@@ -112,6 +114,24 @@ def finish(ctx: ProposalContext, picks: list[np.ndarray], n: int,
 
 @register("regmix")
 def regmix(ctx: ProposalContext, n: int) -> Proposal:
+    """RegMix; with several fidelities and a budget, first its batch at the cheapest (a
+    REGMIX_SHARE of the budget, at most MAX_CHEAP runs), whose results the surrogate regresses as
+    if they were the target's."""
+    from mixsearch.propose.evidence import MAX_CHEAP
+    from mixsearch.propose.finite import at_target, design, open_at
+
+    low = ctx.fidelities[0]
+    if len(ctx.fidelities) > 1 and ctx.budget is not None and (ctx.candidates is None or len(ctx.candidates.at(0))):
+        done = int(np.isclose(ctx.data.fidelities, low.value).sum())
+        planned = min(MAX_CHEAP, int(REGMIX_SHARE * ctx.budget / low.value))
+        if done < planned:
+            W = design(replace(ctx, fidelities=[low]), min(n, planned - done), done)
+            return Proposal(W, [low.name] * len(W), np.full(len(W), np.nan))
+    if ctx.surrogate is None:  # nothing to regress yet: a space-filling design at the target
+        return at_target(ctx, design(ctx, n, len(ctx.data.target_only())))
+    if ctx.candidates is not None:
+        _, X = open_at(ctx, len(ctx.fidelities) - 1)
+        return at_target(ctx, X[np.argsort(score(ctx, X), kind="stable")[:n]])
     cands, order = _candidates(ctx)
     return finish(ctx, _regmix(cands, order, n, ctx.cfg.top_k, ctx.seed), n, (cands, order), completed=True)
 

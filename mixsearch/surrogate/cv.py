@@ -53,7 +53,8 @@ class CVScore:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "spearman": self.spearman, "mae": self.mae, "fit_seconds": self.fit_seconds,
-                "folds": self.folds, "skipped": self.skipped, "beats_chance": self.beats_chance}
+                "folds": self.folds, "skipped": self.skipped, "candidates": self.candidates,
+                "beats_chance": self.beats_chance}
 
 
 class OverBudget(Exception):

@@ -67,7 +67,7 @@ def _score(d: object) -> CVScore:
     if (predicted is None) != (actual is None) or (predicted is not None and len(predicted) != len(actual)):
         raise ValueError("out-of-fold predictions and actual values do not pair up")
     return CVScore(d["name"], _number(d.get("spearman")), _number(d.get("mae")), _number(d.get("fit_seconds")),
-                   int(_number(d.get("folds"))), skipped, predicted, actual)
+                   int(_number(d.get("folds"))), skipped, predicted, actual, int(_number(d.get("candidates", 1))))
 
 
 def _summary(data: object) -> dict:
