@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -36,12 +37,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _of_cluster(args: list[str], port: int) -> bool:
+    return any(a.startswith("--gcs-address=") and a.endswith(f":{port}") or a == f"--gcs_server_port={port}"
+               for a in args)
+
+
+def _stop(port: int) -> None:
+    """End this cluster's processes only (`ray stop` would end every Ray on the machine)."""
+    procs = [p for p in psutil.process_iter(["cmdline"]) if _of_cluster(p.info["cmdline"] or [], port)]
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            p.kill()
+    psutil.wait_procs(procs, timeout=60)
+
+
 def _raylets(port: int) -> set[int]:
     """The raylets of the cluster whose GCS listens on `port`."""
     found = set()
     for p in psutil.process_iter(["name", "cmdline"]):
         args = p.info["cmdline"] or []
-        if p.info["name"] == "raylet" and any(a.startswith("--gcs-address=") and a.endswith(f":{port}") for a in args):
+        if p.info["name"] == "raylet" and _of_cluster(args, port):
             found.add(p.pid)
     return found
 
@@ -65,7 +80,7 @@ def _two_nodes(head_cpus: int) -> Iterator[Cluster]:
         (second,) = _raylets(port) - head
         yield Cluster(address, second)
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=180)
+        _stop(port)
 
 
 @pytest.fixture
