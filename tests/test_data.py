@@ -167,3 +167,15 @@ def test_fetch_removes_what_a_killed_fetch_left(recipe_dict):
     with scratch_dir(raw, "live") as live:
         assert fetch_all(parse_recipe(recipe_dict, "r")) == {}
         assert live.exists() and not dead.exists() and not dead.with_name(dead.name + LOCK).exists()
+
+
+@pytest.mark.parametrize("text", ["[1, 2, 3]", "{}", '{"shards": [{"path": "x"}]}', "not json {",
+                                  '{"shards": [], "train_tokens": "many", "val_tokens": 1, "max_id": 3}'])
+def test_a_damaged_token_index_is_made_again_with_a_warning(recipe_dict, capsys, text):
+    first = prep.prepare(_recipe(recipe_dict))
+    index = Path(first.domains["news"].index)
+    index.write_text(text)
+    capsys.readouterr()
+    again = prep.prepare(_recipe(recipe_dict))
+    assert f"warning: {index}: " in capsys.readouterr().err
+    assert again == first and len(again.domains["news"].train()) == first.domains["news"].train_tokens

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from mixsearch.data.scratch import remove_abandoned, scratch_dir
-from mixsearch.data.shards import INDEX, Shard, TokenView, read_index, shard_of_file, write_index
+from mixsearch.data.shards import INDEX, Shard, TokenView, load_index, read_index, shard_of_file, write_index
 from mixsearch.data.sources import DecodeStats, effective_source, source_files
 from mixsearch.data.stream import ProgressFn, plan, tokenize_all
 from mixsearch.data.tokenizer import recipe_tokenizer
@@ -127,13 +127,14 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, co
     key = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
                        "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only, "format": FORMAT})
     final = cache / "tokens" / f"{domain.name}-{key}"
-    if not (final / INDEX).exists():
+    if load_index(final / INDEX) is None:  # none yet, or a damaged one (warned): made (again)
+        damaged = (final / INDEX).exists()
         with scratch_dir(final.parent, final.name) as tmp:
             stats = DecodeStats()
             shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
             write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
                                                       "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
-            if not (final / INDEX).exists():  # else another prepare made the same tokens meanwhile
+            if damaged or not (final / INDEX).exists():  # else another prepare made them meanwhile
                 if final.exists():
                     shutil.rmtree(final)
                 os.replace(tmp, final)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixsearch.paths import write_atomic
+from mixsearch.paths import read_cached, write_atomic
 
 INDEX = "index.json"
 
@@ -91,6 +91,24 @@ def write_index(folder: Path, shards: list[Shard], train_tokens: int, val_tokens
 def read_index(path: str | Path) -> tuple[list[Shard], dict]:
     """(shards with absolute paths, the whole index)."""
     path = Path(path)
-    index = json.loads(path.read_text())
+    return _parsed(path, json.loads(path.read_text()))
+
+
+def load_index(path: Path) -> tuple[list[Shard], dict] | None:
+    """`read_index` of a cache entry, or None when it has none; an index that is unreadable or of the
+    wrong shape is None too, with a one-line warning (the entry is then made again)."""
+    return read_cached(path, lambda doc: _parsed(path, doc))
+
+
+def _parsed(path: Path, index: object) -> tuple[list[Shard], dict]:
+    if not isinstance(index, dict) or not isinstance(index.get("shards"), list):
+        raise ValueError("not a token index (no list of shards)")
+    for key in ("train_tokens", "val_tokens", "max_id"):
+        if key in index and (isinstance(index[key], bool) or not isinstance(index[key], int)):
+            raise ValueError(f"{key} is not a whole number")
     shards = [Shard(**{**s, "path": str(path.parent / s["path"])}) for s in index["shards"]]
+    for s in shards:
+        if isinstance(s.tokens, bool) or not isinstance(s.tokens, int) or s.tokens < 0 \
+                or not isinstance(s.offset, int) or s.dtype not in ("uint16", "uint32"):
+            raise ValueError(f"shard {s.path}: tokens, offset or dtype of the wrong kind")
     return shards, index
