@@ -132,7 +132,8 @@ class Modelling:
                            fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
                            fitted.data.target_only().X, fitted.runs_key)
         lo, hi = sorted(user_sign(self.signs[0], rec.interval))
-        rec = replace(rec, predicted=float(user_sign(self.signs[0], rec.predicted)), interval=(lo, hi))
+        rec = replace(rec, predicted=float(user_sign(self.signs[0], rec.predicted)), interval=(lo, hi),
+                      trusted=cv.beats_chance)
         known = answer.find(self.store.root, rec.id)
         if known is not None and known.stability is not None:
             rec = replace(rec, stability=known.stability)

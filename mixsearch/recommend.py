@@ -50,6 +50,13 @@ class Recommendation:
     id: str = ""  # identifies surrogate, runs and mixture: the same fit gives the same id
     created: str = ""  # ISO time the id was first recorded
     stability: Stability | None = None  # bootstrap of the fit: weight ranges, P(beats baselines)
+    trusted: bool = True  # its surrogate ranks held-out runs better than chance (see surrogate.cv)
+
+    @property
+    def distrust(self) -> str:
+        """Why the recommendation is not to be trusted ("" when it is)."""
+        return "" if self.trusted else (f"the {self.surrogate} surrogate does not rank held-out runs better "
+                                        "than chance: this is not a trusted answer")
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -38,6 +38,8 @@ def _recommendation(rec: Recommendation, names: list[str], label: str) -> list[s
     parts = [f"<p><b>{html.escape(label)}</b> {html.escape(rec.id)} (the {html.escape(rec.surrogate)} surrogate's "
              f"optimum on {rec.runs} runs, {html.escape(rec.created)}): predicted objective <b>{rec.predicted:.4f}</b>, "
              f"95% interval for one run [{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
+    if rec.distrust:
+        parts.append(f"<p><b>warning:</b> {html.escape(rec.distrust)}.</p>")
     head = ["domain", "weight"] + (["range (10-90% of bootstrap optima)"] if stab else [])
     parts.append(_table(head, [[n, f"{rec.mixture[n]:.3f}"] + ([f"{stab.low[n]:.2f}-{stab.high[n]:.2f}"] if stab
                                                                else []) for n in names]))

@@ -129,3 +129,16 @@ def test_auto_without_a_surrogate_that_beats_chance_explores(tmp_path, world):
     space, X, y = world  # the same law with structure: trusted
     score = cross_validate("gp", TrainSet(X, y), 5, 0)
     assert score.beats_chance and score.spearman > chance_bound(len(X))
+
+
+def test_a_recommendation_from_a_model_that_does_not_beat_chance_is_marked_untrusted(tmp_path, capsys):
+    from mixsearch.ui.tables import recommendation_table
+
+    W = np.random.default_rng(0).dirichlet(np.ones(3), 24)
+    noise = np.random.default_rng(5).normal(0.5, 0.1, len(W))  # unrelated to the mixture
+    study = fit_only_study(tmp_path, noise, W, "maximize")
+    rec = study.recommend(study.fit("lightgbm"), stability=False)
+    assert not rec.trusted and "does not rank held-out runs better than chance" in rec.distrust
+    assert rec.to_dict()["trusted"] is False
+    table = recommendation_table(rec, list(rec.mixture))
+    assert "not a trusted answer" in str(table.caption)

@@ -69,6 +69,7 @@ def recommendation_table(rec: Recommendation, names: list[str], label: str = "")
         beats = ", ".join(f"{k} {p:.0%}" for k, p in stab.p_beats.items())
         caption = (f"range: {RANGE[0]}-{RANGE[1]}% of the optima of {stab.replicates} refits on resampled runs "
                    f"(median L1 {stab.median_l1:.2f} from this one); P(better than) under the model: {beats}")
+    caption = "\n".join(x for x in (f"warning: {rec.distrust}" if rec.distrust else "", caption) if x) or None
     table = Table(title=f"recommended mixture{label} {rec.id}: the {rec.surrogate} surrogate's optimum "
                         f"({rec.runs} runs, {rec.created})", caption=caption)
     table.add_column("")
