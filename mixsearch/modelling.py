@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -10,6 +12,7 @@ import pandas as pd
 
 from mixsearch.errors import UserError
 from mixsearch.objectives import objective_weights, user_sign
+from mixsearch.paths import read_cached, write_atomic
 from mixsearch.store import LOSS, weights_matrix
 
 if TYPE_CHECKING:
@@ -177,4 +180,24 @@ class Modelling:
         if prop.recommendation is not None:
             df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
         df.attrs["reason"] = prop.reason
+        save_last_proposal(self.store.root, method, prop.fidelity, prop.reason)
         return df
+
+
+LAST_PROPOSAL = "proposal.json"
+
+
+def save_last_proposal(root: Path, method: str, fidelities: list[str], reason: str) -> None:
+    """What the latest proposal did and why (the caller holds the study lock): `status` shows it."""
+    doc = {"method": method, "fidelities": sorted(set(fidelities)), "reason": reason or None}
+    write_atomic(root / LAST_PROPOSAL, json.dumps(doc))
+
+
+def last_proposal(root: Path) -> dict | None:
+    """The latest proposal's method, fidelities and reason (None without one; a damaged file warns)."""
+    def parse(doc: object) -> dict:
+        if not isinstance(doc, dict) or not isinstance(doc.get("method"), str) \
+                or not isinstance(doc.get("reason"), (str, type(None))) or not isinstance(doc.get("fidelities"), list):
+            raise ValueError("not a proposal record")
+        return doc
+    return read_cached(root / LAST_PROPOSAL, parse)

@@ -17,6 +17,7 @@ from mixsearch.recommend import load as load_recommendation
 from mixsearch.study import Study
 from mixsearch.surrogate import fitstore
 from mixsearch import answer
+from mixsearch.modelling import LAST_PROPOSAL, last_proposal
 from mixsearch.answer import validation as load_validation
 from tests.conftest import cli, write_recipe
 from tests.test_fitonly import fit_only_recipe, write_pool
@@ -90,6 +91,9 @@ def test_other_study_files_of_the_wrong_shape_are_ignored_with_a_warning(tmp_pat
         (root / name).write_bytes(text.encode("utf-8", "surrogateescape"))
         assert load(root) is None
         assert f"warning: {root / name}: " in capsys.readouterr().err
+    (root / LAST_PROPOSAL).write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert last_proposal(root) is None
+    assert f"warning: {root / LAST_PROPOSAL}: " in capsys.readouterr().err
     (root / answer.HISTORY).write_bytes(text.encode("utf-8", "surrogateescape"))
     assert answer.history(root) == []
     assert f"warning: {root / answer.HISTORY}: " in capsys.readouterr().err

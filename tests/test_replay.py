@@ -76,6 +76,8 @@ def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
     assert [r["strategy"] for r in rep["summary"]] == ["random", "mf-bo"] and (tmp_path / "r.png").exists()
     ar = json.loads(cli("propose", str(recipe), "--method", "mfar", "--n", "2", "--json", cwd=tmp_path).stdout)
     why = ar["reason"]  # the evidence decides whether small runs pay, and the output says so
+    shown = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)["last_proposal"]
+    assert shown["method"] == "mfar" and shown["reason"] == why  # and status says so later
     assert why.startswith("small (cost ") and ("does not pay" in why or " pays:" in why)
     if "does not pay" in why:
         assert [p["fidelity"] for p in ar["proposals"]] == ["full", "full"]

@@ -139,10 +139,13 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     warn_unreadable(study)
     pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     fitted = _stored_fit(study)
+    from mixsearch.modelling import last_proposal
+
+    proposal = last_proposal(study.store.root)
     if as_json:
         emit_json({**documents.answer_json(state, str(recipe)), "study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
                    "failures": failures, "pareto": pareto, "surrogate": fitted, "spent": used.to_dict(), "budget": r.budget.model_dump(),
-                   "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
+                   "last_proposal": proposal, "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
                    "best": documents.best_json(best, r.domain_names, rec)})
         return
     show_recommendation(state, r.domain_names, str(recipe))
@@ -159,6 +162,9 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     if fitted:
         out.print(f"surrogate: {fitted['chosen']} fitted on {fitted['runs']} runs "
                   f"({'current' if fitted['current'] else 'stale: runs finished since; fit/propose refit it'})")
+    if proposal and proposal.get("reason"):
+        out.print(f"last proposal ({proposal['method']}, {', '.join(proposal['fidelities'])}): {proposal['reason']}",
+                  markup=False, highlight=False)
     for f in failures:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
     if pareto:
