@@ -59,7 +59,7 @@ def make_corpus(root: Path, mb: int) -> tuple[int, Path]:
 def measure_prepare(root: Path, cores: int) -> float:
     """Seconds for mixsearch to prepare the corpus with `cores` tokenizer processes."""
     from mixsearch.data.prepare import PrepareOptions, prepare
-    from mixsearch.recipe import parse_recipe
+    from mixsearch.recipe.schema import parse_recipe
 
     recipe = parse_recipe({
         "study": "bench", "tokenizer": {"kind": "file", "path": str(root / "tokenizer.json")},

@@ -29,7 +29,7 @@ from mixsearch import schedule
 from mixsearch.data.prepare import PreparedData
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_ensemble
-from mixsearch.recipe_proxy import Model, Resources, Train
+from mixsearch.recipe.proxy import Model, Resources, Train
 
 from run import print_table, stdlib_data  # noqa: E402  (benchmarks/ is the script's directory)
 

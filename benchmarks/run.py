@@ -30,8 +30,8 @@ from mixsearch import schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_proxy
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_proxy import Model, Resources, Train
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.proxy import Model, Resources, Train
 
 CPUS = os.cpu_count() or 1
 

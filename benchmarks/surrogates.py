@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recipe.search import Sampling, Search
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import spearman

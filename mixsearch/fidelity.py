@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mixsearch.recipe_proxy import Model, Train
+from mixsearch.recipe.proxy import Model, Train
 
 
 def model_params(model: Model, vocab_size: int) -> int:

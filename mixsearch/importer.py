@@ -20,8 +20,8 @@ import pyarrow as pa
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
 from mixsearch.objectives import OBJ, objective_value
-from mixsearch.recipe import Objective
-from mixsearch.recipe_base import BIG
+from mixsearch.recipe.schema import Objective
+from mixsearch.recipe.base import BIG
 from mixsearch.store import LOSS, METRIC, STATUSES, WEIGHT, now
 from mixsearch.study import Study
 

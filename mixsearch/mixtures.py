@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixsearch.errors import UserError
-from mixsearch.recipe import Recipe
-from mixsearch.recipe_search import Bounds, Sampling
+from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.search import Bounds, Sampling
 
 DECIMALS = 4
 TOL = 1e-9

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.recipe import Objective
+from mixsearch.recipe.schema import Objective
 from mixsearch.store import LOSS
 
 OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study

@@ -30,7 +30,7 @@ from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.paths import read_cached
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
-from mixsearch.recipe import Search
+from mixsearch.recipe.schema import Search
 from mixsearch.stability import Stability
 from mixsearch.surrogate.base import Surrogate
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from mixsearch.mixtures import Space, project
 from mixsearch.propose import Candidates, FidelityLevel, ProposalContext, propose
-from mixsearch.recipe_search import Search
+from mixsearch.recipe.search import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
 

@@ -12,7 +12,7 @@ from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
 from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
-from mixsearch.recipe_proxy import Resources
+from mixsearch.recipe.proxy import Resources
 from mixsearch.workers import Pool
 
 __all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module

@@ -14,7 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mixsearch.mixtures import Space
-    from mixsearch.recipe_search import Search
+    from mixsearch.recipe.search import Search
     from mixsearch.surrogate.base import TrainSet
 
 BUDGET_S = 4.0  # replicates continue while within this many seconds...

@@ -19,7 +19,7 @@ from mixsearch.hashing import stable_hash
 from mixsearch.launch import Launching
 from mixsearch.modelling import Modelling
 from mixsearch.objectives import OBJ
-from mixsearch.recipe import Recipe
+from mixsearch.recipe.schema import Recipe
 from mixsearch.store import WEIGHT, Store, now
 from mixsearch.store_schema import recipe_columns
 

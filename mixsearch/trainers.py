@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 from mixsearch.data.sources import effective_source, source_files
 from mixsearch.errors import UserError
 from mixsearch.hashing import file_hash
-from mixsearch.recipe import Recipe
-from mixsearch.recipe_proxy import Trainer
+from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.proxy import Trainer
 from mixsearch.store import LOSS
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import pytest
 from mixsearch import answer
 from mixsearch import validate as va
 from mixsearch.lock import StudyLock
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recommend import Recommendation
 from mixsearch.report import best_so_far, write_report
 from mixsearch.study import Study

@@ -12,7 +12,7 @@ import pytest
 
 from mixsearch.importer import ImportOptions, import_table
 from mixsearch.lock import StudyLock
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recommend import load as load_recommendation
 from mixsearch.study import Study
 from mixsearch.surrogate import fitstore

@@ -141,7 +141,7 @@ def test_json_of_fetch_and_replay_and_help_lists_every_method(recipe_dict, tmp_p
     replay = cli("replay", "--strategies", "random,regmix", "--seeds", "1", "--domains", "2", "--pool", "20",
                  "--budget", "3", "--json", cwd=tmp_path)
     assert {row["strategy"] for row in json.loads(replay.stdout)["summary"]} == {"random", "regmix"}
-    from mixsearch.recipe import Search
+    from mixsearch.recipe.schema import Search
 
     help_text = " ".join(cli("propose", "--help", cwd=tmp_path).stdout.split())
     for method in Search.model_fields["proposer"].annotation.__args__:

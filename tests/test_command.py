@@ -15,7 +15,7 @@ import pytest
 from mixsearch.budget import Budget, spent
 from mixsearch.errors import UserError
 from mixsearch.proxy.logtail import LOG_CAP
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.runlogs import run_logs
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe

@@ -19,7 +19,7 @@ from mixsearch.data.sampler import MixtureSampler, Prefetcher, eval_windows
 from mixsearch.data.scratch import LOCK, PREFIX, scratch_dir
 from mixsearch.data.tokenizer import BPETokenizer, ByteTokenizer
 from mixsearch.errors import UserError
-from mixsearch.recipe import Domain, parse_recipe
+from mixsearch.recipe.schema import Domain, parse_recipe
 
 
 def _recipe(d: dict):

@@ -11,7 +11,7 @@ import pytest
 from mixsearch.data.prepare import prepare
 from mixsearch.data.sources import DecodeStats
 from mixsearch.errors import UserError
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from tests.conftest import cli, write_recipe
 
 

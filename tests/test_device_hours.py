@@ -17,7 +17,7 @@ import json, os, sys
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # single-machine mode, as the commands start Ray
 import ray
 from mixsearch.budget import spent
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import typer
 import yaml
 
 from mixsearch.cli import app
-from mixsearch.recipe import Recipe, parse_recipe
+from mixsearch.recipe.schema import Recipe, parse_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", ROOT / "benchmarks" / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from mixsearch import schedule
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
 from tests.test_store_safety import in_process

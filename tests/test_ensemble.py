@@ -11,8 +11,8 @@ from mixsearch.proxy import batched, compiled, sizing
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_proxy import Model, Train
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.proxy import Model, Train
 
 MIXES = [{"code": 0.6, "docs": 0.3, "news": 0.1}, {"code": 0.1, "docs": 0.8, "news": 0.1},
          {"code": 0.3, "docs": 0.3, "news": 0.4}]

@@ -16,7 +16,7 @@ import pytest
 
 from mixsearch.data.fetch import MANIFEST, fetch_all
 from mixsearch.errors import UserError
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 

@@ -10,7 +10,7 @@ import pytest
 
 from mixsearch.errors import UserError
 from mixsearch.importer import ImportOptions, import_table
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select

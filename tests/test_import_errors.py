@@ -8,7 +8,7 @@ import pytest
 
 from mixsearch.errors import UserError
 from mixsearch.importer import ImportOptions, import_table, parse_mapping
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from mixsearch.proxy.logtail import LOG_CAP
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
 

@@ -10,7 +10,7 @@ from mixsearch.mixtures import Space
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.propose.autoregressive import MID_FIRST, steps_to_target
 from mixsearch.propose.evidence import plan
-from mixsearch.recipe import Search
+from mixsearch.recipe.schema import Search
 from mixsearch.replay import Pool, band, replay
 from mixsearch.surrogate.base import TrainSet
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from mixsearch import mixtures
 from mixsearch.errors import UserError
 from mixsearch.mixtures import Space, build_space, finalize, project, sample
-from mixsearch.recipe import Recipe
-from mixsearch.recipe_search import Sampling
+from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.search import Sampling
 
 
 @st.composite

@@ -10,7 +10,7 @@ import pytest
 
 from mixsearch.errors import UserError
 from mixsearch.importer import import_runs
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
 

@@ -19,7 +19,7 @@ import pytest
 from mixsearch.data import prepare as prep
 from mixsearch.data.scratch import LOCK, PREFIX, remove_abandoned, scratch_dir
 from mixsearch.data.workpool import WorkerDied, ordered_map
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from tests.conftest import STDLIB, base_recipe, cli, write_recipe
 
 HANG_GUARD_S = 300  # a prepare of a few MB on a busy machine
@@ -28,7 +28,7 @@ EXIT_GUARD_S = 120  # workers ending after their parent
 SCRIPT = """
 import json, sys
 from mixsearch.data import prepare as prep, stream
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 
 if __name__ == "__main__":
     stream.SHARD_BYTES = int(sys.argv[2])

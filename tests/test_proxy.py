@@ -10,8 +10,8 @@ from mixsearch.proxy.batched import stack_members
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, lr_at, train_proxy
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_proxy import Model, Train
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.proxy import Model, Train
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mixsearch.errors import UserError
-from mixsearch.recipe import load_recipe, parse_recipe_text
+from mixsearch.recipe.schema import load_recipe, parse_recipe_text
 from tests.conftest import write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,8 +16,8 @@ from mixsearch import noise
 from mixsearch import validate as va
 from mixsearch.mixtures import Space, build_space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.search import Sampling, Search
 from mixsearch.recommend import recommend, trust_radius
 from mixsearch.store import WEIGHT
 from mixsearch.study import Study

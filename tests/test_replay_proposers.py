@@ -12,7 +12,7 @@ import numpy as np
 from mixsearch.mixtures import Space
 from mixsearch.propose import PROPOSERS, FidelityLevel, ProposalContext, propose
 from mixsearch.propose.evidence import lower_bound, plan
-from mixsearch.recipe import Search
+from mixsearch.recipe.schema import Search
 from mixsearch.replay import Pool, cost_key, replay, synthetic_pool
 from mixsearch.surrogate.base import TrainSet
 from tests.conftest import cli

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from mixsearch.hashing import stable_hash
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 
 TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"

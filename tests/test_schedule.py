@@ -11,8 +11,8 @@ import pytest
 from mixsearch import schedule
 from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec, train_proxy
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_proxy import Resources
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.proxy import Resources
 from mixsearch.study import Study
 
 

@@ -17,8 +17,8 @@ import pytest
 from mixsearch import schedule, signals
 from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_proxy import Resources
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.proxy import Resources
 from mixsearch.store import Store
 from mixsearch.workers import Pool
 from tests.conftest import write_recipe

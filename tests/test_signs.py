@@ -12,8 +12,8 @@ import pytest
 from mixsearch.importer import import_runs
 from mixsearch.mixtures import Space, sample
 from mixsearch.objectives import user_sign
-from mixsearch.recipe import parse_recipe
-from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.recipe.search import Sampling, Search
 from mixsearch.recommend import optimum
 from mixsearch.study import Study
 from mixsearch.surrogate import make_surrogate

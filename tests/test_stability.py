@@ -7,7 +7,7 @@ from threadpoolctl import threadpool_limits
 
 from mixsearch import noise
 from mixsearch.mixtures import Space, sample
-from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recipe.search import Sampling, Search
 from mixsearch.recommend import recommend
 from mixsearch.stability import UNSTABLE_L1, Stability, bootstrap
 from mixsearch.surrogate import make_surrogate

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from mixsearch.recipe_proxy import Model
+from mixsearch.recipe.proxy import Model
 from mixsearch.fidelity import model_params
 
 HEAVY = ("torch", "scipy", "ray", "botorch", "gpytorch", "lightgbm", "matplotlib", "sklearn", "optuna")

@@ -97,7 +97,7 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
 
     from mixsearch import schedule
     from mixsearch.importer import import_runs
-    from mixsearch.recipe import parse_recipe
+    from mixsearch.recipe.schema import parse_recipe
     from mixsearch.study import Study
 
     monkeypatch.setattr(schedule, "connect", lambda *a, **k: None)

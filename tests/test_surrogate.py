@@ -7,7 +7,7 @@ import pytest
 
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
-from mixsearch.recipe_search import Sampling, Search
+from mixsearch.recipe.search import Sampling, Search
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import cross_validate, select

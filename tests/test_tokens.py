@@ -12,7 +12,7 @@ from mixsearch.data import stream
 from mixsearch.data.prepare import PrepareOptions
 from mixsearch.data.sampler import MixtureSampler
 from mixsearch.errors import UserError
-from mixsearch.recipe import parse_recipe
+from mixsearch.recipe.schema import parse_recipe
 
 
 def _all_tokens(dt) -> np.ndarray:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mixsearch.recipe import load_recipe
+from mixsearch.recipe.schema import load_recipe
 from mixsearch.ui.output import err
 
 if TYPE_CHECKING:

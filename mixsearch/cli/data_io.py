@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, print_domain,
                                   warn_unreadable, warning_unreadable)
-from mixsearch.recipe import load_recipe
+from mixsearch.recipe.schema import load_recipe
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import bytes_progress
 

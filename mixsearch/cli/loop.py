@@ -12,7 +12,7 @@ from rich.table import Table
 from mixsearch.cli.common import AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.paths import write_atomic
-from mixsearch.recipe import load_recipe, parse_recipe_text
+from mixsearch.recipe.schema import load_recipe, parse_recipe_text
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, sweep_callback

@@ -11,7 +11,7 @@ import typer
 from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable,
                                   warning_unreadable)
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
-from mixsearch.recipe_search import Search
+from mixsearch.recipe.search import Search
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, spinner

@@ -20,8 +20,8 @@ from pathlib import Path
 from mixsearch.data import pypi
 from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.errors import UserError
-from mixsearch.recipe import Recipe
-from mixsearch.recipe_data import Domain, Fetch
+from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.data import Domain, Fetch
 
 MANIFEST = "_fetch.json"
 ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")

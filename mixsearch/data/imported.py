@@ -6,7 +6,7 @@ from __future__ import annotations
 from mixsearch.data.prepare import DomainTokens, PreparedData
 from mixsearch.data.tokenizer import ByteTokenizer
 from mixsearch.hashing import stable_hash
-from mixsearch.recipe import Recipe
+from mixsearch.recipe.schema import Recipe
 
 UNCOUNTED = 10**15  # tokens of a domain without a count: equal shares, no epoch cap binds
 

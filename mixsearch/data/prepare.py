@@ -18,7 +18,7 @@ from mixsearch.data.tokenizer import recipe_tokenizer
 from mixsearch.data.workpool import WorkerDied
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.recipe import Domain, Recipe
+from mixsearch.recipe.schema import Domain, Recipe
 
 FORMAT = 2  # of the token cache; part of its key
 

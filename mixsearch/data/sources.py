@@ -14,8 +14,8 @@ import pyarrow.parquet as pq
 
 from mixsearch.data.fetch import MANIFEST, fetched_dir
 from mixsearch.errors import UserError
-from mixsearch.recipe import Recipe
-from mixsearch.recipe_data import Domain, Source
+from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.data import Domain, Source
 
 
 _undecodable = threading.local()

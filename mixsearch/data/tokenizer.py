@@ -13,7 +13,7 @@ import numpy as np
 from mixsearch.data.sources import effective_source, iter_documents
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.recipe import Recipe
+from mixsearch.recipe.schema import Recipe
 
 EOT_TEXT = "<|eot|>"
 EOS_NAMES = ("<|endoftext|>", "<|end_of_text|>", "</s>", "<|eot|>", "<eos>", "<|im_end|>", "[SEP]")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixsearch.mixtures import DECIMALS, Space, dedupe, diverse, finalize
-from mixsearch.recipe import Search
+from mixsearch.recipe.schema import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from mixsearch.mixtures import Space, sample
-from mixsearch.recipe_search import Sampling
+from mixsearch.recipe.search import Sampling
 from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
 from mixsearch.propose.fidelities import useful

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixsearch.mixtures import Space, sample
-from mixsearch.recipe_search import Sampling
+from mixsearch.recipe.search import Sampling
 
 
 def sobol_points(space: Space, start: int, m: int, seed: int) -> np.ndarray:

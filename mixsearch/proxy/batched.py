@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from mixsearch.proxy.model import GPT
-from mixsearch.recipe_proxy import Model
+from mixsearch.recipe.proxy import Model
 
 Params = dict[str, torch.Tensor]
 

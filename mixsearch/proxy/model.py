@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mixsearch.recipe_proxy import Model
+from mixsearch.recipe.proxy import Model
 
 
 class Attention(nn.Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from mixsearch.proxy.batched import Params
-from mixsearch.recipe_proxy import Train
+from mixsearch.recipe.proxy import Train
 
 
 def make_optimizer(p: Params, cfg: Train, device: torch.device) -> torch.optim.AdamW:

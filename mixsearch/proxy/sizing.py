@@ -16,7 +16,7 @@ import torch
 from mixsearch.proxy import batched
 from mixsearch.proxy.optim import clip_members, make_optimizer
 from mixsearch.proxy.train import _autocast, _device, _sync
-from mixsearch.recipe_proxy import Model, Train
+from mixsearch.recipe.proxy import Model, Train
 
 BYTES_PER_PARAM = 16  # fp32 weight + grad + two AdamW moments
 MARGIN = 0.8  # use at most this share of a task's GPU memory

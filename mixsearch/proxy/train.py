@@ -25,7 +25,7 @@ from mixsearch.data.sampler import MixtureSampler, Prefetcher
 from mixsearch.proxy import batched, compiled
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
-from mixsearch.recipe_proxy import Model, Train
+from mixsearch.recipe.proxy import Model, Train
 
 CHECK_EVERY = 25  # steps between divergence checks (each check syncs the device)
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import BIG, NAME_MAX, NAME_PATTERN, Int, Strict, one_as_list
+from mixsearch.recipe.base import BIG, NAME_MAX, NAME_PATTERN, Int, Strict, one_as_list
 
 
 class Source(Strict):

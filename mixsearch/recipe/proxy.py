@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import BIG, NAME_MAX, NAME_PATTERN, Int, Strict
+from mixsearch.recipe.base import BIG, NAME_MAX, NAME_PATTERN, Int, Strict
 
 
 MAX_LAYERS = 1_000  # model sizes far beyond any proxy, yet whose parameter counts fit in int64

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe_base import BIG, Int, Strict
+from mixsearch.recipe.base import BIG, Int, Strict
 
 MAX_RUNS = 100_000  # runs of one round or of a study's search settings
 MAX_CANDIDATES = 10**7

@@ -1,5 +1,5 @@
 """Recipe: the YAML file that describes a study, validated with pydantic; its sections live in
-recipe_data.py, recipe_proxy.py and recipe_search.py."""
+data.py, proxy.py and search.py beside this module."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from mixsearch.errors import UserError
-from mixsearch.recipe_base import Int, Strict
-from mixsearch.recipe_data import Data, Domain, Tokenizer
-from mixsearch.recipe_proxy import Proxy
-from mixsearch.recipe_search import Bounds, BudgetSpec, Constraints, Objective, Search
+from mixsearch.recipe.base import Int, Strict
+from mixsearch.recipe.data import Data, Domain, Tokenizer
+from mixsearch.recipe.proxy import Proxy
+from mixsearch.recipe.search import Bounds, BudgetSpec, Constraints, Objective, Search
 
 
 class Recipe(Strict):
