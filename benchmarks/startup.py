@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
-from mixsearch.store import Store  # noqa: E402
+from mixsearch.store.parts import Store  # noqa: E402
 
 REPEATS = 5
 

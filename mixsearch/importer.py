@@ -22,7 +22,7 @@ from mixsearch.hashing import stable_hash
 from mixsearch.objectives import OBJ, objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG
-from mixsearch.store import LOSS, METRIC, STATUSES, WEIGHT, now
+from mixsearch.store.parts import LOSS, METRIC, STATUSES, WEIGHT, now
 from mixsearch.study import Study
 
 SIMPLEX_TOL = 1e-3

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from mixsearch.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.objectives import OBJ, objective_value
-from mixsearch.store import LOSS, METRIC, WEIGHT, now
+from mixsearch.store.parts import LOSS, METRIC, WEIGHT, now
 
 if TYPE_CHECKING:
     from mixsearch.fidelity import FidelityConfig

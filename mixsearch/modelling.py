@@ -13,7 +13,7 @@ import pandas as pd
 from mixsearch.errors import UserError
 from mixsearch.objectives import objective_weights, user_sign
 from mixsearch.paths import read_cached, write_atomic
-from mixsearch.store import LOSS, weights_matrix
+from mixsearch.store.parts import LOSS, weights_matrix
 
 if TYPE_CHECKING:
     from mixsearch.noise import NoiseFloor

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixsearch.recipe.schema import Objective
-from mixsearch.store import LOSS
+from mixsearch.store.parts import LOSS
 
 OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 

@@ -18,7 +18,7 @@ import pandas as pd  # noqa: E402
 from mixsearch import answer, report_answer  # noqa: E402
 from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
-from mixsearch.store import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
+from mixsearch.store.parts import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.study import Study, is_validation  # noqa: E402
 from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
 

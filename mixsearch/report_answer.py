@@ -10,7 +10,7 @@ import numpy as np
 
 from mixsearch.answer import Answer
 from mixsearch.recommend import Recommendation
-from mixsearch.store import WEIGHT
+from mixsearch.store.parts import WEIGHT
 from mixsearch.study import Study
 
 

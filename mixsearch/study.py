@@ -20,8 +20,8 @@ from mixsearch.launch import Launching
 from mixsearch.modelling import Modelling
 from mixsearch.objectives import OBJ
 from mixsearch.recipe.schema import Recipe
-from mixsearch.store import WEIGHT, Store, now
-from mixsearch.store_schema import recipe_columns
+from mixsearch.store.parts import WEIGHT, Store, now
+from mixsearch.store.schema import recipe_columns
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData

@@ -13,7 +13,7 @@ from mixsearch.errors import UserError
 from mixsearch.hashing import file_hash
 from mixsearch.recipe.schema import Recipe
 from mixsearch.recipe.proxy import Trainer
-from mixsearch.store import LOSS
+from mixsearch.store.parts import LOSS
 
 if TYPE_CHECKING:
     from mixsearch.study import Study

@@ -30,7 +30,7 @@ from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
 from mixsearch.answer import VALIDATION
 from mixsearch.recommend import Recommendation
-from mixsearch.store import WEIGHT
+from mixsearch.store.parts import WEIGHT
 from mixsearch.study import VALIDATE, Study
 from mixsearch.verdict import Comparison, compare
 

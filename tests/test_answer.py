@@ -12,7 +12,7 @@ import pytest
 
 from mixsearch import answer
 from mixsearch import validate as va
-from mixsearch.lock import StudyLock
+from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recommend import Recommendation
 from mixsearch.report import best_so_far, write_report

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mixsearch.importer import ImportOptions, import_table
-from mixsearch.lock import StudyLock
+from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recommend import load as load_recommendation
 from mixsearch.study import Study
@@ -122,7 +122,7 @@ def test_status_with_damaged_study_files_warns_and_exits_0(tmp_path):
 
 
 def test_logs_show_a_curve_of_another_shape_as_stored(tmp_path):
-    from mixsearch.store import Store
+    from mixsearch.store.parts import Store
 
     recipe = write_recipe(tmp_path / "r.yaml", fit_only_recipe())
     store = Store(tmp_path / "runs", "imported")

@@ -11,7 +11,7 @@ import sys
 import pandas as pd
 import pytest
 
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 
 PROGRESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run [0-9a-f]{10} done objective=\d+\.\d{4} "

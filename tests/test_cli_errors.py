@@ -8,7 +8,7 @@ import json
 import pytest
 
 from mixsearch import __version__
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 
 

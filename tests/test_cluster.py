@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 from mixsearch.errors import EXIT_RAY
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 from tests.test_ray_failures import gated_recipe
 

@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from mixsearch.errors import LockHeld, UserError
-from mixsearch.lock import STALE_AFTER_S, StudyLock
+from mixsearch.store.lock import STALE_AFTER_S, StudyLock
 
 
 def _write_lock(root, **info) -> None:

@@ -6,7 +6,7 @@ import json
 
 from mixsearch.proxy.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 
 

@@ -16,7 +16,7 @@ import psutil
 import pytest
 
 from mixsearch.errors import EXIT_RAY
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 
 GATED = Path(__file__).parent / "trainers" / "gated.py"

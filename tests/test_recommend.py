@@ -19,7 +19,7 @@ from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.recommend import recommend, trust_radius
-from mixsearch.store import WEIGHT
+from mixsearch.store.parts import WEIGHT
 from mixsearch.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet

@@ -19,7 +19,7 @@ from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from mixsearch.workers import Pool
 from tests.conftest import write_recipe
 

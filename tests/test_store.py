@@ -8,9 +8,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mixsearch import store as store_mod
+from mixsearch.store.parts import parts as store_mod
 from mixsearch.errors import UserError
-from mixsearch.store import SCHEMA_VERSION, Store
+from mixsearch.store.parts import SCHEMA_VERSION, Store
 
 
 def _row(i: int, status: str = "pending", **extra) -> dict:

@@ -16,10 +16,10 @@ import pytest
 
 from mixsearch.errors import EXIT_LOCKED, EXIT_RUNS_FAILED, LockHeld, UserError
 from mixsearch.importer import import_runs
-from mixsearch.lock import STALE_AFTER_S, StudyLock
+from mixsearch.store.lock import STALE_AFTER_S, StudyLock
 from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.store import Store
+from mixsearch.store.parts import Store
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe
 

@@ -83,7 +83,7 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
     from dataclasses import asdict
 
     from mixsearch.importer import ImportOptions, import_table, parse_mapping
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
 
     study = open_study(recipe, runs_dir)
     opts = ImportOptions(parse_mapping(mapping or []), metrics, id_column, weights_prefix, renormalize)

@@ -42,7 +42,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     """Shared by `run` and `sweep`: lock the study, do the rounds, report; returns the exit code."""
     from mixsearch import answer
     from mixsearch.budget import Budget
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
     from mixsearch.study import shutdown
     from mixsearch.sweep import RoundReport, sweep
 
@@ -125,7 +125,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     study = open_study(recipe, runs_dir)
     from mixsearch import answer
     from mixsearch.budget import spent
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
 
     r = study.recipe
     view = study.store.runs()

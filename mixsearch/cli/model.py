@@ -27,7 +27,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch import answer
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
     from mixsearch.plotting import save_png
     from mixsearch.report import predicted_vs_actual
 
@@ -61,7 +61,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
     from mixsearch import answer
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
 
     if method not in (None, *PROPOSERS):
         raise UserError(f"unknown method '{method}' (use {', '.join(PROPOSERS)})", where="--method")
@@ -107,7 +107,7 @@ def validate_cmd(recipe: RecipeArg,
     a verdict. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch import answer
     from mixsearch import validate as va
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
     from mixsearch.recommend import load as load_recommendation
     from mixsearch.study import shutdown
 
@@ -163,7 +163,7 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
            runs_dir: RunsDir = Path("runs")) -> None:
     """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
     fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
-    from mixsearch.lock import StudyLock
+    from mixsearch.store.lock import StudyLock
     from mixsearch.report import write_report
 
     study = open_study(recipe, runs_dir)

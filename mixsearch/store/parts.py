@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
 from mixsearch.paths import naming, not_writable, writable_dir
-from mixsearch.store_schema import LOSS, METRIC, WEIGHT, build_schema, conform, with_known_columns  # noqa: F401 (LOSS, METRIC, WEIGHT re-exported)
+from mixsearch.store.schema import LOSS, METRIC, WEIGHT, build_schema, conform, with_known_columns  # noqa: F401 (LOSS, METRIC, WEIGHT re-exported)
 
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
