@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 import torch
-from mixsearch import schedule
+from mixsearch.execute import schedule
 from mixsearch.data.prepare import PreparedData
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_ensemble

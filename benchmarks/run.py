@@ -26,7 +26,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from mixsearch import schedule
+from mixsearch.execute import schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.train import RunSpec, train_proxy

@@ -30,10 +30,10 @@ class Launching:
         each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
         run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
         (validation runs included), else every open search run."""
-        from mixsearch import schedule
-        from mixsearch.proxy.command import run_command
+        from mixsearch.execute import schedule
+        from mixsearch.execute.command import run_command
         from mixsearch.proxy.train import RunSpec, train_proxy
-        from mixsearch.trainers import builtin_can_report, command_settings
+        from mixsearch.execute.trainers import builtin_can_report, command_settings
 
         todo = self.unfinished(validation=only is not None)
         if only is not None and not todo.empty:
@@ -82,7 +82,7 @@ class Launching:
     def _ensembles(self: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: float) -> list[list[RunSpec]]:
         """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
         device, `mixsearch.proxy.sizing`)."""
-        from mixsearch import schedule
+        from mixsearch.execute import schedule
         from mixsearch.proxy.sizing import auto_ensemble
 
         res = self.recipe.proxy.resources

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mixsearch.errors import UserError
-from mixsearch.proxy.logtail import dropped_note, read_tail
+from mixsearch.execute.logtail import dropped_note, read_tail
 from mixsearch.study import Study
 
 STREAMS = ("stdout", "stderr")

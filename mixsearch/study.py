@@ -98,7 +98,7 @@ class Study(Launching, Modelling):
     @cached_property
     def trainer_identity(self) -> dict | None:
         """A command trainer's identity (see `trainers.trainer_identity`); None for the built-in GPT."""
-        from mixsearch.trainers import trainer_identity
+        from mixsearch.execute.trainers import trainer_identity
 
         trainer = self.recipe.proxy.trainer
         return None if trainer is None else trainer_identity(trainer)
@@ -269,6 +269,6 @@ def is_validation(df: pd.DataFrame) -> pd.Series:
 
 
 def shutdown() -> None:
-    from mixsearch import schedule
+    from mixsearch.execute import schedule
 
     schedule.shutdown()

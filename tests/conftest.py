@@ -77,7 +77,7 @@ def cli(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = 
 @pytest.fixture(scope="module")
 def ray_local():
     """One embedded Ray instance for the tests that schedule in-process, started as commands do."""
-    from mixsearch import schedule
+    from mixsearch.execute import schedule
 
     saved = dict(os.environ)
     schedule.connect(num_cpus=2)

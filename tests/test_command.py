@@ -14,7 +14,7 @@ import pytest
 
 from mixsearch.budget import Budget, spent
 from mixsearch.errors import UserError
-from mixsearch.proxy.logtail import LOG_CAP
+from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.runlogs import run_logs
 from mixsearch.study import Study
@@ -168,7 +168,7 @@ def test_command_dies_with_its_worker(tmp_path):
     import signal
     import subprocess
 
-    from mixsearch.proxy.command import REAPER
+    from mixsearch.execute.command import REAPER
 
     pidfile = tmp_path / "grandchild.pid"
     sleeper = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"

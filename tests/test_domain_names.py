@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from mixsearch import schedule
+from mixsearch.execute import schedule
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.study import Study
 from tests.conftest import cli, write_recipe

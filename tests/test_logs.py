@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from mixsearch.proxy.logtail import LOG_CAP
+from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe

@@ -13,7 +13,7 @@ from pathlib import Path
 # of every process under it (GCS, raylet, agents, workers) is listed.
 PROBE = """
 import json, os, psutil
-from mixsearch import schedule
+from mixsearch.execute import schedule
 schedule.connect(num_cpus=1)
 import ray
 ray.get(ray.remote(lambda: 1).remote())  # a worker process too

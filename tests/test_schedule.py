@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mixsearch import schedule
+from mixsearch.execute import schedule
 from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe.schema import parse_recipe

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
-from mixsearch import schedule, signals
+from mixsearch import signals
+
+from mixsearch.execute import schedule
 from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
 from mixsearch.store.parts import Store
-from mixsearch.workers import Pool
+from mixsearch.execute.workers import Pool
 from tests.conftest import write_recipe
 
 

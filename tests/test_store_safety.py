@@ -95,7 +95,7 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
     import pyarrow.dataset as ds
     import pyarrow.parquet as pq
 
-    from mixsearch import schedule
+    from mixsearch.execute import schedule
     from mixsearch.importer import import_runs
     from mixsearch.recipe.schema import parse_recipe
     from mixsearch.study import Study

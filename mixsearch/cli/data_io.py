@@ -40,7 +40,7 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
                                                                           "(default: every core)")] = None) -> None:
     """Tokenize every domain once (streamed, in parallel shards) into cached memory-mapped token shards;
     with --address, the shards are tokenized as Ray tasks across the cluster."""
-    from mixsearch import schedule
+    from mixsearch.execute import schedule
     from mixsearch.data.prepare import PrepareOptions
 
     study = open_study(recipe, runs_dir)

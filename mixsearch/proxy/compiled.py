@@ -2,7 +2,7 @@
 
 The compiled function is the batched model's loss, a pure function of (weights, inputs), so a
 new run with new weights of the same shapes reuses the compiled graph; a warm Ray worker
-(`mixsearch.workers`) therefore compiles a shape once for all the runs it trains.
+(`mixsearch.execute.workers`) therefore compiles a shape once for all the runs it trains.
 """
 
 from __future__ import annotations

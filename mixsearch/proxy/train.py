@@ -41,7 +41,7 @@ class RunSpec:
     train: dict
     threads: int = 1
     fidelity: str = "target"
-    trainer: dict | None = None  # an external command trainer's settings (proxy/command.py); None: built-in
+    trainer: dict | None = None  # an external command trainer's settings (execute/command.py); None: built-in
 
     def to_dict(self) -> dict:
         return asdict(self)

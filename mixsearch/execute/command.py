@@ -26,7 +26,7 @@ from pathlib import Path
 
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
-from mixsearch.proxy.logtail import cap_log
+from mixsearch.execute.logtail import cap_log
 from mixsearch.proxy.train import RunSpec
 
 REAPER = Path(__file__).with_name("reaper.py")

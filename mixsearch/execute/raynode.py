@@ -161,7 +161,7 @@ def shutdown() -> None:
     own parts, only what is left of it is stopped."""
     import ray
 
-    from mixsearch.workers import Pool
+    from mixsearch.execute.workers import Pool
 
     Pool.clear(kill=bool(_watched))
     if ray.is_initialized():

@@ -11,9 +11,9 @@ from mixsearch import signals
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
-from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
+from mixsearch.execute.raynode import alive_nodes, check_alive, connect, shutdown
 from mixsearch.recipe.proxy import Resources
-from mixsearch.workers import Pool
+from mixsearch.execute.workers import Pool
 
 __all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
 
@@ -68,7 +68,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             fn: Callable[[dict, dict], dict] = train_proxy,
             ensemble_fn: Callable[[list[dict], dict], list[dict]] = train_ensemble,
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
-    """Run each group on a warm worker (`mixsearch.workers`): a group of one with `fn`, a larger
+    """Run each group on a warm worker (`mixsearch.execute.workers`): a group of one with `fn`, a larger
     one as an ensemble with `ensemble_fn`. A group is retried `resources.retries` times if its
     trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
     it); a group whose worker was lost with its node, or that runs out of GPU memory (split in
