@@ -24,8 +24,8 @@ import warnings
 
 import numpy as np
 
-from mixsearch.replay import Pool, band, cost_key, per_seed_costs, pool_from_runs, replay, synthetic_pool
-from mixsearch.synthetic import FAMILIES
+from mixsearch.replay.bench import Pool, band, cost_key, per_seed_costs, pool_from_runs, replay, synthetic_pool
+from mixsearch.replay.synthetic import FAMILIES
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 STRATEGIES = ["random", "gp-bo", "mf-ar", "mf-bo", "regmix"]

@@ -24,7 +24,7 @@ from mixsearch.recipe.search import Sampling, Search
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import spearman
-from mixsearch.synthetic import MixingLaw, MultiFidelityBenchmark
+from mixsearch.replay.synthetic import MixingLaw, MultiFidelityBenchmark
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 CASES = [  # (surrogate, proposer, goal seconds)

@@ -15,7 +15,7 @@ from mixsearch import validate as va
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recommend import Recommendation
-from mixsearch.report import best_so_far, write_report
+from mixsearch.report.html import best_so_far, write_report
 from mixsearch.study import Study
 from mixsearch.verdict import BETTER, SAME, compare
 from tests.conftest import cli, write_recipe

@@ -11,7 +11,7 @@ from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.propose.autoregressive import MID_FIRST, steps_to_target
 from mixsearch.propose.evidence import plan
 from mixsearch.recipe.schema import Search
-from mixsearch.replay import Pool, band, replay
+from mixsearch.replay.bench import Pool, band, replay
 from mixsearch.surrogate.base import TrainSet
 
 FIDS = np.array([0.01, 0.05, 1.0])

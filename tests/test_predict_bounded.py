@@ -7,7 +7,7 @@ import pytest
 
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet, chunked, known_surrogates
-from mixsearch.synthetic import MultiFidelityBenchmark
+from mixsearch.replay.synthetic import MultiFidelityBenchmark
 
 D = 3
 

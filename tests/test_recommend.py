@@ -24,7 +24,7 @@ from mixsearch.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
-from mixsearch.synthetic import MixingLaw
+from mixsearch.replay.synthetic import MixingLaw
 
 NOISE = 0.03
 TARGET = [FidelityLevel("target", 1.0)]
@@ -329,7 +329,7 @@ def test_runs_on_an_older_data_hash_are_excluded_with_a_warning(study):
 def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, ray_local):
     import ray
 
-    from mixsearch.report import write_report
+    from mixsearch.report.html import write_report
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     recipe_dict["objectives"] = [{"kind": "domain", "target": "docs"}, {"kind": "domain", "target": "code"}]

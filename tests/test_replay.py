@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from mixsearch.replay import pool_from_runs, replay, summarize, synthetic_pool
-from mixsearch.synthetic import MultiFidelityBenchmark
+from mixsearch.replay.bench import pool_from_runs, replay, summarize, synthetic_pool
+from mixsearch.replay.synthetic import MultiFidelityBenchmark
 from tests.conftest import cli, write_recipe
 
 
@@ -120,7 +120,7 @@ def test_weak_family_has_poor_cheap_ranks_and_a_plateau():
 def test_partial_pools_curves_and_mf_bo_fallback():
     """A pool whose cheap fidelity misses most mixtures; mf-bo must never 'run' a missing cell.
     On the weak family it stops using a cheap fidelity that ranks the target poorly."""
-    from mixsearch.replay import Pool, regret_curves
+    from mixsearch.replay.bench import Pool, regret_curves
 
     full = synthetic_pool(4, 60, seed=3, family="weak")
     Y = full.Y.copy()
@@ -134,7 +134,7 @@ def test_partial_pools_curves_and_mf_bo_fallback():
 
 def test_band_for_a_higher_is_better_score():
     """A negated score has a negative optimum: the 1% band must lie above it, not below (unreachable)."""
-    from mixsearch.replay import Pool, band
+    from mixsearch.replay.bench import Pool, band
 
     assert band(2.0, 0.01) == 2.02 and band(-50.0, 0.01) == -49.5
     full = synthetic_pool(4, 50, seed=2)
@@ -149,7 +149,7 @@ def test_mf_ar_trusts_an_informative_cheap_fidelity_and_survives_a_useless_one()
     cheap model) is within 1% of the pool's optimum after its planned cheap batch; with a cheap
     fidelity of pure noise it still gets there, paying target runs like plain BO."""
     from mixsearch.propose.evidence import plan
-    from mixsearch.replay import Pool, band
+    from mixsearch.replay.bench import Pool, band
 
     full = synthetic_pool(4, 150, seed=4)
     target = full.Y[:, -1]

@@ -13,7 +13,7 @@ from mixsearch.mixtures import Space
 from mixsearch.propose import PROPOSERS, FidelityLevel, ProposalContext, propose
 from mixsearch.propose.evidence import lower_bound, plan
 from mixsearch.recipe.schema import Search
-from mixsearch.replay import Pool, cost_key, replay, synthetic_pool
+from mixsearch.replay.bench import Pool, cost_key, replay, synthetic_pool
 from mixsearch.surrogate.base import TrainSet
 from tests.conftest import cli
 
@@ -106,6 +106,6 @@ def test_replay_json_names_costs_by_their_tolerance(tmp_path):
 
 
 def test_replay_imports_neither_report_nor_itself_in_a_cycle():
-    code = ("import sys, mixsearch.replay_strategies as s; assert 'mixsearch.replay' not in sys.modules; "
-            "import mixsearch.replay; assert 'mixsearch.report' not in sys.modules")
+    code = ("import sys, mixsearch.replay.strategies as s; assert 'mixsearch.replay.bench' not in sys.modules; "
+            "import mixsearch.replay.bench; assert 'mixsearch.report.html' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -19,7 +19,7 @@ from mixsearch.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore, chance_bound, cross_validate, spearman
-from mixsearch.synthetic import MixingLaw, MultiFidelityBenchmark
+from mixsearch.replay.synthetic import MixingLaw, MultiFidelityBenchmark
 
 D = 4
 DOMAINS = ("web", "code", "books")

@@ -13,7 +13,7 @@ from mixsearch.stability import UNSTABLE_L1, Stability, bootstrap
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore
-from mixsearch.synthetic import MixingLaw
+from mixsearch.replay.synthetic import MixingLaw
 
 
 def test_bootstrap_ranges_cover_the_true_optimum_in_most_studies():

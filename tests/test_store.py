@@ -8,7 +8,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from mixsearch.store.parts import parts as store_mod
+from mixsearch.store import parts as store_mod
 from mixsearch.errors import UserError
 from mixsearch.store.parts import SCHEMA_VERSION, Store
 

@@ -63,7 +63,7 @@ def test_runs_dir_under_a_file_is_a_user_error(tmp_path):
 
 
 def test_permission_denied_is_a_user_error(tmp_path, monkeypatch):
-    from mixsearch.store.parts import parts as store_mod
+    from mixsearch.store import parts as store_mod
 
     def denied(table, where, **kw):
         raise PermissionError(13, "Permission denied", str(where))
@@ -151,7 +151,7 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, monkeypatch, ca
 
     import pandas as pd
 
-    from mixsearch.store.parts import parts as store
+    from mixsearch.store import parts as store
     from mixsearch.cli import app
     from mixsearch.ui.entry import run
     from tests.conftest import write_recipe

@@ -12,7 +12,7 @@ from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import cross_validate, select
 from mixsearch.surrogate.laws import bimix
-from mixsearch.synthetic import MixingLaw, MultiFidelityBenchmark
+from mixsearch.replay.synthetic import MixingLaw, MultiFidelityBenchmark
 
 D = 5
 TARGET = [FidelityLevel("target", 1.0)]

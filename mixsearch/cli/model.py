@@ -28,8 +28,8 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch import answer
     from mixsearch.store.lock import StudyLock
-    from mixsearch.plotting import save_png
-    from mixsearch.report import predicted_vs_actual
+    from mixsearch.report.plots import save_png
+    from mixsearch.report.html import predicted_vs_actual
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
@@ -164,7 +164,7 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
     """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
     fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
     from mixsearch.store.lock import StudyLock
-    from mixsearch.report import write_report
+    from mixsearch.report.html import write_report
 
     study = open_study(recipe, runs_dir)
     if refit:

@@ -35,7 +35,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
     import warnings
 
-    from mixsearch import replay as rp
+    from mixsearch.replay import bench as rp
     from mixsearch.modelling import MIN_RUNS_TO_FIT
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]

@@ -1,7 +1,7 @@
 """Replay benchmark (ADMIRE-style): search strategies pick runs from a pool of completed runs.
 
 A pool holds mixtures with their results at one or more fidelities; each strategy (see
-replay_strategies.py: the registered proposers themselves) buys runs from it one at a time, and
+strategies.py: the registered proposers themselves) buys runs from it one at a time, and
 the summary compares the cost each needs to come within a tolerance of the pool's best target
 objective, over seeds.
 """
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.mixtures import DECIMALS
-from mixsearch.replay_strategies import STRATEGIES, Pool, Trace, run
-from mixsearch.synthetic import FAMILIES
+from mixsearch.replay.strategies import STRATEGIES, Pool, Trace, run
+from mixsearch.replay.synthetic import FAMILIES
 
 __all__ = ["FAMILIES", "Pool", "Trace", "STRATEGIES", "band", "cost_key", "per_seed_costs", "pool_from_runs",
            "regret_curves", "replay", "summarize", "synthetic_pool"]
@@ -110,7 +110,7 @@ def plot(traces_by_seed: list[list[Trace]], optima: list[float], path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mixsearch.plotting import save_png
+    from mixsearch.report.plots import save_png
 
     curves = regret_curves(traces_by_seed, optima)
     fig, ax = plt.subplots(figsize=(6.5, 4))
