@@ -28,10 +28,10 @@ import warnings
 
 import numpy as np
 from mixsearch.mixtures import Space, sample
-from mixsearch.noise import fit_data, replicate_plan
+from mixsearch.search.noise import fit_data, replicate_plan
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.recommend import recommend
+from mixsearch.search.recommend import recommend
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet, known_surrogates
 from mixsearch.surrogate.cv import select

@@ -10,14 +10,14 @@ import sys
 import numpy as np
 import pytest
 
-from mixsearch import answer
-from mixsearch import validate as va
+from mixsearch.search import answer
+from mixsearch.search import validate as va
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.recommend import Recommendation
+from mixsearch.search.recommend import Recommendation
 from mixsearch.report.html import best_so_far, write_report
-from mixsearch.study import Study
-from mixsearch.verdict import BETTER, SAME, compare
+from mixsearch.search.study import Study
+from mixsearch.search.verdict import BETTER, SAME, compare
 from tests.conftest import cli, write_recipe
 from tests.test_fitonly import fit_only_recipe, write_pool
 from tests.test_recommend import LAW, FakeTrainer

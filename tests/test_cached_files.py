@@ -10,15 +10,15 @@ import pickle
 import numpy as np
 import pytest
 
-from mixsearch.importer import ImportOptions, import_table
+from mixsearch.search.importer import ImportOptions, import_table
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.recommend import load as load_recommendation
-from mixsearch.study import Study
+from mixsearch.search.recommend import load as load_recommendation
+from mixsearch.search.study import Study
 from mixsearch.surrogate import fitstore
-from mixsearch import answer
-from mixsearch.modelling import LAST_PROPOSAL, last_proposal
-from mixsearch.answer import validation as load_validation
+from mixsearch.search import answer
+from mixsearch.search.modelling import LAST_PROPOSAL, last_proposal
+from mixsearch.search.answer import validation as load_validation
 from tests.conftest import cli, write_recipe
 from tests.test_fitonly import fit_only_recipe, write_pool
 

@@ -12,12 +12,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixsearch.budget import Budget, spent
+from mixsearch.search.budget import Budget, spent
 from mixsearch.errors import UserError
 from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.runlogs import run_logs
-from mixsearch.study import Study
+from mixsearch.search.runlogs import run_logs
+from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
 
 TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"

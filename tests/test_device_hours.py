@@ -10,15 +10,15 @@ import sys
 import pandas as pd
 import pytest
 
-from mixsearch.budget import Budget, run_hours, spent
+from mixsearch.search.budget import Budget, run_hours, spent
 
 SCRIPT = """
 import json, os, sys
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # single-machine mode, as the commands start Ray
 import ray
-from mixsearch.budget import spent
+from mixsearch.search.budget import spent
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 if __name__ == "__main__":
     # Ray is told of a GPU it schedules tasks on; torch finds no CUDA behind it on this machine

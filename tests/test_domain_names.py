@@ -10,7 +10,7 @@ import pandas as pd
 
 from mixsearch.execute import schedule
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
 from tests.test_store_safety import in_process
 

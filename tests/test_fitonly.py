@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mixsearch.errors import UserError
-from mixsearch.importer import ImportOptions, import_table
+from mixsearch.search.importer import ImportOptions, import_table
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
 from tests.conftest import cli, write_recipe

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from mixsearch.errors import UserError
-from mixsearch.importer import ImportOptions, import_table, parse_mapping
+from mixsearch.search.importer import ImportOptions, import_table, parse_mapping
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
 
 RECIPE = {"study": "imp", "domains": [{"name": "a"}, {"name": "b"}], "objective": {"kind": "mean"}}

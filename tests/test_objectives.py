@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from mixsearch.errors import UserError
-from mixsearch.importer import import_runs
+from mixsearch.search.importer import import_runs
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
 
 OPTIMUM = np.array([0.2, 0.5, 0.3])

@@ -12,15 +12,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from mixsearch import noise
-from mixsearch import validate as va
+from mixsearch.search import noise
+from mixsearch.search import validate as va
 from mixsearch.mixtures import Space, build_space, sample
 from mixsearch.propose import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.recommend import recommend, trust_radius
+from mixsearch.search.recommend import recommend, trust_radius
 from mixsearch.store.parts import WEIGHT
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
@@ -373,7 +373,7 @@ def test_regression_proposals_keep_away_from_completed_runs(method):
 def test_regression_interval_uses_residuals_near_the_optimum():
     """A regression surrogate's interval comes from the out-of-fold residuals of the runs it
     predicts best, not from its global MAE (which corner mixtures far from the optimum dominate)."""
-    from mixsearch.recommend import near_optimum_sd, predictive_sd
+    from mixsearch.search.recommend import near_optimum_sd, predictive_sd
     from mixsearch.surrogate.linear import LinearSurrogate
 
     rng = np.random.default_rng(0)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"
 

@@ -13,7 +13,7 @@ from mixsearch.data.prepare import prepare
 from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 
 @pytest.fixture

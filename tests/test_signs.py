@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mixsearch.importer import import_runs
+from mixsearch.search.importer import import_runs
 from mixsearch.mixtures import Space, sample
-from mixsearch.objectives import user_sign
+from mixsearch.search.objectives import user_sign
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.recommend import optimum
-from mixsearch.study import Study
+from mixsearch.search.recommend import optimum
+from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore, chance_bound, cross_validate, spearman

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from mixsearch import noise
+from mixsearch.search import noise
 from mixsearch.mixtures import Space, sample
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.recommend import recommend
-from mixsearch.stability import UNSTABLE_L1, Stability, bootstrap
+from mixsearch.search.recommend import recommend
+from mixsearch.search.stability import UNSTABLE_L1, Stability, bootstrap
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from mixsearch.recipe.proxy import Model
-from mixsearch.fidelity import model_params
+from mixsearch.search.fidelity import model_params
 
 HEAVY = ("torch", "scipy", "ray", "botorch", "gpytorch", "lightgbm", "matplotlib", "sklearn", "optuna")
 
@@ -36,7 +36,7 @@ def test_parameter_formula_matches_the_model(layers, width, heads, context, mlp,
 def test_a_regression_fit_and_its_report_need_no_torch():
     """`fit --surrogate linear` loads neither torch nor LightGBM (~25 s wall when it loaded them): the surrogate
     registry imports a family's module only when it is used, and validate/report import no trainer."""
-    code = ("import sys, mixsearch.report.html, mixsearch.validate, mixsearch.surrogate.cv; "
+    code = ("import sys, mixsearch.report.html, mixsearch.search.validate, mixsearch.surrogate.cv; "
             "from mixsearch.surrogate.base import make_surrogate, known_surrogates; "
             "assert 'gp' in known_surrogates() and 'mixing_law' in known_surrogates(); make_surrogate('linear'); "
             "print(' '.join(m for m in ('torch', 'botorch', 'lightgbm', 'ray') if m in sys.modules))")

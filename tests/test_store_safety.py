@@ -96,9 +96,9 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
     import pyarrow.parquet as pq
 
     from mixsearch.execute import schedule
-    from mixsearch.importer import import_runs
+    from mixsearch.search.importer import import_runs
     from mixsearch.recipe.schema import parse_recipe
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
     monkeypatch.setattr(schedule, "connect", lambda *a, **k: None)
     monkeypatch.setattr(schedule, "execute", in_process)

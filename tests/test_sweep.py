@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 
 from mixsearch.errors import EXIT_LOCKED, EXIT_RUNS_FAILED, LockHeld, UserError
-from mixsearch.importer import import_runs
+from mixsearch.search.importer import import_runs
 from mixsearch.store.lock import STALE_AFTER_S, StudyLock
 from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
 
 

@@ -16,7 +16,7 @@ from mixsearch.ui.output import err
 
 if TYPE_CHECKING:
     from mixsearch.data.prepare import DomainTokens
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
 RecipeArg = Annotated[Path, typer.Argument(help="recipe YAML file", show_default=False)]
 RunsDir = Annotated[Path, typer.Option("--runs-dir", envvar="MIXSEARCH_RUNS_DIR", help="where studies live")]
@@ -27,7 +27,7 @@ AddressOpt = Annotated[str | None, typer.Option("--address", help="join a Ray cl
 def open_study(recipe: Path, runs_dir: Path) -> Study:
     """Load and validate the recipe, then open its study under runs_dir."""
     r = load_recipe(recipe)  # before the study's imports, so a bad recipe fails fast
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
     return Study.open(r, runs_dir)
 

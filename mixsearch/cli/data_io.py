@@ -82,7 +82,7 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
     from dataclasses import asdict
 
-    from mixsearch.importer import ImportOptions, import_table, parse_mapping
+    from mixsearch.search.importer import ImportOptions, import_table, parse_mapping
     from mixsearch.store.lock import StudyLock
 
     study = open_study(recipe, runs_dir)
@@ -105,7 +105,7 @@ def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id
                                                                   show_default=False)],
          runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Print a run's stored stdout/stderr (command trainer) and its loss curve."""
-    from mixsearch.runlogs import run_logs
+    from mixsearch.search.runlogs import run_logs
 
     found = run_logs(open_study(recipe, runs_dir), run_id)
     if as_json:

@@ -19,7 +19,7 @@ from mixsearch.ui.progress import RunProgress, sweep_callback
 from mixsearch.ui.tables import mixture_table, print_fit, show_answer, show_best, show_recommendation
 
 if TYPE_CHECKING:
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
 STARTER = Path(__file__).parent.parent / "starter.yaml"
 
@@ -40,11 +40,11 @@ def init(path: Annotated[Path, typer.Argument(help="where to write the recipe")]
 def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_json: bool,
            budget_hours: float | None, max_runs: int | None, command: str) -> int:
     """Shared by `run` and `sweep`: lock the study, do the rounds, report; returns the exit code."""
-    from mixsearch import answer
-    from mixsearch.budget import Budget
+    from mixsearch.search import answer
+    from mixsearch.search.budget import Budget
     from mixsearch.store.lock import StudyLock
-    from mixsearch.study import shutdown
-    from mixsearch.sweep import RoundReport, sweep
+    from mixsearch.search.study import shutdown
+    from mixsearch.search.sweep import RoundReport, sweep
 
     study = open_study(recipe, runs_dir)
     r = study.recipe
@@ -123,8 +123,8 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     failures with their errors, budget used, and the best run so far. Reads only: nothing is
     fitted or written (`mixsearch fit` or `report --refit` fit anew)."""
     study = open_study(recipe, runs_dir)
-    from mixsearch import answer
-    from mixsearch.budget import spent
+    from mixsearch.search import answer
+    from mixsearch.search.budget import spent
     from mixsearch.store.lock import StudyLock
 
     r = study.recipe
@@ -139,7 +139,7 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     warn_unreadable(study)
     pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
     fitted = _stored_fit(study)
-    from mixsearch.modelling import last_proposal
+    from mixsearch.search.modelling import last_proposal
 
     proposal = last_proposal(study.store.root)
     if as_json:

@@ -26,7 +26,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
         refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
-    from mixsearch import answer
+    from mixsearch.search import answer
     from mixsearch.store.lock import StudyLock
     from mixsearch.report.plots import save_png
     from mixsearch.report.html import predicted_vs_actual
@@ -60,7 +60,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
-    from mixsearch import answer
+    from mixsearch.search import answer
     from mixsearch.store.lock import StudyLock
 
     if method not in (None, *PROPOSERS):
@@ -105,11 +105,11 @@ def validate_cmd(recipe: RecipeArg,
     """Train the latest recommendation beside uniform, natural and the best run's mixture (same
     seeds); print mean ± sd, paired differences with 95% intervals, an exact signed-rank test and
     a verdict. The validated recommendation becomes the study's answer. Resumable."""
-    from mixsearch import answer
-    from mixsearch import validate as va
+    from mixsearch.search import answer
+    from mixsearch.search import validate as va
     from mixsearch.store.lock import StudyLock
-    from mixsearch.recommend import load as load_recommendation
-    from mixsearch.study import shutdown
+    from mixsearch.search.recommend import load as load_recommendation
+    from mixsearch.search.study import shutdown
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)

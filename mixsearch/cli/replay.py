@@ -36,7 +36,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     import warnings
 
     from mixsearch.replay import bench as rp
-    from mixsearch.modelling import MIN_RUNS_TO_FIT
+    from mixsearch.search.modelling import MIN_RUNS_TO_FIT
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     unknown = [n for n in names if n not in rp.STRATEGIES]

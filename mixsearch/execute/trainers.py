@@ -16,7 +16,7 @@ from mixsearch.recipe.proxy import Trainer
 from mixsearch.store.parts import LOSS
 
 if TYPE_CHECKING:
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
 
 def builtin_can_report(recipe: Recipe) -> None:

@@ -8,10 +8,10 @@ import html
 import matplotlib.pyplot as plt
 import numpy as np
 
-from mixsearch.answer import Answer
-from mixsearch.recommend import Recommendation
+from mixsearch.search.answer import Answer
+from mixsearch.search.recommend import Recommendation
 from mixsearch.store.parts import WEIGHT
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 
 def mixture_bars(names: list[str], bars: dict[str, np.ndarray], height: float) -> plt.Figure:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from mixsearch.answer import Answer
-    from mixsearch.modelling import FitResult
-    from mixsearch.recommend import Recommendation
-    from mixsearch.study import Study
+    from mixsearch.search.answer import Answer
+    from mixsearch.search.modelling import FitResult
+    from mixsearch.search.recommend import Recommendation
+    from mixsearch.search.study import Study
 
 
 def fit_json(fit: FitResult) -> dict:

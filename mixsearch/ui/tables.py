@@ -10,9 +10,9 @@ from rich.table import Table
 from mixsearch.ui.output import err, out
 
 if TYPE_CHECKING:
-    from mixsearch.answer import Answer
-    from mixsearch.modelling import FitResult
-    from mixsearch.recommend import Recommendation
+    from mixsearch.search.answer import Answer
+    from mixsearch.search.modelling import FitResult
+    from mixsearch.search.recommend import Recommendation
 
 
 def fit_table(fit: FitResult) -> Table:
@@ -64,7 +64,7 @@ def recommendation_table(rec: Recommendation, names: list[str], label: str = "")
     stab = rec.stability
     caption = None
     if stab is not None:
-        from mixsearch.stability import RANGE
+        from mixsearch.search.stability import RANGE
 
         beats = ", ".join(f"{k} {p:.0%}" for k, p in stab.p_beats.items())
         caption = (f"range: {RANGE[0]}-{RANGE[1]}% of the optima of {stab.replicates} refits on resampled runs "

@@ -31,7 +31,7 @@ from mixsearch.mixtures import Space
 from mixsearch.paths import read_cached
 from mixsearch.propose import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe.schema import Search
-from mixsearch.stability import Stability
+from mixsearch.search.stability import Stability
 from mixsearch.surrogate.base import Surrogate
 
 Z95 = 1.959964

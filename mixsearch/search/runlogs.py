@@ -8,7 +8,7 @@ from pathlib import Path
 
 from mixsearch.errors import UserError
 from mixsearch.execute.logtail import dropped_note, read_tail
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 STREAMS = ("stdout", "stderr")
 

@@ -19,11 +19,11 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.objectives import OBJ, objective_value
+from mixsearch.search.objectives import OBJ, objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG
 from mixsearch.store.parts import LOSS, METRIC, STATUSES, WEIGHT, now
-from mixsearch.study import Study
+from mixsearch.search.study import Study
 
 SIMPLEX_TOL = 1e-3
 OPTIONAL_INT = {"tokens": (1, BIG), "params": (0, BIG), "seed": (0, 2**32 - 1)}  # taken when every row has them

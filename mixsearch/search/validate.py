@@ -24,15 +24,15 @@ import numpy as np
 import yaml
 
 from mixsearch.errors import UserError
-from mixsearch.fidelity import FidelityConfig, model_params
+from mixsearch.search.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
-from mixsearch.answer import VALIDATION
-from mixsearch.recommend import Recommendation
+from mixsearch.search.answer import VALIDATION
+from mixsearch.search.recommend import Recommendation
 from mixsearch.store.parts import WEIGHT
-from mixsearch.study import VALIDATE, Study
-from mixsearch.verdict import Comparison, compare
+from mixsearch.search.study import VALIDATE, Study
+from mixsearch.search.verdict import Comparison, compare
 
 RECOMMENDATION = "recommendation"
 TOL = 1e-3

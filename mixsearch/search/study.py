@@ -14,11 +14,11 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.fidelity import FidelityConfig, model_params
+from mixsearch.search.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
-from mixsearch.launch import Launching
-from mixsearch.modelling import Modelling
-from mixsearch.objectives import OBJ
+from mixsearch.search.launch import Launching
+from mixsearch.search.modelling import Modelling
+from mixsearch.search.objectives import OBJ
 from mixsearch.recipe.schema import Recipe
 from mixsearch.store.parts import WEIGHT, Store, now
 from mixsearch.store.schema import recipe_columns
@@ -156,7 +156,7 @@ class Study(Launching, Modelling):
 
     def _replicate_rows(self, W: np.ndarray) -> list[dict]:
         """search.replicates: the noise-floor runs of the first round, at the target fidelity."""
-        from mixsearch import noise
+        from mixsearch.search import noise
 
         rep = self.recipe.search.replicates
         if rep is None:

@@ -7,15 +7,15 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from mixsearch.budget import run_hours
+from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
-from mixsearch.objectives import OBJ, objective_value
+from mixsearch.search.objectives import OBJ, objective_value
 from mixsearch.store.parts import LOSS, METRIC, WEIGHT, now
 
 if TYPE_CHECKING:
-    from mixsearch.fidelity import FidelityConfig
+    from mixsearch.search.fidelity import FidelityConfig
     from mixsearch.proxy.train import RunSpec
-    from mixsearch.study import Study
+    from mixsearch.search.study import Study
 
 MAX_RUNS_PER_GPU = 8
 

@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.objectives import objective_weights, user_sign
+from mixsearch.search.objectives import objective_weights, user_sign
 from mixsearch.paths import read_cached, write_atomic
 from mixsearch.store.parts import LOSS, weights_matrix
 
 if TYPE_CHECKING:
-    from mixsearch.noise import NoiseFloor
-    from mixsearch.recommend import Recommendation
-    from mixsearch.study import Study
+    from mixsearch.search.noise import NoiseFloor
+    from mixsearch.search.recommend import Recommendation
+    from mixsearch.search.study import Study
     from mixsearch.surrogate.base import Surrogate, TrainSet
     from mixsearch.surrogate.cv import CVScore
 
@@ -86,7 +86,7 @@ class Modelling:
         """Cross-validate the candidate surrogates on completed runs and fit the best on all of them;
         reuse the stored fit while no run has finished since (refit: fit anew regardless;
         stored_only: never fit, None without a stored fit of these runs)."""
-        from mixsearch import noise
+        from mixsearch.search import noise
         from mixsearch.surrogate import fitstore
         from mixsearch.surrogate.base import known_surrogates, make_surrogate
         from mixsearch.surrogate.cv import chance_warning, select
@@ -124,9 +124,9 @@ class Modelling:
         """The fitted surrogate's optimum with its interval and (stability) a bootstrap of its
         weights; recorded as the study's latest recommendation (the caller holds the study lock)."""
 
-        from mixsearch import answer
-        from mixsearch import recommend as rc
-        from mixsearch.stability import bootstrap
+        from mixsearch.search import answer
+        from mixsearch.search import recommend as rc
+        from mixsearch.search.stability import bootstrap
 
         r = self.recipe
         cv = fitted.chosen

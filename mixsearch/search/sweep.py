@@ -10,10 +10,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from mixsearch.budget import Budget, Spent, spent
-from mixsearch.modelling import MIN_RUNS_TO_FIT, FitResult
-from mixsearch.recommend import Recommendation
-from mixsearch.study import Study
+from mixsearch.search.budget import Budget, Spent, spent
+from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult
+from mixsearch.search.recommend import Recommendation
+from mixsearch.search.study import Study
 
 
 @dataclass
