@@ -15,7 +15,7 @@ from rich.console import Console
 from mixsearch.search import noise
 from mixsearch.search import validate as va
 from mixsearch.mixtures import Space, build_space, sample
-from mixsearch.propose import FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.search.recommend import recommend, trust_radius

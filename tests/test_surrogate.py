@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mixsearch.mixtures import Space, sample
-from mixsearch.propose import FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet

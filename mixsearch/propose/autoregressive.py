@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mixsearch.mixtures import DECIMALS, sample
-from mixsearch.propose import Proposal, ProposalContext, register
+from mixsearch.propose.base import Proposal, ProposalContext, register
 from mixsearch.propose.candidates import fill, rows_in
 from mixsearch.propose.design import nearest_distinct, sobol_points
 from mixsearch.propose.evidence import MAX_CHEAP, plan

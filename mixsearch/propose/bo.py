@@ -27,7 +27,7 @@ import torch
 
 from mixsearch.mixtures import Space, sample
 from mixsearch.recipe.search import Sampling
-from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
+from mixsearch.propose.base import Proposal, ProposalContext, feasible, fresh, register
 from mixsearch.propose.candidates import finish
 from mixsearch.propose.fidelities import useful
 from mixsearch.propose.finite import at_target, design, log_ei, open_at

@@ -10,7 +10,7 @@ from scipy.cluster.vq import kmeans2
 from scipy.optimize import minimize
 
 from mixsearch.mixtures import DECIMALS, diverse, kl_to, sample
-from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
+from mixsearch.propose.base import Proposal, ProposalContext, feasible, fresh, register
 
 REGMIX_SHARE = 0.1  # of the budget, spent on RegMix's batch at the cheapest fidelity
 ROUNDING_MARGIN = 2 * 10**-DECIMALS  # per domain: rounding may move a pick this much

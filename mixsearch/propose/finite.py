@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.propose import Proposal, ProposalContext
+from mixsearch.propose.base import Proposal, ProposalContext
 from mixsearch.propose.design import nearest_distinct, sobol_points
 
 

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from mixsearch.mixtures import Space, project
-from mixsearch.propose import Proposal, ProposalContext, feasible, fresh, register
+from mixsearch.propose.base import Proposal, ProposalContext, feasible, fresh, register
 
 U_MIN = 1e-6
 

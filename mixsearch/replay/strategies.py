@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixsearch.mixtures import Space, project
-from mixsearch.propose import Candidates, FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import Candidates, FidelityLevel, ProposalContext, propose
 from mixsearch.recipe.search import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 

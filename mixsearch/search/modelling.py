@@ -147,7 +147,7 @@ class Modelling:
 
     def propose(self: Study, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
-        from mixsearch.propose import FidelityLevel, ProposalContext, propose
+        from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
 
         r = self.recipe
         view = self.store.runs()

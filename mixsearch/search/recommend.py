@@ -29,7 +29,7 @@ import numpy as np
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.paths import read_cached
-from mixsearch.propose import FidelityLevel, ProposalContext, feasible
+from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe.schema import Search
 from mixsearch.search.stability import Stability
 from mixsearch.surrogate.base import Surrogate
