@@ -29,7 +29,8 @@ import warnings
 import numpy as np
 from mixsearch.mixtures import Space, sample
 from mixsearch.search.noise import fit_data, replicate_plan
-from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.search.recommend import recommend
 from mixsearch.surrogate import make_surrogate

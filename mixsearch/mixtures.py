@@ -16,6 +16,7 @@ from mixsearch.recipe.search import Bounds, Sampling
 
 DECIMALS = 4
 TOL = 1e-9
+SUM_TOL = 1e-3  # a mixture given by a user (a file, an import) may sum to 1 within this
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,19 @@
 """Files and directories the commands read and write: a refused write is a user error, not a
-traceback; a write that fails names its file; a cached file that cannot be used is ignored."""
+traceback; a write that fails names its file; a cached file that cannot be used is ignored.
+
+Every file or directory a command publishes is written under a temp name beside its place and
+renamed into it (`atomic`): readers see the old one or the new one, never a half-written one.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,18 +48,44 @@ def writable_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: str | bytes) -> Path:
-    """Write `data` (text as UTF-8) to a temp name beside `path`, then rename it into place:
-    readers see the old file or the new one, never a half-written one. An OSError names `path`."""
+def remove(path: Path) -> None:
+    """Remove a file or a directory tree, if there is one."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def swap_in(src: Path, dst: Path) -> None:
+    """Move `src` onto `dst`; a directory at `dst` is moved aside first, then removed."""
+    if not dst.is_dir():
+        os.replace(src, dst)
+        return
+    old = dst.with_name(f".old-{uuid.uuid4().hex}-{dst.name}")
+    os.replace(dst, old)
+    os.replace(src, dst)
+    shutil.rmtree(old)
+
+
+@contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temp path beside `path` to write a file or a directory at; when the block ends without an
+    error it replaces `path` (`swap_in`), else it is removed. An OSError names `path`."""
     tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
-        os.replace(tmp, path)
+        yield tmp
+        swap_in(tmp, path)
     except OSError as exc:
         raise naming(exc, path) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        remove(tmp)
+
+
+def write_atomic(path: Path, data: str | bytes) -> Path:
+    """Write `data` (text as UTF-8) to `path` atomically. An OSError names `path`."""
+    with atomic(path) as tmp:
+        tmp.write_bytes(data if isinstance(data, bytes) else data.encode("utf-8"))
     return path
 
 

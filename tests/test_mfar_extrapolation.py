@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from mixsearch.mixtures import Space
-from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.propose.autoregressive import MID_FIRST, steps_to_target
 from mixsearch.propose.evidence import plan
 from mixsearch.recipe.schema import Search

@@ -20,7 +20,7 @@ from mixsearch.data import prepare as prep
 from mixsearch.data.scratch import LOCK, PREFIX, remove_abandoned, scratch_dir
 from mixsearch.data.workpool import WorkerDied, ordered_map
 from mixsearch.recipe.schema import parse_recipe
-from tests.conftest import STDLIB, base_recipe, cli, write_recipe
+from tests.conftest import STDLIB, base_recipe, write_recipe
 
 HANG_GUARD_S = 300  # a prepare of a few MB on a busy machine
 EXIT_GUARD_S = 120  # workers ending after their parent

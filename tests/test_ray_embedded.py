@@ -8,7 +8,7 @@ import sys
 
 CHILD = """
 import ray
-from mixsearch.execute import raynode
+from mixsearch import raynode
 raynode.connect(None, num_cpus=1)
 print("nodes", len(ray.nodes()), "cpus", int(ray.cluster_resources()["CPU"]))
 """

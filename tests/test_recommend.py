@@ -15,11 +15,13 @@ from rich.console import Console
 from mixsearch.search import noise
 from mixsearch.search import validate as va
 from mixsearch.mixtures import Space, build_space, sample
-from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.search.recommend import recommend, trust_radius
-from mixsearch.store.parts import WEIGHT
+from mixsearch.propose.simplex import trust_radius
+from mixsearch.search.recommend import recommend
+from mixsearch.store.schema import WEIGHT
 from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from mixsearch.mixtures import Space
-from mixsearch.propose.base import PROPOSERS, FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import PROPOSERS, FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.propose.evidence import lower_bound, plan
 from mixsearch.recipe.schema import Search
 from mixsearch.replay.bench import Pool, cost_key, replay, synthetic_pool

@@ -9,10 +9,8 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import subprocess
 import tarfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from mixsearch.data import pypi
 from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.errors import UserError
+from mixsearch.paths import swap_in
 from mixsearch.recipe.schema import Recipe
 from mixsearch.recipe.data import Domain, Fetch
 
@@ -183,13 +182,8 @@ def _own_manifest(out_dir: Path) -> dict | None:
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
     """Put the finished `tmp` at out_dir, replacing an older fetch of it (checked to be ours)."""
-    if _own_manifest(out_dir) is None:
-        os.replace(tmp, out_dir)
-        return
-    old = out_dir.with_name(f".old-{uuid.uuid4().hex}-{out_dir.name}")
-    os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    shutil.rmtree(old)
+    _own_manifest(out_dir)
+    swap_in(tmp, out_dir)
 
 
 

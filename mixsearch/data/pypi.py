@@ -18,7 +18,6 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,6 +26,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from mixsearch.errors import UserError
+from mixsearch.paths import atomic
 
 DEFAULT_INDEX = "https://pypi.org/simple/"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
@@ -158,19 +158,16 @@ def download(spec: str, dest: Path) -> Path:
     path = dest / release.filename
     if path.exists() and sha256_of(path) == release.sha256:
         return path
-    tmp = dest / f".tmp-{uuid.uuid4().hex}-{release.filename}"
     try:
-        h = hashlib.sha256()
-        with _open(release.url) as resp, tmp.open("wb") as out:
-            for block in iter(lambda: resp.read(1 << 20), b""):
-                h.update(block)
-                out.write(block)
-        if h.hexdigest() != release.sha256:
-            raise UserError(f"{release.filename}: sha256 {h.hexdigest()} does not match the index's "
-                            f"{release.sha256}", where="fetch.pip")
-        os.replace(tmp, path)
+        with atomic(path) as tmp:
+            h = hashlib.sha256()
+            with _open(release.url) as resp, tmp.open("wb") as out:
+                for block in iter(lambda: resp.read(1 << 20), b""):
+                    h.update(block)
+                    out.write(block)
+            if h.hexdigest() != release.sha256:
+                raise UserError(f"{release.filename}: sha256 {h.hexdigest()} does not match the index's "
+                                f"{release.sha256}", where="fetch.pip")
     except (urllib.error.URLError, OSError) as exc:
         raise UserError(f"cannot download {release.url}: {getattr(exc, 'reason', exc)}", where="fetch.pip") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

@@ -194,7 +194,7 @@ def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
 
     from mixsearch import signals
     from mixsearch.errors import RayFailure
-    from mixsearch.execute.raynode import check_alive
+    from mixsearch.raynode import check_alive
 
     remote = ray.remote(tokenize_shard).options(num_cpus=1)
     window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))

@@ -28,12 +28,12 @@ from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
 from mixsearch.execute.logtail import cap_log
 from mixsearch.proxy.train import RunSpec
+from mixsearch.store.schema import LOSS
 
 REAPER = Path(__file__).with_name("reaper.py")
 METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
-LOSS = "loss_"
 
 
 class TrainerFailed(RuntimeError):

@@ -11,7 +11,8 @@ from mixsearch import signals
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
-from mixsearch.execute.raynode import alive_nodes, check_alive, connect, shutdown
+from mixsearch import raynode
+from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
 from mixsearch.execute.workers import Pool
 
@@ -19,6 +20,13 @@ __all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands 
 
 ResultFn = Callable[[RunSpec, dict], None]
 POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
+
+
+def shutdown() -> None:
+    """End the warm workers and leave Ray (stopping the embedded instance); after a failure of Ray's
+    own parts, only what is left of it is stopped."""
+    Pool.clear(kill=raynode.watching())
+    raynode.shutdown()
 
 
 def _error_text(exc: BaseException) -> str:

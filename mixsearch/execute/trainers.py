@@ -6,17 +6,13 @@ import os
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from mixsearch.data.sources import effective_source, source_files
 from mixsearch.errors import UserError
 from mixsearch.hashing import file_hash
 from mixsearch.recipe.schema import Recipe
 from mixsearch.recipe.proxy import Trainer
-from mixsearch.store.parts import LOSS
-
-if TYPE_CHECKING:
-    from mixsearch.search.study import Study
+from mixsearch.store.schema import LOSS
 
 
 def builtin_can_report(recipe: Recipe) -> None:
@@ -41,14 +37,13 @@ def _sources(recipe: Recipe) -> dict[str, dict]:
     return out
 
 
-def command_settings(study: Study) -> dict:
-    """The recipe's command trainer settings as plain data for RunSpec.trainer."""
-    r = study.recipe
+def command_settings(r: Recipe, logs: Path) -> dict:
+    """The recipe's command trainer settings as plain data for RunSpec.trainer (`logs`: the
+    study's log directory)."""
     t = r.proxy.trainer
     assert t is not None
     return {"command": t.command, "timeout": t.timeout, "env": dict(t.env), "params": dict(t.params),
-            "study": r.study, "logs": str((study.store.root / "logs").resolve()), "cwd": os.getcwd(),
-            "sources": _sources(r)}
+            "study": r.study, "logs": str(logs.resolve()), "cwd": os.getcwd(), "sources": _sources(r)}
 
 
 def trainer_identity(trainer: Trainer, cwd: Path | None = None) -> dict:

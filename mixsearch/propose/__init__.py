@@ -1,1 +1,2 @@
-"""Proposers: the next batch of (mixture, fidelity) pairs on the constrained simplex; the context, registry and `propose` live in base.py, one method per module."""
+"""Proposers: the next batch of (mixture, fidelity) pairs, always on the constrained simplex.
+base.py: context and registry; batch.py: `propose`; simplex.py: the shared optimisation; one module per method."""

@@ -1,20 +1,22 @@
-"""Proposers: the next batch of (mixture, fidelity) pairs, always on the constrained simplex.
+"""What every proposer shares: the context it sees, the proposal it returns, and the registry of
+methods by the name a recipe uses (`search.proposer`), each method's module imported when it is used.
 
-One function per method, registered by the name a recipe uses (`search.proposer`):
-candidate-based on any surrogate (regmix, argmin, optimize), Bayesian optimisation (bo: batch
-qLogNEI on the target fidelity; mfbo: cost-aware multi-fidelity GIBBON; mfar: autoregressive
-multi-fidelity BO), and Optuna samplers
-(tpe, cmaes, qmc) through ask/tell.
+Methods: candidate-based on any surrogate (regmix, argmin, optimize: candidates.py), Bayesian
+optimisation (bo: batch qLogNEI on the target fidelity; mfbo: cost-aware multi-fidelity GIBBON:
+bo.py; mfar: autoregressive multi-fidelity BO: autoregressive.py), and Optuna samplers (tpe,
+cmaes, qmc: optuna_samplers.py) through ask/tell. `batch.propose` runs one and keeps its batch
+diverse.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 
 import numpy as np
 
-from mixsearch.mixtures import DECIMALS, Space, dedupe, diverse, finalize
+from mixsearch.mixtures import DECIMALS, Space, dedupe, finalize
 from mixsearch.recipe.schema import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
@@ -74,6 +76,9 @@ class Proposal:
 
 Proposer = Callable[[ProposalContext, int], Proposal]
 PROPOSERS: dict[str, Proposer] = {}
+# the built-in methods and their modules, imported only when a method is used (bo needs torch)
+BUILTINS = {"regmix": "candidates", "argmin": "candidates", "optimize": "candidates", "bo": "bo", "mfbo": "bo",
+            "mfar": "autoregressive", "tpe": "optuna_samplers", "cmaes": "optuna_samplers", "qmc": "optuna_samplers"}
 
 
 def register(name: str) -> Callable[[Proposer], Proposer]:
@@ -82,6 +87,15 @@ def register(name: str) -> Callable[[Proposer], Proposer]:
         return fn
 
     return deco
+
+
+def proposer(method: str) -> Proposer:
+    """The registered proposer of that name; a KeyError names the known ones."""
+    if method not in PROPOSERS and method in BUILTINS:
+        import_module(f"mixsearch.propose.{BUILTINS[method]}")  # registers its methods
+    if method not in PROPOSERS:
+        raise KeyError(f"unknown proposer '{method}' (known: {', '.join(sorted(set(PROPOSERS) | set(BUILTINS)))})")
+    return PROPOSERS[method]
 
 
 def fresh(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
@@ -93,29 +107,3 @@ def fresh(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
 def feasible(W: np.ndarray, space: Space) -> np.ndarray:
     """Round onto the constrained simplex and drop duplicates."""
     return dedupe(finalize(np.atleast_2d(W), space))
-
-
-def propose(ctx: ProposalContext, n: int, method: str) -> Proposal:
-    """The method's batch, made diverse: no two proposals and no proposal and open run closer
-    than search.min_distance (L1); proposals dropped for that are refilled from the surrogate."""
-    from mixsearch.propose import autoregressive, bo, candidates, optuna_samplers  # noqa: F401  (registers)
-
-    if method not in PROPOSERS:
-        raise KeyError(f"unknown proposer '{method}' (known: {', '.join(sorted(PROPOSERS))})")
-    prop = diversify(ctx, PROPOSERS[method](ctx, n), n)
-    assert ctx.space.contains(prop.W, tol=1e-9).all(), "proposer left the constrained simplex"
-    return prop
-
-
-def diversify(ctx: ProposalContext, prop: Proposal, n: int) -> Proposal:
-    from mixsearch.propose.candidates import fill
-
-    idx = diverse(prop.W, ctx.open_runs, ctx.cfg.min_distance)
-    W, fid, pred = prop.W[idx], [prop.fidelity[i] for i in idx], np.asarray(prop.predicted, float)[idx]
-    if len(W) < n and ctx.surrogate is not None:
-        more = fill(ctx, W, n)[len(W):]
-        if len(more):
-            W = np.vstack([W, more])
-            fid += [ctx.fidelities[-1].name] * len(more)
-            pred = np.concatenate([pred, ctx.surrogate.predict(more)])
-    return Proposal(W, fid, pred, prop.recommendation, prop.reason)

@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import numpy as np
 from scipy.cluster.vq import kmeans2
-from scipy.optimize import minimize
 
-from mixsearch.mixtures import DECIMALS, diverse, kl_to, sample
+from mixsearch.mixtures import DECIMALS, diverse
 from mixsearch.propose.base import Proposal, ProposalContext, feasible, fresh, register
+from mixsearch.propose.simplex import ranked_candidates, refine, score
 
 REGMIX_SHARE = 0.1  # of the budget, spent on RegMix's batch at the cheapest fidelity
 ROUNDING_MARGIN = 2 * 10**-DECIMALS  # per domain: rounding may move a pick this much
@@ -31,32 +31,6 @@ def _regmix(cands: np.ndarray, order: np.ndarray, n: int, top_k: int, seed: int)
         warnings.simplefilter("ignore")
         _, labels = kmeans2(pool, n, seed=seed, minit="++")
     return [pool[labels == c].mean(0) for c in range(n) if np.any(labels == c)]
-
-
-def _refine(ctx: ProposalContext, starts: list[np.ndarray]) -> list[np.ndarray]:
-    """Local constrained minimisation (SLSQP on the simplex within bounds) from each start."""
-    space = ctx.space
-    out = []
-    for x0 in starts:
-        res = minimize(lambda w: float(score(ctx, w[None])[0]), x0, method="SLSQP",
-                       bounds=list(zip(space.lo, space.hi)),
-                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"maxiter": 200})
-        out.append(res.x if np.isfinite(res.fun) else x0)
-    return out
-
-
-def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
-    """What proposals minimise: the predicted objective plus search.kl_to_natural x KL(w || natural)."""
-    pred = ctx.surrogate.predict(W)
-    if ctx.cfg.kl_to_natural > 0:
-        pred = pred + ctx.cfg.kl_to_natural * kl_to(W, ctx.space.natural_or_prior)
-    return pred
-
-
-def _candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(ctx.seed)
-    cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
-    return cands, np.argsort(score(ctx, cands), kind="stable")
 
 
 def rows_in(W: np.ndarray, existing: np.ndarray) -> np.ndarray:
@@ -82,7 +56,7 @@ def fill(ctx: ProposalContext, out: np.ndarray, n: int,
     """`out`, then the best-scored candidates up to n rows, each at least search.min_distance
     from the others and from open runs (and completed ones), none a past run (ranked:
     candidates and their order)."""
-    cands, order = ranked or _candidates(ctx)
+    cands, order = ranked or ranked_candidates(ctx)
     if len(ctx.past):  # candidates that are past runs can never be picked: skip them up front
         order = order[~rows_in(cands[order], ctx.past)]
     margin = ROUNDING_MARGIN * ctx.space.dim if ctx.cfg.min_distance > 0 else 0.0
@@ -132,19 +106,19 @@ def regmix(ctx: ProposalContext, n: int) -> Proposal:
     if ctx.candidates is not None:
         _, X = open_at(ctx, len(ctx.fidelities) - 1)
         return at_target(ctx, X[np.argsort(score(ctx, X), kind="stable")[:n]])
-    cands, order = _candidates(ctx)
+    cands, order = ranked_candidates(ctx)
     return finish(ctx, _regmix(cands, order, n, ctx.cfg.top_k, ctx.seed), n, (cands, order), completed=True)
 
 
 @register("argmin")
 def argmin(ctx: ProposalContext, n: int) -> Proposal:
-    cands, order = _candidates(ctx)
+    cands, order = ranked_candidates(ctx)
     return finish(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance), n, (cands, order), completed=True)
 
 
 @register("optimize")
 def optimize(ctx: ProposalContext, n: int) -> Proposal:
     """Constrained optimisation of the surrogate from the n best distinct candidates."""
-    cands, order = _candidates(ctx)
-    picks = _refine(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance))
+    cands, order = ranked_candidates(ctx)
+    picks = refine(ctx, _argmin(cands, order, n, ctx.past, ctx.cfg.min_distance))
     return finish(ctx, picks, n, (cands, order), completed=True)

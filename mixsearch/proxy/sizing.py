@@ -15,7 +15,7 @@ import torch
 
 from mixsearch.proxy import batched
 from mixsearch.proxy.optim import clip_members, make_optimizer
-from mixsearch.proxy.train import _autocast, _device, _sync
+from mixsearch.proxy.device import autocast, pick_device, sync
 from mixsearch.recipe.proxy import Model, Train
 
 BYTES_PER_PARAM = 16  # fp32 weight + grad + two AdamW moments
@@ -40,7 +40,7 @@ def measure_step(model: Model, train: Train, vocab: int, k: int, device: torch.d
     alive = torch.ones(k, dtype=torch.bool, device=device)
 
     def step() -> None:
-        with _autocast(device):
+        with autocast(device):
             losses = batched.loss(p, x, x, model.heads)
         losses.sum().backward()
         clip_members([t.grad for t in p.values()], train.grad_clip, losses.detach(), alive)
@@ -48,12 +48,12 @@ def measure_step(model: Model, train: Train, vocab: int, k: int, device: torch.d
         opt.zero_grad(set_to_none=True)
 
     step()
-    _sync(device)
+    sync(device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     step()
-    _sync(device)
+    sync(device)
     seconds = time.perf_counter() - start
     return (int(torch.cuda.max_memory_allocated(device)) if device.type == "cuda" else 0), seconds
 
@@ -82,7 +82,7 @@ def grow(max_k: int, tokens_per_s) -> int:
 @functools.lru_cache(maxsize=32)
 def auto_ensemble(model_json: str, train_json: str, vocab: int, gpu_share: float) -> int:
     """`ensemble: auto` for one fidelity, run on a worker: 1 on CPU; measured on CUDA."""
-    device = _device()
+    device = pick_device()
     if device.type != "cuda":
         return 1
     model, train = Model.model_validate_json(model_json), Train.model_validate_json(train_json)

@@ -14,7 +14,6 @@ import functools
 import math
 import socket
 import time
-from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -23,6 +22,7 @@ import torch
 from mixsearch.data.prepare import DomainTokens, PreparedData
 from mixsearch.data.sampler import MixtureSampler, Prefetcher
 from mixsearch.proxy import batched, compiled
+from mixsearch.proxy.device import autocast, pick_device, sync
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
 from mixsearch.recipe.proxy import Model, Train
@@ -64,19 +64,6 @@ def _array(tokens: DomainTokens, split: str) -> np.ndarray:
     return tokens.train() if split == "train" else tokens.val()
 
 
-def _autocast(device: torch.device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def train_runs(specs: list[dict], data: dict) -> list[dict]:
     """Train the runs of `specs` (same model and training settings) together; one result per run."""
     runs = [RunSpec(**s) for s in specs]
@@ -84,7 +71,7 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
         raise ValueError("an ensemble trains runs of one model and training configuration")
     prepared = PreparedData.from_dict(data)
     mcfg, tcfg = Model(**runs[0].model), Train(**runs[0].train)
-    device, k = _device(), len(runs)
+    device, k = pick_device(), len(runs)
     if device.type == "cpu":
         torch.set_num_threads(max(1, runs[0].threads))
     start = time.perf_counter()
@@ -103,7 +90,7 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     val = {n: _array(d, "val") for n, d in {**prepared.domains, **prepared.eval_sets}.items()}
     windows, counts = eval_set(prepared, val, mcfg.context, tcfg.eval_tokens)
     ev = functools.partial(evaluate, heads=mcfg.heads, windows=windows, counts=counts, chunk=2 * tcfg.batch_size,
-                           device=device, autocast=lambda: _autocast(device))
+                           device=device, autocast=lambda: autocast(device))
 
     def draw() -> tuple[torch.Tensor, torch.Tensor]:  # every run's stream advances, trained or not
         xs, ys = zip(*(s.batch() for s in samplers))
@@ -123,14 +110,14 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
         if len(members) < k:
             x, y = x[members], y[members]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with _autocast(device):
+        with autocast(device):
             losses = loss_fn(p, x, y, mcfg.heads)
         losses.sum().backward()
         clip_members([t.grad for t in p.values()], tcfg.grad_clip, losses.detach(), alive)
         opt.step()
         opt.zero_grad(set_to_none=True)
         if step == 0 and steps > 1:  # warm-up step (compilation, allocator): timed on its own
-            _sync(device)
+            sync(device)
             timed_from = time.perf_counter()
             warm_s = timed_from - start
         if (step + 1) % CHECK_EVERY == 0 or step + 1 == steps:

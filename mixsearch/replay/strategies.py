@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mixsearch.mixtures import Space, project
-from mixsearch.propose.base import Candidates, FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import Candidates, FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.recipe.search import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 

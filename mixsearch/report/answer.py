@@ -10,7 +10,7 @@ import numpy as np
 
 from mixsearch.search.answer import Answer
 from mixsearch.search.recommend import Recommendation
-from mixsearch.store.parts import WEIGHT
+from mixsearch.store.schema import WEIGHT
 from mixsearch.search.study import Study
 
 

@@ -19,11 +19,10 @@ from mixsearch.search import answer  # noqa: E402
 from mixsearch.report import answer as report_answer  # noqa: E402
 from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
-from mixsearch.store.parts import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
+from mixsearch.store.schema import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
 from mixsearch.search.study import Study, is_validation  # noqa: E402
-from mixsearch.surrogate.cv import out_of_fold, spearman  # noqa: E402
+from mixsearch.surrogate.cv import POOR_RANK, out_of_fold, spearman  # noqa: E402
 
-POOR_RANK = 0.6  # cheap-vs-target Spearman below this earns a warning
 
 
 def _png(fig: plt.Figure) -> str:

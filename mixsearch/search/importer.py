@@ -19,13 +19,14 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.search.objectives import OBJ, objective_value
+from mixsearch.mixtures import SUM_TOL
+from mixsearch.search.objectives import objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG
-from mixsearch.store.parts import LOSS, METRIC, STATUSES, WEIGHT, now
+from mixsearch.store.parts import STATUSES, now
+from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, WEIGHT
 from mixsearch.search.study import Study
 
-SIMPLEX_TOL = 1e-3
 OPTIONAL_INT = {"tokens": (1, BIG), "params": (0, BIG), "seed": (0, 2**32 - 1)}  # taken when every row has them
 PASSED_ON = ("fidelity", "fidelity_value")  # an export's fidelity of each run
 FIDELITY_MAP = "fidelity:"  # --map fidelity:<name in the file>=<name in the recipe's plan>
@@ -198,7 +199,7 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
                         f"or map one with --map COLUMN={WEIGHT}{absent[0]})", where=where)
     W = np.column_stack([_finite(df, WEIGHT + n, where) for n in names])
     sums = W.sum(1)
-    tol = SIMPLEX_TOL if opts.renormalize is None else max(opts.renormalize, SIMPLEX_TOL)
+    tol = SUM_TOL if opts.renormalize is None else max(opts.renormalize, SUM_TOL)
     off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol))
     if len(off):
         i = off[0]
@@ -227,7 +228,7 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
         row.update({c: int(v[i]) for c, v in extras.items()})
         row["objective"] = float(values[0][i])
         if len(values) > 1:
-            row.update({f"{OBJ}{k}": float(v[i]) for k, v in enumerate(values)})
+            row.update({f"{OBJECTIVE}{k}": float(v[i]) for k, v in enumerate(values)})
         row.update({c: v[i] for c, v in fidelity.items() if pd.notna(v[i])})
         rows.append({
             "run_id": stable_hash({"import": row}), "study": study.recipe.study, "status": "done",

@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
-from mixsearch.search.objectives import OBJ, objective_value
-from mixsearch.store.parts import LOSS, METRIC, WEIGHT, now
+from mixsearch.search.objectives import objective_value
+from mixsearch.store.parts import now
+from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, WEIGHT
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
@@ -48,7 +49,7 @@ class Launching:
             return counts
         r, data = self.recipe, self.data()
         res = r.proxy.resources
-        trainer = command_settings(self) if r.proxy.trainer else None
+        trainer = command_settings(r, self.store.root / "logs") if r.proxy.trainer else None
         if trainer is None:
             builtin_can_report(r)
         fn = fn or (run_command if trainer else train_proxy)
@@ -129,7 +130,7 @@ class Launching:
                 status, error = "failed", f"the run reported no {exc.args[0]} (the objective needs it)"
         objective = values[0]
         if len(values) > 1:
-            row.update({f"{OBJ}{i}": v for i, v in enumerate(values)})
+            row.update({f"{OBJECTIVE}{i}": v for i, v in enumerate(values)})
         row.update({
             "status": status, "error": error, "objective": objective,
             "train_loss": result.get("train_loss", math.nan), "wall_time": wall,

@@ -13,7 +13,7 @@ import pandas as pd
 from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_weights, user_sign
 from mixsearch.paths import read_cached, write_atomic
-from mixsearch.store.parts import LOSS, weights_matrix
+from mixsearch.store.schema import LOSS, weights_matrix
 
 if TYPE_CHECKING:
     from mixsearch.search.noise import NoiseFloor
@@ -147,7 +147,8 @@ class Modelling:
 
     def propose(self: Study, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:
         """Propose the next batch (mixtures and fidelities); store it as 'proposed' rows."""
-        from mixsearch.propose.base import FidelityLevel, ProposalContext, propose
+        from mixsearch.propose.base import FidelityLevel, ProposalContext
+        from mixsearch.propose.batch import propose
 
         r = self.recipe
         view = self.store.runs()

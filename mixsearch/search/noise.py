@@ -9,9 +9,8 @@ import numpy as np
 
 from mixsearch.mixtures import DECIMALS, Space, dedupe, finalize
 from mixsearch.surrogate.base import TrainSet
-from mixsearch.surrogate.cv import CVScore, spearman
+from mixsearch.surrogate.cv import POOR_RANK, CVScore, spearman
 
-MIN_SPEARMAN = 0.6
 RUNS_PER_DOMAIN = 2
 SIMULATIONS = 200
 
@@ -114,9 +113,9 @@ def attainable_spearman(values: np.ndarray, sd: float, seed: int = 0) -> float:
 def fit_warnings(chosen: CVScore, n_runs: int, dim: int, noise: NoiseFloor | None) -> list[str]:
     """What a user should know before trusting the fit."""
     out = []
-    if chosen.spearman < MIN_SPEARMAN:
+    if chosen.spearman < POOR_RANK:
         out.append(f"the chosen surrogate ranks held-out runs poorly (Spearman {chosen.spearman:.2f} < "
-                   f"{MIN_SPEARMAN}): train more runs before trusting proposals")
+                   f"{POOR_RANK}): train more runs before trusting proposals")
     if n_runs < RUNS_PER_DOMAIN * dim:
         out.append(f"only {n_runs} runs for {dim} domains (fewer than {RUNS_PER_DOMAIN} x domains): "
                    f"the fit is underdetermined")

@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from mixsearch.recipe.schema import Objective
-from mixsearch.store.parts import LOSS
+from mixsearch.store.schema import LOSS
 
-OBJ = "objective_"  # objective_<i>: each objective of a multi-objective study
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:

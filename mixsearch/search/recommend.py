@@ -19,7 +19,6 @@ created time, mixture, prediction, interval, stability); answer.py keeps their h
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.paths import read_cached
-from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
+from mixsearch.propose.simplex import optimum
 from mixsearch.recipe.schema import Search
 from mixsearch.search.stability import Stability
 from mixsearch.surrogate.base import Surrogate
@@ -80,44 +79,6 @@ class Recommendation:
     def distance(self, other: "Recommendation") -> float:
         """L1 distance between the two mixtures."""
         return float(sum(abs(self.mixture[k] - other.mixture.get(k, 0.0)) for k in self.mixture))
-
-
-def trust_radius(support: np.ndarray) -> float:
-    """How far apart the runs lie: the median L1 distance from each distinct mixture to its nearest
-    other one (0 with fewer than two)."""
-    from scipy.spatial import cKDTree
-
-    pts = np.unique(np.round(support, 6), axis=0)
-    if len(pts) < 2:
-        return 0.0
-    return float(np.median(cKDTree(pts).query(pts, k=2, p=1)[0][:, 1]))
-
-
-def supported(W: np.ndarray, support: np.ndarray, radius: float) -> np.ndarray:
-    """Per row of W: whether some run lies within `radius` (L1) of it."""
-    from scipy.spatial import cKDTree
-
-    bound = radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
-    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=bound)[0] <= bound
-
-
-def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support: np.ndarray | None = None) -> np.ndarray:
-    """The mixture the surrogate predicts best (with the search's KL pull toward natural). For a
-    piecewise surrogate, only candidates within the trust radius of a run in `support` (the
-    mixtures it was fitted on) count: a tree is constant beyond its last split and a linear
-    model's optimum is a corner, so away from the runs their best prediction says nothing."""
-    from mixsearch.propose.candidates import _candidates, _refine
-
-    ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
-    cands, order = _candidates(ctx)
-    if surrogate.piecewise:  # trees, linear models: RegMix top-k average, near the runs
-        if support is not None and len(support):
-            inside = supported(cands[order], support, trust_radius(support))
-            order = order[inside] if inside.any() else order
-        w = cands[order[: cfg.top_k]].mean(0)
-    else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
-        w = _refine(ctx, [cands[order[0]]])[0]
-    return feasible(w, space)[0]
 
 
 NEAR_SHARE, NEAR_MIN = 0.25, 5  # the runs predicted best whose CV residuals size a regression interval

@@ -62,7 +62,7 @@ def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Searc
               budget_s: float = BUDGET_S, replicates: tuple[int, int] = (MIN_REPLICATES, MAX_REPLICATES)) -> Stability:
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
     (within `replicates` = (min, max)); `w` is the recommendation (in space.names order)."""
-    from mixsearch.search.recommend import optimum
+    from mixsearch.propose.simplex import optimum
     from mixsearch.surrogate.base import make_surrogate
 
     rng = np.random.default_rng([seed, 7919])

@@ -18,10 +18,9 @@ from mixsearch.search.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
 from mixsearch.search.launch import Launching
 from mixsearch.search.modelling import Modelling
-from mixsearch.search.objectives import OBJ
 from mixsearch.recipe.schema import Recipe
-from mixsearch.store.parts import WEIGHT, Store, now
-from mixsearch.store.schema import recipe_columns
+from mixsearch.store.parts import Store, now
+from mixsearch.store.schema import OBJECTIVE, WEIGHT, recipe_columns
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData
@@ -236,7 +235,7 @@ class Study(Launching, Modelling):
         k = len(self.recipe.objective_list)
         if k < 2:
             return None
-        cols = [f"{OBJ}{i}" for i in range(k)]
+        cols = [f"{OBJECTIVE}{i}" for i in range(k)]
         if not all(c in done for c in cols):
             return np.full((len(done), k), np.nan)
         return done[cols].to_numpy(float) * self.signs

@@ -26,16 +26,15 @@ import yaml
 from mixsearch.errors import UserError
 from mixsearch.search.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
-from mixsearch.mixtures import DECIMALS
+from mixsearch.mixtures import DECIMALS, SUM_TOL
 from mixsearch.paths import write_atomic
 from mixsearch.search.answer import VALIDATION
 from mixsearch.search.recommend import Recommendation
-from mixsearch.store.parts import WEIGHT
+from mixsearch.store.schema import WEIGHT
 from mixsearch.search.study import VALIDATE, Study
 from mixsearch.search.verdict import Comparison, compare
 
 RECOMMENDATION = "recommendation"
-TOL = 1e-3
 SEED_OFFSET = 1000  # validation seeds differ from the search's: the best run is not re-counted (winner's curse)
 MAX_SEEDS = 12  # `--seeds auto` stops here at the latest
 
@@ -126,7 +125,7 @@ def read_mixtures(path: Path, names: list[str]) -> dict[str, np.ndarray]:
 def _checked(w: np.ndarray, names: list[str], where: str) -> np.ndarray:
     if len(w) != len(names):
         raise UserError(f"{len(w)} weights for {len(names)} domains ({', '.join(names)})", where=where)
-    if np.any(w < 0) or abs(w.sum() - 1) > TOL:
+    if np.any(w < 0) or abs(w.sum() - 1) > SUM_TOL:
         raise UserError(f"weights must be >= 0 and sum to 1 (sum {w.sum():.4g})", where=where)
     return w / w.sum()
 

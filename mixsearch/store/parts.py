@@ -8,21 +8,19 @@ its newest row (by `seq`); `runs()` returns that view, one row per run.
 from __future__ import annotations
 
 import os
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mixsearch.errors import UserError
-from mixsearch.paths import naming, not_writable, writable_dir
-from mixsearch.store.schema import LOSS, METRIC, WEIGHT, build_schema, conform, with_known_columns  # noqa: F401 (LOSS, METRIC, WEIGHT re-exported)
+from mixsearch.paths import atomic, not_writable, writable_dir
+from mixsearch.store.schema import build_schema, conform, with_known_columns
 
 STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
@@ -35,19 +33,13 @@ def now() -> pd.Timestamp:
 
 
 def atomic_write_table(table: pa.Table, path: Path) -> None:
-    """Write a Parquet file to a temp name beside `path`, then rename it into place; an OSError
-    (a full disk) names `path`."""
+    """Write a Parquet file atomically; an OSError (a full disk) names `path`."""
     writable_dir(path.parent)
-    tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
     try:
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
+        with atomic(path) as tmp:
+            pq.write_table(table, tmp)
     except PermissionError as exc:
         raise not_writable(path.parent, exc) from None
-    except OSError as exc:
-        raise naming(exc, path) from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _latest(table: pa.Table) -> pa.Table:
@@ -162,40 +154,15 @@ class Store:
         view = self.runs().assign(schema_version=SCHEMA_VERSION)
         path = Path(path)
         writable_dir(path.parent)
-        tmp = path.parent / f".tmp-{uuid.uuid4().hex}-{path.name}"
         table = pa.Table.from_pandas(view, preserve_index=False)
         table = conform(table, self.schema(table))
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                b"mixsearch.schema_version": str(SCHEMA_VERSION).encode()})
-        try:
+        with atomic(path) as tmp:
             if fmt == "parquet":
                 pq.write_table(table, tmp)
             elif fmt == "csv":
                 view.to_csv(tmp, index=False)
             else:
                 pq.write_to_dataset(table, root_path=tmp, partition_cols=["study", "round"])
-            _replace(tmp, path)
-        except OSError as exc:
-            raise naming(exc, path) from None
-        finally:
-            if tmp.is_dir():
-                shutil.rmtree(tmp)
-            else:
-                tmp.unlink(missing_ok=True)
         return len(view)
-
-
-def _replace(src: Path, dst: Path) -> None:
-    """Move src onto dst; an existing directory at dst is swapped out first, then removed."""
-    if dst.is_dir():
-        old = dst.parent / f".old-{uuid.uuid4().hex}-{dst.name}"
-        os.replace(dst, old)
-        os.replace(src, dst)
-        shutil.rmtree(old)
-    else:
-        os.replace(src, dst)
-
-
-def weights_matrix(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
-    """The mixture columns of a runs frame, in domain order."""
-    return df[[WEIGHT + n for n in names]].to_numpy(dtype=float)

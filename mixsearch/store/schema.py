@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -84,3 +85,8 @@ def with_known_columns(df: pd.DataFrame) -> pd.DataFrame:
     """`df` with every known column it lacks added, all-null, with its dtype."""
     missing = {col: _empty(kind, df.index) for col, kind in KNOWN.items() if col not in df}
     return df.assign(**missing) if missing else df
+
+
+def weights_matrix(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
+    """The mixture columns of a runs frame, in domain order."""
+    return df[[WEIGHT + n for n in names]].to_numpy(dtype=float)

@@ -23,6 +23,8 @@ from mixsearch.surrogate.base import TrainSet, make_surrogate
 SPEARMAN_TIE = 0.01
 CHANCE_ALPHA = 0.05
 
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
+
 
 @dataclass(frozen=True)
 class CVScore:
@@ -56,9 +58,13 @@ class CVScore:
                 "folds": self.folds, "skipped": self.skipped, "candidates": self.candidates,
                 "beats_chance": self.beats_chance}
 
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
+
 
 class OverBudget(Exception):
     """A candidate's projected cross-validation + fit time exceeds the budget."""
+
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
 
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
@@ -66,6 +72,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return float(np.nan_to_num(np.corrcoef(_ranks(a), _ranks(b))[0, 1]))
+
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
 
 
 def chance_bound(n: int, alpha: float = CHANCE_ALPHA) -> float:
@@ -78,6 +86,8 @@ def chance_bound(n: int, alpha: float = CHANCE_ALPHA) -> float:
         return 1.0
     tc = float(t.ppf(1 - alpha, n - 2))
     return tc / math.sqrt(n - 2 + tc**2)
+
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
 
 
 def chance_warning(score: CVScore, auto: bool) -> str | None:
@@ -92,6 +102,8 @@ def chance_warning(score: CVScore, auto: bool) -> str | None:
                 f"its predictions are not trusted; proposals explore (space-filling) until one does")
     return f"{score.name} does not rank held-out runs better than chance ({measured}): its predictions are not trusted"
 
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
+
 
 def _ranks(v: np.ndarray) -> np.ndarray:
     """Ranks from 1, ties given their average rank (as scipy's rankdata), in NumPy alone."""
@@ -101,6 +113,8 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(v))
     ranks[order] = np.repeat(first + (counts + 1) / 2, counts)
     return ranks
+
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
 
 
 def out_of_fold(name: str, data: TrainSet, folds: int, seed: int,
@@ -127,6 +141,8 @@ def out_of_fold(name: str, data: TrainSet, folds: int, seed: int,
     idx = np.sort(target)
     return np.array([pred[i] for i in idx]), data.y[idx], k, (time.perf_counter() - start) / k
 
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
+
 
 def cross_validate(name: str, data: TrainSet, folds: int, seed: int, budget_s: float | None = None) -> CVScore:
     """Spearman and MAE of the out-of-fold predictions of every target-fidelity run (kept in the score)."""
@@ -136,6 +152,8 @@ def cross_validate(name: str, data: TrainSet, folds: int, seed: int, budget_s: f
         return CVScore(name, math.nan, math.nan, math.nan, folds, skipped=str(exc))
     return CVScore(name, spearman(pred, actual), float(np.mean(np.abs(pred - actual))), seconds, k,
                    predicted=pred, actual=actual)
+
+POOR_RANK = 0.6  # a Spearman rank correlation below this says too little to trust
 
 
 def select(names: list[str], data: TrainSet, folds: int, seed: int,

@@ -35,14 +35,14 @@ def answer_json(answer: Answer, recipe: str) -> dict:
 
 
 def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
-    from mixsearch.store.parts import WEIGHT  # pandas and pyarrow: not at the CLI's start-up
+    from mixsearch.store.schema import WEIGHT  # pandas and pyarrow: not at the CLI's start-up
 
     return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
              "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
 
 
 def best_json(best: dict | None, names: list[str], rec: Recommendation | None = None) -> dict | None:
-    from mixsearch.store.parts import LOSS, METRIC, WEIGHT
+    from mixsearch.store.schema import LOSS, METRIC, WEIGHT
 
     if best is None:
         return None
@@ -53,7 +53,7 @@ def best_json(best: dict | None, names: list[str], rec: Recommendation | None = 
 
 
 def pareto_json(study: Study) -> list[dict]:
-    from mixsearch.store.parts import WEIGHT
+    from mixsearch.store.schema import WEIGHT
 
     front = study.pareto()
     Y = study.objectives_matrix(front)

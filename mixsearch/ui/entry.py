@@ -12,15 +12,31 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import nullcontext
+from types import SimpleNamespace
 
-from typer._click import exceptions as ce
+import typer
 
 from mixsearch.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_OK, EXIT_PIPE, UserError
 from mixsearch.signals import Terminated
 from mixsearch.ui import output
 
 
-def usage_line(exc: ce.UsageError) -> str:
+def _click_exceptions() -> SimpleNamespace:
+    """The command-line parser's exception classes by name: typer exports BadParameter alone of them,
+    so they are found from its base ClickException and that base's subclasses."""
+    base = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+    found, todo = {}, [base]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.__name__, cls)
+        todo += cls.__subclasses__()
+    return SimpleNamespace(**found)
+
+
+ce = _click_exceptions()
+
+
+def usage_line(exc: Exception) -> str:
     """A click usage error as `<where>: <what>` (the option or argument, else the command)."""
     command = exc.ctx.command_path if exc.ctx is not None else "mixsearch"
     if isinstance(exc, ce.BadParameter) and exc.param is not None:

@@ -35,7 +35,7 @@ def fit_table(fit: FitResult) -> Table:
 
 
 def mixture_table(rows: list[dict], names: list[str], title: str, value: str) -> Table:
-    from mixsearch.store.parts import WEIGHT
+    from mixsearch.store.schema import WEIGHT
 
     table = Table(title=title)
     table.add_column("run_id")

@@ -156,14 +156,15 @@ def alive_nodes() -> set[str]:
     return {n["NodeID"] for n in ray.nodes() if n["Alive"]}
 
 
+def watching() -> bool:
+    """Whether Ray's own processes are watched and none has been seen to stop."""
+    return bool(_watched)
+
+
 def shutdown() -> None:
-    """End the workers and leave Ray (stopping the embedded instance); after a failure of Ray's
-    own parts, only what is left of it is stopped."""
+    """Leave Ray (stopping the embedded instance)."""
     import ray
 
-    from mixsearch.execute.workers import Pool
-
-    Pool.clear(kill=bool(_watched))
     if ray.is_initialized():
         ray.shutdown()
     _watched.clear()

@@ -1,0 +1,77 @@
+"""The shared optimisation on the constrained simplex: what proposals minimise (`score`), sampled
+candidates ranked by it, local constrained refinement from chosen starts, and a fitted surrogate's
+optimum (the study's recommended mixture; trusted only near the runs for piecewise surrogates)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mixsearch.mixtures import Space, kl_to, sample
+from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
+from mixsearch.recipe.schema import Search
+from mixsearch.surrogate.base import Surrogate
+
+
+def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
+    """What proposals minimise: the predicted objective plus search.kl_to_natural x KL(w || natural)."""
+    pred = ctx.surrogate.predict(W)
+    if ctx.cfg.kl_to_natural > 0:
+        pred = pred + ctx.cfg.kl_to_natural * kl_to(W, ctx.space.natural_or_prior)
+    return pred
+
+
+def ranked_candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
+    """search.candidates mixtures sampled in the space (seeded by the context), and their order by score, best first."""
+    rng = np.random.default_rng(ctx.seed)
+    cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
+    return cands, np.argsort(score(ctx, cands), kind="stable")
+
+
+def refine(ctx: ProposalContext, starts: list[np.ndarray]) -> list[np.ndarray]:
+    """Local constrained minimisation (SLSQP on the simplex within bounds) from each start."""
+    from scipy.optimize import minimize
+
+    space = ctx.space
+    out = []
+    for x0 in starts:
+        res = minimize(lambda w: float(score(ctx, w[None])[0]), x0, method="SLSQP",
+                       bounds=list(zip(space.lo, space.hi)),
+                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"maxiter": 200})
+        out.append(res.x if np.isfinite(res.fun) else x0)
+    return out
+
+
+def trust_radius(support: np.ndarray) -> float:
+    """How far apart the runs lie: the median L1 distance from each distinct mixture to its nearest
+    other one (0 with fewer than two)."""
+    from scipy.spatial import cKDTree
+
+    pts = np.unique(np.round(support, 6), axis=0)
+    if len(pts) < 2:
+        return 0.0
+    return float(np.median(cKDTree(pts).query(pts, k=2, p=1)[0][:, 1]))
+
+
+def supported(W: np.ndarray, support: np.ndarray, radius: float) -> np.ndarray:
+    """Per row of W: whether some run lies within `radius` (L1) of it."""
+    from scipy.spatial import cKDTree
+
+    bound = radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
+    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=bound)[0] <= bound
+
+
+def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support: np.ndarray | None = None) -> np.ndarray:
+    """The mixture the surrogate predicts best (with the search's KL pull toward natural). For a
+    piecewise surrogate, only candidates within the trust radius of a run in `support` (the
+    mixtures it was fitted on) count: a tree is constant beyond its last split and a linear
+    model's optimum is a corner, so away from the runs their best prediction says nothing."""
+    ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
+    cands, order = ranked_candidates(ctx)
+    if surrogate.piecewise:  # trees, linear models: RegMix top-k average, near the runs
+        if support is not None and len(support):
+            inside = supported(cands[order], support, trust_radius(support))
+            order = order[inside] if inside.any() else order
+        w = cands[order[: cfg.top_k]].mean(0)
+    else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
+        w = refine(ctx, [cands[order[0]]])[0]
+    return feasible(w, space)[0]
