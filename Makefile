@@ -1,11 +1,11 @@
-# Two commands for a fresh machine:  make demo  (quickstart end to end)   make test  (the test suite)
+# Two commands for a fresh machine:  make demo  (quickstart end to end)   make test  (the test suite; make test-fast skips the end-to-end runs)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of PyTorch from this machine's disk; on a GPU machine use e.g. `make demo TORCH=torch`.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test test-fast bench clean
 
 install: $(VENV)/.installed
 
@@ -22,6 +22,10 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+# the inner loop: every test but the end-to-end runs of whole commands
+test-fast: install
+	$(BIN)/python -m pytest -q -m 'not slow'
 
 bench: install
 	$(BIN)/python benchmarks/run.py

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 STDLIB = Path(sysconfig.get_paths()["stdlib"])
+TRAINERS = Path(__file__).parent / "trainers"  # command trainers the tests run
 
 
 @pytest.fixture(scope="session")

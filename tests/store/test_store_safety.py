@@ -90,6 +90,7 @@ def _fake_train(spec: dict, data: dict) -> dict:
             "tokens_per_s": 8192.0, "host": "h", "device": "cpu", "curve": [[1, 3.0]], "ensemble": 1}
 
 
+@pytest.mark.slow
 def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypatch):
     import pandas as pd
     import pyarrow.dataset as ds

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from mixsearch.replay.bench import pool_from_runs, replay, summarize, synthetic_pool
 from mixsearch.replay.synthetic import MultiFidelityBenchmark
@@ -52,6 +53,7 @@ def test_pool_from_runs_groups_by_mixture():
     assert pool.Y.shape == (2, 2) and pool.optimum == 2.5 and np.isnan(pool.Y[0, 0])
 
 
+@pytest.mark.slow
 def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
     recipe_dict["proxy"]["fidelities"] = [{"name": "small", "tokens": 2048, "width": 16, "heads": 2},
                                           {"name": "full"}]
@@ -85,6 +87,7 @@ def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
         assert [p["fidelity"] for p in ar["proposals"]] == ["small", "small"]  # 6 cheap runs: the batch goes on
 
 
+@pytest.mark.slow
 def test_multi_objective_study_gives_a_pareto_set(recipe_dict, tmp_path):
     recipe_dict["objectives"] = [{"kind": "domain", "target": "code"}, {"kind": "domain", "target": "docs"}]
     recipe_dict["search"].update(rounds=0, batch_size=3)

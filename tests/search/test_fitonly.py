@@ -39,6 +39,7 @@ def write_pool(tmp_path, n: int = 24) -> tuple:
     return W, int((np.abs(W.sum(1) - 1) > 1e-9).sum())
 
 
+@pytest.mark.slow
 def test_fit_only_study_imports_fits_and_reuses_its_fit(tmp_path):
     study = Study.open(parse_recipe(fit_only_recipe(), "r.yaml"), tmp_path / "runs")
     assert study.recipe.fit_only

@@ -18,9 +18,9 @@ from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.runlogs import run_logs
 from mixsearch.search.study import Study
-from tests.conftest import cli, write_recipe
+from tests.conftest import TRAINERS, cli, write_recipe
 
-TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"
+TRAINER = TRAINERS / "quadratic.py"
 OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
 
 
@@ -32,6 +32,7 @@ def command_recipe(recipe_dict: dict, tmp_path: Path, **params) -> dict:
     return recipe_dict
 
 
+@pytest.mark.slow
 def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path):
     recipe_dict = command_recipe(recipe_dict, tmp_path)
     recipe_dict["search"].update({"initial_runs": 16, "surrogate": "gp", "proposer": "argmin", "candidates": 4000})

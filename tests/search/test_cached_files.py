@@ -20,7 +20,7 @@ from mixsearch.search import answer
 from mixsearch.search.modelling import LAST_PROPOSAL, last_proposal
 from mixsearch.search.answer import validation as load_validation
 from tests.conftest import cli, write_recipe
-from tests.test_fitonly import fit_only_recipe, write_pool
+from tests.search.test_fitonly import fit_only_recipe, write_pool
 
 WRONG_SHAPES = ["[1, 2, 3]", "{}", '"text"', "null", "not json {", '{"key": 1, "chosen": [], "scores": {}}',
                 '{"mixture": {"web": "x"}, "interval": 3}', "\udcff"]

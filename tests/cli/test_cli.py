@@ -18,6 +18,7 @@ PROGRESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run [0-9a-f]{10} done o
                       r"\[\d+/\d+\] eta (\d+:\d\d:\d\d|\?)$")
 
 
+@pytest.mark.slow
 def test_end_to_end(recipe_dict, tmp_path):
     recipe = write_recipe(tmp_path / "recipes" / "tiny.yaml", recipe_dict)
     prep = json.loads(cli("data", "prepare", str(recipe), "--json", cwd=tmp_path).stdout)

@@ -21,7 +21,7 @@ import pytest
 from mixsearch.errors import EXIT_RAY
 from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
-from tests.test_ray_failures import gated_recipe
+from tests.execute.test_ray_failures import gated_recipe
 
 RAY = str(Path(sys.executable).parent / "ray")
 
@@ -97,6 +97,7 @@ def cluster_training_on_one_node():
         yield c
 
 
+@pytest.mark.slow
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     res = json.loads(cli("sweep", str(recipe), "--address", cluster.address, "--json", cwd=tmp_path,

@@ -10,8 +10,9 @@ from pathlib import Path
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
+from tests.conftest import TRAINERS
 
-TRAINER = Path(__file__).parent / "trainers" / "quadratic.py"
+TRAINER = TRAINERS / "quadratic.py"
 
 
 def open_study(recipe_dict: dict, tmp_path: Path, trainer: dict | None) -> Study:

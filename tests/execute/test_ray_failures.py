@@ -17,9 +17,9 @@ import pytest
 
 from mixsearch.errors import EXIT_RAY
 from mixsearch.store.parts import Store
-from tests.conftest import cli, write_recipe
+from tests.conftest import TRAINERS, cli, write_recipe
 
-GATED = Path(__file__).parent / "trainers" / "gated.py"
+GATED = TRAINERS / "gated.py"
 OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
 
 

@@ -196,6 +196,7 @@ def test_a_piecewise_recommendation_stays_near_the_runs(name):
     assert w[0] >= 0.3  # still toward the better runs
 
 
+@pytest.mark.slow
 def test_validate_trains_baselines_and_its_verdict_is_right(study):
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)
@@ -328,6 +329,7 @@ def test_runs_on_an_older_data_hash_are_excluded_with_a_warning(study):
     assert fit.warnings[0] == "2 run(s) trained on an older data hash are excluded from the fit"
 
 
+@pytest.mark.slow
 def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, ray_local):
     import ray
 

@@ -12,7 +12,7 @@ from mixsearch.execute import schedule
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
-from tests.test_store_safety import in_process
+from tests.store.test_store_safety import in_process
 
 NAMES = {"code": "Pile-CC", "docs": "c4.en", "news": "tulu-3-sft"}
 

@@ -61,6 +61,7 @@ def test_cli_exits_3_when_the_study_is_locked(recipe_dict, tmp_path):
     assert len(res.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     first = json.loads(cli("sweep", str(recipe), "--max-runs", "4", "--json", cwd=tmp_path).stdout)
@@ -81,6 +82,7 @@ def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_pa
     assert len(view) == 8 and view["run_id"].is_unique and (view["status"] == "proposed").sum() == 2
 
 
+@pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume(recipe_dict, tmp_path):
     recipe_dict["search"]["initial_runs"] = 12
     recipe_dict["proxy"]["train"]["tokens"] = 16384

@@ -19,8 +19,8 @@ from mixsearch.report.html import best_so_far, write_report
 from mixsearch.search.study import Study
 from mixsearch.search.verdict import BETTER, SAME, compare
 from tests.conftest import cli, write_recipe
-from tests.test_fitonly import fit_only_recipe, write_pool
-from tests.test_recommend import LAW, FakeTrainer
+from tests.search.test_fitonly import fit_only_recipe, write_pool
+from tests.search.test_recommend import LAW, FakeTrainer
 
 STAMP = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
 
