@@ -19,6 +19,9 @@ from mixsearch.ui.progress import RunProgress, sweep_callback
 from mixsearch.ui.tables import mixture_table, print_fit, show_answer, show_best, show_recommendation
 
 if TYPE_CHECKING:
+    from mixsearch.search.answer import Answer
+    from mixsearch.search.budget import Budget
+    from mixsearch.search.sweep import SweepResult
     from mixsearch.search.study import Study
 
 STARTER = Path(__file__).parent.parent / "starter.yaml"
@@ -72,23 +75,29 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     warn_unreadable(study)
     best = study.best()
     state = answer.state(study.store.root)
-    rec = state.recommendation
     code = EXIT_RUNS_FAILED if result.failed else EXIT_OK
     if as_json:
-        emit_json({
-            **documents.answer_json(state, str(recipe)),
-            "study": r.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
-            "rounds": [{"round": rep.round, "launched": rep.launched,
-                        "fit": documents.fit_json(rep.fit) if rep.fit else None, "proposals": documents.proposal_json(rep.proposals, r.domain_names)} for rep in result.rounds],
-            "failed": result.failed, "spent": result.spent.to_dict(),
-            "budget": {"hours": budget.hours, "tokens": budget.tokens},
-            "best": documents.best_json(best, r.domain_names, rec), "exit_code": code})
+        emit_json({**_sweep_document(study, result, budget, state, best, str(recipe)), "exit_code": code})
     else:
         show_answer(state, best, r.domain_names, str(recipe))
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
     return code
+
+
+def _sweep_document(study: Study, result: SweepResult, budget: Budget, state: Answer, best: dict | None,
+                    recipe: str) -> dict:
+    """What `run`/`sweep --json` emit: the answer, each round's fit and proposals, what was spent."""
+    names = study.recipe.domain_names
+    return {**documents.answer_json(state, recipe),
+            "study": study.recipe.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
+            "rounds": [{"round": rep.round, "launched": rep.launched,
+                        "fit": documents.fit_json(rep.fit) if rep.fit else None,
+                        "proposals": documents.proposal_json(rep.proposals, names)} for rep in result.rounds],
+            "failed": result.failed, "spent": result.spent.to_dict(),
+            "budget": {"hours": budget.hours, "tokens": budget.tokens},
+            "best": documents.best_json(best, names, state.recommendation)}
 
 
 BudgetOpt = Annotated[float | None, typer.Option("--budget-hours", min=0,
@@ -122,61 +131,70 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     """The answer (the validated recommendation first, a later fit's beside it), runs by status,
     failures with their errors, budget used, and the best run so far. Reads only: nothing is
     fitted or written (`mixsearch fit` or `report --refit` fit anew)."""
-    study = open_study(recipe, runs_dir)
     from mixsearch.search import answer
+
+    study = open_study(recipe, runs_dir)
+    best = study.best()
+    state = answer.state(study.store.root)
+    doc = _status_document(study, state, best, str(recipe))
+    if as_json:
+        emit_json(doc)
+        return
+    show_recommendation(state, study.recipe.domain_names, str(recipe))
+    _show_status(doc, study)
+    if not doc["pareto"] and best:
+        show_best(best, state.recommendation, study.recipe.domain_names)
+
+
+def _status_document(study: Study, state: Answer, best: dict | None, recipe: str) -> dict:
+    """Where the study stands, as `status --json` emits it (the table shows the same)."""
     from mixsearch.search.budget import spent
+    from mixsearch.search.modelling import last_proposal
     from mixsearch.store.lock import StudyLock
 
     r = study.recipe
     view = study.store.runs()
-    counts = {k: int(v) for k, v in view["status"].value_counts().items()}
     failures = view[view["status"] == "failed"][["run_id", "error"]].to_dict("records")
-    used = spent(view)
-    best = study.best()
-    state = answer.state(study.store.root)
-    rec = state.recommendation
     lock = StudyLock(study.store.root).holder()
     warn_unreadable(study)
-    pareto = documents.pareto_json(study) if len(r.objective_list) > 1 else None
-    fitted = _stored_fit(study)
-    from mixsearch.search.modelling import last_proposal
+    return {**documents.answer_json(state, recipe), "study": r.study, "runs": len(view),
+            "by_status": {k: int(v) for k, v in view["status"].value_counts().items()}, "failed": len(failures),
+            "failures": failures, "pareto": documents.pareto_json(study) if len(r.objective_list) > 1 else None,
+            "surrogate": _stored_fit(study), "spent": spent(view).to_dict(), "budget": r.budget.model_dump(),
+            "last_proposal": last_proposal(study.store.root), "locked_by": lock,
+            "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
+            "best": documents.best_json(best, r.domain_names, state.recommendation)}
 
-    proposal = last_proposal(study.store.root)
-    if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), "study": r.study, "runs": len(view), "by_status": counts, "failed": len(failures),
-                   "failures": failures, "pareto": pareto, "surrogate": fitted, "spent": used.to_dict(), "budget": r.budget.model_dump(),
-                   "last_proposal": proposal, "locked_by": lock, "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-                   "best": documents.best_json(best, r.domain_names, rec)})
-        return
-    show_recommendation(state, r.domain_names, str(recipe))
-    table = Table(title=f"study {r.study}: {len(view)} runs")
+
+def _show_status(doc: dict, study: Study) -> None:
+    """The status document as tables and lines."""
+    r = study.recipe
+    table = Table(title=f"study {r.study}: {doc['runs']} runs")
     table.add_column("status")
     table.add_column("runs", justify="right")
-    for k, v in sorted(counts.items()):
+    for k, v in sorted(doc["by_status"].items()):
         table.add_row(k, str(v))
     out.print(table)
-    limit = f" of {r.budget.hours:g} h budget" if r.budget.hours else ""
-    out.print(f"spent: {used.cpu_hours:.3f} CPU-h, {used.gpu_hours:.3f} GPU-h{limit}; {used.tokens:,} tokens")
-    if lock:
+    used, limit = doc["spent"], f" of {r.budget.hours:g} h budget" if r.budget.hours else ""
+    out.print(f"spent: {used['cpu_hours']:.3f} CPU-h, {used['gpu_hours']:.3f} GPU-h{limit}; {used['tokens']:,} tokens")
+    if lock := doc["locked_by"]:
         out.print(f"locked by pid {lock.get('pid')} on {lock.get('host')} ({lock.get('command')})")
-    if fitted:
+    if fitted := doc["surrogate"]:
         out.print(f"surrogate: {fitted['chosen']} fitted on {fitted['runs']} runs "
                   f"({'current' if fitted['current'] else 'stale: runs finished since; fit/propose refit it'})")
-    if proposal and proposal.get("reason"):
+    if (proposal := doc["last_proposal"]) and proposal.get("reason"):
         out.print(f"last proposal ({proposal['method']}, {', '.join(proposal['fidelities'])}): {proposal['reason']}",
                   markup=False, highlight=False)
-    for f in failures:
+    for f in doc["failures"]:
         out.print(f"[red]failed[/red] {f['run_id'][:10]}: {f['error']}", markup=True, highlight=False)
-    if pareto:
+    if doc["pareto"]:
         table = Table(title="Pareto set (completed target-fidelity runs)")
         table.add_column("run_id")
         for o in r.objective_list:
             table.add_column(o.label, justify="right")
-        for p in pareto:
+        for p in doc["pareto"]:
             table.add_row(p["run_id"][:10], *[f"{v:.4f}" for v in p["objectives"]])
         out.print(table)
-    elif best:
-        show_best(best, rec, r.domain_names)
 
 
 def _stored_fit(study: Study) -> dict | None:

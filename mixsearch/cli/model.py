@@ -15,7 +15,7 @@ from mixsearch.recipe.search import Search
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, spinner
-from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation
+from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation, validation_table
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -107,15 +107,16 @@ def validate_cmd(recipe: RecipeArg,
     a verdict. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch.search import answer
     from mixsearch.search import validate as va
-    from mixsearch.store.lock import StudyLock
+    from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
     from mixsearch.search.recommend import load as load_recommendation
+    from mixsearch.store.lock import StudyLock
     from mixsearch.search.study import shutdown
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)
     names = study.recipe.domain_names
-    extra = dict(va.parse_mixture(m, names) for m in mixture or [])
-    extra.update(va.read_mixtures(mixtures, names) if mixtures else {})
+    extra = dict(parse_mixture(m, names) for m in mixture or [])
+    extra.update(read_mixtures(mixtures, names) if mixtures else {})
     with StudyLock(study.store.root, "validate"):
         prepare_data(study, as_json)
         rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]
@@ -134,7 +135,7 @@ def validate_cmd(recipe: RecipeArg,
         emit_json({**documents.answer_json(state, str(recipe)), **measured})
     else:
         show_recommendation(state, names, str(recipe))
-        out.print(va.table(result))
+        out.print(validation_table(result))
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
 
 

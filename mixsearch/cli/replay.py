@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +13,10 @@ from mixsearch.cli.common import JsonOpt, RunsDir, open_study, warning_unreadabl
 from mixsearch.errors import UserError
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import spinner
+
+if TYPE_CHECKING:
+    from mixsearch.replay.strategies import Pool, Trace
+    from mixsearch.search.study import Study
 
 
 def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this study's completed runs "
@@ -33,10 +37,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                                                                            "runs/<study or synthetic>/replay.png)")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
-    import warnings
-
     from mixsearch.replay import bench as rp
-    from mixsearch.search.modelling import MIN_RUNS_TO_FIT
 
     names = [s.strip() for s in strategies.split(",") if s.strip()]
     unknown = [n for n in names if n not in rp.STRATEGIES]
@@ -45,29 +46,8 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
                         where="--strategies")
     study = open_study(recipe, runs_dir) if recipe is not None else None
     out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
-    if study is not None:
-        with warning_unreadable(study):
-            done = study.completed_at_target()
-        if len(done) < MIN_RUNS_TO_FIT:
-            raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
-                            where=f"study {study.recipe.study}")
-        data = study.train_set()
-        pools = [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
-    else:
-        if family not in rp.FAMILIES:
-            raise UserError(f"unknown family '{family}' (use {', '.join(rp.FAMILIES)})", where="--family")
-        pools = [rp.synthetic_pool(domains, pool_size, seed, family=family) for seed in range(seeds)]
-    traces = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        total, start = seeds * len(names), time.monotonic()
-        for seed, pool in enumerate(pools):
-            traces.append([])
-            for name in names:  # one step per strategy and seed, with an ETA from the steps so far
-                step = len(traces[-1]) + seed * len(names)
-                eta = "" if not step else f", eta {(time.monotonic() - start) / step * (total - step):.0f} s"
-                with spinner(f"replay {step + 1}/{total}: seed {seed} {name}{eta}"):
-                    traces[-1] += rp.replay(pool, [name], budget, seed, tolerance)
+    pools = _study_pools(study, seeds) if study is not None else _synthetic_pools(family, domains, pool_size, seeds)
+    traces = _replay_all(pools, names, budget, tolerance)
     optima = [p.optimum for p in pools]
     table = rp.summarize(traces, optima, tolerance)
     rp.plot(traces, optima, out_path)
@@ -84,3 +64,46 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
         t.add_row(*[v if isinstance(v, str) else f"{v:.3g}" for v in row])
     out.print(t)
     err.print(f"plot: {out_path}")
+
+
+def _study_pools(study: Study, seeds: int) -> list[Pool]:
+    """The study's completed runs as the pool of every seed."""
+    from mixsearch.replay import bench as rp
+    from mixsearch.search.modelling import MIN_RUNS_TO_FIT
+
+    with warning_unreadable(study):
+        done = study.completed_at_target()
+    if len(done) < MIN_RUNS_TO_FIT:
+        raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
+                        where=f"study {study.recipe.study}")
+    data = study.train_set()
+    return [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
+
+
+def _synthetic_pools(family: str, domains: int, size: int, seeds: int) -> list[Pool]:
+    """A new synthetic pool per seed."""
+    from mixsearch.replay import bench as rp
+
+    if family not in rp.FAMILIES:
+        raise UserError(f"unknown family '{family}' (use {', '.join(rp.FAMILIES)})", where="--family")
+    return [rp.synthetic_pool(domains, size, seed, family=family) for seed in range(seeds)]
+
+
+def _replay_all(pools: list[Pool], names: list[str], budget: float, tolerance: float) -> list[list[Trace]]:
+    """Each strategy on each seed's pool, one step at a time with an ETA from the steps so far."""
+    import warnings
+
+    from mixsearch.replay import bench as rp
+
+    traces: list[list[Trace]] = []
+    total, start = len(pools) * len(names), time.monotonic()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for seed, pool in enumerate(pools):
+            traces.append([])
+            for name in names:
+                step = len(traces[-1]) + seed * len(names)
+                eta = "" if not step else f", eta {(time.monotonic() - start) / step * (total - step):.0f} s"
+                with spinner(f"replay {step + 1}/{total}: seed {seed} {name}{eta}"):
+                    traces[-1] += rp.replay(pool, [name], budget, seed, tolerance)
+    return traces

@@ -78,7 +78,7 @@ Proposer = Callable[[ProposalContext, int], Proposal]
 PROPOSERS: dict[str, Proposer] = {}
 # the built-in methods and their modules, imported only when a method is used (bo needs torch)
 BUILTINS = {"regmix": "candidates", "argmin": "candidates", "optimize": "candidates", "bo": "bo", "mfbo": "bo",
-            "mfar": "autoregressive", "tpe": "optuna_samplers", "cmaes": "optuna_samplers", "qmc": "optuna_samplers"}
+            "mfar": "autoregressive", **{k: "optuna_samplers" for k in ("tpe", "cmaes", "qmc", "motpe", "nsga2")}}
 
 
 def register(name: str) -> Callable[[Proposer], Proposer]:

@@ -99,7 +99,7 @@ def bo(ctx: ProposalContext, n: int, reason: str = "") -> Proposal:
     return replace(prop, reason=reason)
 
 
-def recommend(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
+def posterior_optimum(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarray:
     """The posterior-mean optimum at the target fidelity (fidelity column fixed to 1)."""
     from botorch.acquisition import PosteriorMean
     from botorch.acquisition.fixed_feature import FixedFeatureAcquisitionFunction
@@ -166,7 +166,7 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
         W = np.vstack([W, more.W])
         fids = np.concatenate([fids, np.ones(len(more.W))])
     return Proposal(W, [names[min(values, key=lambda v: abs(v - f))] for f in fids], mf.predict(W),
-                    recommendation=recommend(mf, ctx.space))
+                    recommendation=posterior_optimum(mf, ctx.space))
 
 
 def _mf_on_candidates(ctx: ProposalContext, mf: MultiFidelityGPSurrogate, acq, values: list[float],
@@ -206,7 +206,7 @@ def _mf_acquisition(kind: str, mf: MultiFidelityGPSurrogate, cset: torch.Tensor,
         return project_to_target_fidelity(X=X, target_fidelities={d: 1.0}, d=d + 1)
 
     if kind == "kg":
-        best = -float(mf.predict(recommend(mf, space)[None])[0])  # the model is of the negated objective
+        best = -float(mf.predict(posterior_optimum(mf, space)[None])[0])  # the model is of the negated objective
         return qMultiFidelityKnowledgeGradient(mf.model, num_fantasies=KG_FANTASIES, current_value=torch.tensor(best),
                                                cost_aware_utility=utility, project=project)
     cls = qMultiFidelityMaxValueEntropy if kind == "mes" else qMultiFidelityLowerBoundMaxValueEntropy

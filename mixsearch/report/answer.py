@@ -10,7 +10,7 @@ import numpy as np
 
 from mixsearch.search.answer import Answer
 from mixsearch.search.recommend import Recommendation
-from mixsearch.store.schema import WEIGHT
+from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import Study
 
 
@@ -94,7 +94,7 @@ def answer(study: Study, state: Answer, recipe: str, png) -> str:
                      f"until <code>mixsearch validate {html.escape(recipe)}</code> measures the new one.</p>")
         bars["later fit (not validated)"] = np.array([state.current.mixture[n] for n in names])
     if best is not None:
-        bars["best observed run"] = np.array([best[WEIGHT + n] for n in names], float)
+        bars["best observed run"] = np.array(list(mixture_of(best, names).values()))
         band = f" ± {rec.noise_sd:.4f} (seed sd)" if rec.noise_sd else " (seed noise not measured)"
         parts.append(f"<p>Best observed run: {float(best['objective']):.4f}{band} — one seed, a winner's-curse "
                      "pick, not the answer.</p>")
@@ -120,6 +120,6 @@ def pareto(study: Study, png) -> str:
     ax.set_ylabel(labels[1])
     ax.legend()
     rows = [[str(row["run_id"])[:10], *[f"{v:.4f}" for v in y],
-             *[f"{float(row[WEIGHT + n]):.3f}" for n in r.domain_names]]
+             *[f"{w:.3f}" for w in mixture_of(row, r.domain_names).values()]]
             for row, y in zip(front.to_dict("records"), F)]
     return png(fig) + _table(["run", *labels, *r.domain_names], rows)

@@ -19,7 +19,7 @@ from mixsearch.search import answer  # noqa: E402
 from mixsearch.report import answer as report_answer  # noqa: E402
 from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
-from mixsearch.store.schema import LOSS, METRIC, WEIGHT, weights_matrix  # noqa: E402
+from mixsearch.store.schema import LOSS, METRIC, WEIGHT, mixture_of, weights_matrix  # noqa: E402
 from mixsearch.search.study import Study, is_validation  # noqa: E402
 from mixsearch.surrogate.cv import POOR_RANK, out_of_fold, spearman  # noqa: E402
 
@@ -107,12 +107,10 @@ def _surrogate(study: Study, fit: FitResult | None) -> tuple[str, str]:
 
 def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
     names = study.recipe.domain_names
-    data = study.data()
-    tokens = np.array([data.domains[n].train_tokens for n in names], float)
-    bars = {"uniform": np.full(len(names), 1 / len(names)), "natural (token share)": tokens / tokens.sum()}
+    bars = {"uniform": np.full(len(names), 1 / len(names)), "natural (token share)": study.space().natural_or_prior}
     best = study.best()
     if best is not None:
-        bars["best run"] = np.array([best[WEIGHT + n] for n in names], float)
+        bars["best run"] = np.array(list(mixture_of(best, names).values()))
     proposed = view[view["status"] == "proposed"].sort_values("predicted", ascending=bool(study.signs[0] > 0))
     for i, (_, row) in enumerate(proposed.head(3).iterrows()):
         bars[f"proposal {i + 1} (pred {row['predicted']:.3f})"] = weights_matrix(row.to_frame().T, names)[0]
@@ -169,7 +167,7 @@ def _loss_table(done: pd.DataFrame, names: list[str], sign: float, limit: int | 
     body = "".join(
         "<tr>" + f"<td>{html.escape(str(r['run_id'])[:10])}</td><td>{html.escape(str(r.get('origin', '')))}</td>"
         f"<td>{r.get('seed', '')}</td>"
-        + "".join(f"<td>{float(r[WEIGHT + n]):.3f}</td>" for n in names)
+        + "".join(f"<td>{w:.3f}</td>" for w in mixture_of(r, names).values())
         + f"<td>{float(r['objective']):.4f}</td>"
         + "".join(f"<td>{float(r[c]):.4f}</td>" for c in loss_cols) + "</tr>"
         for _, r in top.iterrows())

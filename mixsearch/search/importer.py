@@ -24,7 +24,7 @@ from mixsearch.search.objectives import objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG
 from mixsearch.store.parts import STATUSES, now
-from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, WEIGHT
+from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, WEIGHT, weight_columns
 from mixsearch.search.study import Study
 
 OPTIONAL_INT = {"tokens": (1, BIG), "params": (0, BIG), "seed": (0, 2**32 - 1)}  # taken when every row has them
@@ -189,26 +189,9 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     if df.empty:
         raise UserError("no rows", where=where)
     names = study.recipe.domain_names
-    unknown = [c[len(WEIGHT):] for c in df.columns if c.startswith(WEIGHT) and c[len(WEIGHT):] not in names]
-    if unknown:
-        raise UserError(f"column {WEIGHT}{unknown[0]}: unknown domain '{unknown[0]}' "
-                        f"(the recipe's domains: {', '.join(names)})", where=where)
-    absent = [n for n in names if WEIGHT + n not in df.columns]
-    if absent:
-        raise UserError(f"no weight column for domain '{absent[0]}' (name it {WEIGHT}{absent[0]} "
-                        f"or map one with --map COLUMN={WEIGHT}{absent[0]})", where=where)
-    W = np.column_stack([_finite(df, WEIGHT + n, where) for n in names])
-    sums = W.sum(1)
-    tol = SUM_TOL if opts.renormalize is None else max(opts.renormalize, SUM_TOL)
-    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol))
-    if len(off):
-        i = off[0]
-        hint = "" if opts.renormalize is not None else " (--renormalize TOL accepts sums within TOL of 1)"
-        shown = ", ".join(f"{WEIGHT}{n}={W[i, j]:.6g}" for j, n in enumerate(names))
-        raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}: {shown}){hint}",
-                        where=where)
-    summary.renormalized = int((np.abs(sums - 1) > 1e-9).sum()) if opts.renormalize is not None else 0
-    W = W / sums[:, None]
+    W = _mixtures(df, names, opts.renormalize, where)
+    summary.renormalized = int((np.abs(W.sum(1) - 1) > 1e-9).sum()) if opts.renormalize is not None else 0
+    W = W / W.sum(1)[:, None]
     measured = [c for c in df.columns if isinstance(c, str) and c.startswith((LOSS, METRIC))]
     empty = [c for c in measured if df[c].isna().all()]  # a loss or metric no row has (an export's null column)
     losses = {c: _finite(df, c, where) for c in measured if c not in empty}
@@ -223,7 +206,7 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     rows = []
     stamp = now()
     for i in range(len(df)):
-        row = {WEIGHT + n: float(W[i, j]) for j, n in enumerate(names)}
+        row = weight_columns(dict(zip(names, map(float, W[i]))))
         row.update({c: float(v[i]) for c, v in losses.items()})
         row.update({c: int(v[i]) for c, v in extras.items()})
         row["objective"] = float(values[0][i])
@@ -238,3 +221,27 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
         })
     summary.new, summary.rows = study.add(rows), len(rows)
     return summary
+
+
+def _mixtures(df: pd.DataFrame, names: list[str], renormalize: float | None, where: str) -> np.ndarray:
+    """The rows' weight columns in domain order, each row on the simplex (within `renormalize` of a
+    sum of 1, when given); a UserError names an unknown or missing domain or the first row off it."""
+    unknown = [c[len(WEIGHT):] for c in df.columns if c.startswith(WEIGHT) and c[len(WEIGHT):] not in names]
+    if unknown:
+        raise UserError(f"column {WEIGHT}{unknown[0]}: unknown domain '{unknown[0]}' "
+                        f"(the recipe's domains: {', '.join(names)})", where=where)
+    absent = [n for n in names if WEIGHT + n not in df.columns]
+    if absent:
+        raise UserError(f"no weight column for domain '{absent[0]}' (name it {WEIGHT}{absent[0]} "
+                        f"or map one with --map COLUMN={WEIGHT}{absent[0]})", where=where)
+    W = np.column_stack([_finite(df, WEIGHT + n, where) for n in names])
+    sums = W.sum(1)
+    tol = SUM_TOL if renormalize is None else max(renormalize, SUM_TOL)
+    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol))
+    if len(off):
+        i = off[0]
+        hint = "" if renormalize is not None else " (--renormalize TOL accepts sums within TOL of 1)"
+        shown = ", ".join(f"{WEIGHT}{n}={W[i, j]:.6g}" for j, n in enumerate(names))
+        raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}: {shown}){hint}",
+                        where=where)
+    return W

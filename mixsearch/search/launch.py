@@ -11,7 +11,7 @@ from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_value
 from mixsearch.store.parts import now
-from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, WEIGHT
+from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, mixture_of
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
@@ -58,7 +58,7 @@ class Launching:
         for row in base.values():
             fid = self._fidelity_of(row)
             by_fidelity.setdefault(fid.name, []).append(
-                RunSpec(run_id=row["run_id"], mixture={n: float(row[WEIGHT + n]) for n in r.domain_names},
+                RunSpec(run_id=row["run_id"], mixture=mixture_of(row, r.domain_names),
                         seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
                         threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
         gpus = self.num_gpus()

@@ -13,24 +13,21 @@ for later fits (more seeds of the same mixtures); runs at an off-plan scale (`--
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
-import yaml
 
 from mixsearch.errors import UserError
 from mixsearch.search.fidelity import FidelityConfig, model_params
 from mixsearch.hashing import stable_hash
-from mixsearch.mixtures import DECIMALS, SUM_TOL
+from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
 from mixsearch.search.answer import VALIDATION
 from mixsearch.search.recommend import Recommendation
-from mixsearch.store.schema import WEIGHT
+from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import VALIDATE, Study
 from mixsearch.search.verdict import Comparison, compare
 
@@ -74,62 +71,6 @@ class Validation:
                 "comparisons": [c.to_dict() for c in self.comparisons]}
 
 
-def parse_mixture(text: str, names: list[str]) -> tuple[str, np.ndarray]:
-    """`name=w1,w2,...` (weights in domain order)."""
-    label, sep, weights = text.partition("=")
-    if not sep or not label.strip():
-        raise UserError(f"'{text}': expected name=w1,w2,...", where="--mixture")
-    try:
-        w = np.array([float(x) for x in weights.split(",")])
-    except ValueError:
-        raise UserError(f"'{text}': weights must be numbers", where="--mixture") from None
-    return label.strip(), _checked(w, names, f"--mixture {label.strip()}")
-
-
-def read_mixtures(path: Path, names: list[str]) -> dict[str, np.ndarray]:
-    """A CSV (a `name` column and one column per domain) or YAML ({name: {domain: weight}} or
-    {name: [weights in domain order]}) of named mixtures."""
-    where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UserError(f"cannot read: {exc}", where=where) from None
-    out: dict[str, np.ndarray] = {}
-    if path.suffix.lower() == ".csv":
-        for i, row in enumerate(csv.DictReader(text.splitlines())):
-            missing = [n for n in ["name", *names] if n not in row]
-            if missing:
-                raise UserError(f"row {i + 1}: no column {missing[0]}", where=where)
-            try:
-                w = np.array([float(row[n]) for n in names])
-            except ValueError:
-                raise UserError(f"row {i + 1}: weights must be numbers", where=where) from None
-            out[row["name"]] = _checked(w, names, f"{where}: {row['name']}")
-        return out
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        raise UserError("invalid YAML", where=where) from None
-    if not isinstance(data, dict):
-        raise UserError("expected a mapping of name to mixture", where=where)
-    for label, value in data.items():
-        try:
-            w = np.array([float(value.get(n, 0.0)) for n in names] if isinstance(value, dict)
-                         else [float(x) for x in value])
-        except (TypeError, ValueError, AttributeError):
-            raise UserError(f"{label}: expected {{domain: weight}} or a list of weights", where=where) from None
-        out[str(label)] = _checked(w, names, f"{where}: {label}")
-    return out
-
-
-def _checked(w: np.ndarray, names: list[str], where: str) -> np.ndarray:
-    if len(w) != len(names):
-        raise UserError(f"{len(w)} weights for {len(names)} domains ({', '.join(names)})", where=where)
-    if np.any(w < 0) or abs(w.sum() - 1) > SUM_TOL:
-        raise UserError(f"weights must be >= 0 and sum to 1 (sum {w.sum():.4g})", where=where)
-    return w / w.sum()
-
-
 def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, width: int | None = None,
           layers: int | None = None) -> FidelityConfig:
     """The fidelity validation runs train at: the target, a named fidelity of the plan, or an
@@ -160,7 +101,7 @@ def arms(study: Study, rec: Recommendation, extra: dict[str, np.ndarray]) -> dic
            "uniform": space.uniform, "natural": space.natural_or_prior}
     best = study.best()
     if best is not None:
-        out["best-run"] = np.array([best[WEIGHT + n] for n in names], float)
+        out["best-run"] = np.array(list(mixture_of(best, names).values()))
     for label, w in extra.items():
         if label in out:
             raise UserError(f"'{label}' is a built-in name; choose another", where="--mixture")
@@ -246,27 +187,3 @@ def _arms(study: Study, mixtures: dict[str, np.ndarray], rows: list[dict]) -> li
                     arm.values[int(row["seed"])] = float(state["objective"])
         out.append(arm)
     return out
-
-
-def table(result: Validation):
-    """The validation as a rich table: mean ± sd per mixture, paired difference to the
-    recommendation with its 95% interval, the signed-rank p-value, and the verdict."""
-    from rich.table import Table
-
-    comps = {c.name: c for c in result.comparisons}
-    used = {"decided": f"; --seeds auto: decided after {len(result.seeds)} seeds",
-            "max-seeds": f"; --seeds auto: undecided at the maximum, {len(result.seeds)} seeds"}.get(result.stopped_by, "")
-    t = Table(title=f"validation of recommendation {result.recommendation.id} at fidelity {result.fidelity}, "
-                    f"seeds {', '.join(map(str, result.seeds))}{used}", caption=CAPTION)
-    for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "signed-rank p", "verdict"):
-        t.add_column(col, justify="left" if col in ("mixture", "verdict") else "right")
-    for arm in result.arms:
-        c = comps.get(arm.name)
-        diff = "" if c is None else f"{c.diff:+.4f} [{c.interval[0]:+.4f}, {c.interval[1]:+.4f}]"
-        t.add_row(arm.name, str(len(arm.values)), f"{arm.mean:.4f} ± {arm.sd:.4f}", diff,
-                  "" if c is None or math.isnan(c.wilcoxon_p) else f"{c.wilcoxon_p:.3f}", "" if c is None else c.verdict)
-    return t
-
-
-CAPTION = ("difference = mixture - recommendation over shared seeds, 95% t-interval; a verdict needs the interval "
-           "to exclude 0 and the exact signed-rank test p < 0.05 (6 seeds at least)")

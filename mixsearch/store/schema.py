@@ -8,7 +8,7 @@ The one-row-per-run view always has every known column (`with_known_columns`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -90,3 +90,23 @@ def with_known_columns(df: pd.DataFrame) -> pd.DataFrame:
 def weights_matrix(df: pd.DataFrame, names: Sequence[str]) -> np.ndarray:
     """The mixture columns of a runs frame, in domain order."""
     return df[[WEIGHT + n for n in names]].to_numpy(dtype=float)
+
+
+def mixture_of(row: Mapping[str, object], names: Sequence[str]) -> dict[str, float]:
+    """A run row's mixture: its weight column of each domain, in domain order."""
+    return {n: float(row[WEIGHT + n]) for n in names}  # type: ignore[arg-type]
+
+
+def weight_columns(mixture: Mapping[str, float]) -> dict[str, float]:
+    """A mixture as a row's weight columns."""
+    return {WEIGHT + n: w for n, w in mixture.items()}
+
+
+def losses_of(row: Mapping[str, object]) -> dict[str, object]:
+    """A run row's losses by domain or eval set name."""
+    return {k[len(LOSS):]: v for k, v in row.items() if k.startswith(LOSS)}
+
+
+def metrics_of(row: Mapping[str, object]) -> dict[str, object]:
+    """A run row's other reported numbers (metric_<name>) by name."""
+    return {k[len(METRIC):]: v for k, v in row.items() if k.startswith(METRIC)}

@@ -35,28 +35,26 @@ def answer_json(answer: Answer, recipe: str) -> dict:
 
 
 def proposal_json(rows: list[dict], names: list[str]) -> list[dict]:
-    from mixsearch.store.schema import WEIGHT  # pandas and pyarrow: not at the CLI's start-up
+    from mixsearch.store.schema import mixture_of  # pandas and pyarrow: not at the CLI's start-up
 
     return [{"run_id": r["run_id"], "fidelity": r.get("fidelity"), "predicted": r["predicted"],
-             "mixture": {n: r[WEIGHT + n] for n in names}} for r in rows]
+             "mixture": mixture_of(r, names)} for r in rows]
 
 
 def best_json(best: dict | None, names: list[str], rec: Recommendation | None = None) -> dict | None:
-    from mixsearch.store.schema import LOSS, METRIC, WEIGHT
+    from mixsearch.store.schema import losses_of, metrics_of, mixture_of
 
     if best is None:
         return None
-    losses = {k[len(LOSS):]: v for k, v in best.items() if k.startswith(LOSS)}
-    metrics = {k[len(METRIC):]: v for k, v in best.items() if k.startswith(METRIC)}
     return {"run_id": best["run_id"], "objective": best["objective"], "noise_sd": rec.noise_sd if rec else None,
-            "mixture": {n: best[WEIGHT + n] for n in names}, "losses": losses, "metrics": metrics}
+            "mixture": mixture_of(best, names), "losses": losses_of(best), "metrics": metrics_of(best)}
 
 
 def pareto_json(study: Study) -> list[dict]:
-    from mixsearch.store.schema import WEIGHT
+    from mixsearch.store.schema import mixture_of
 
     front = study.pareto()
     Y = study.objectives_matrix(front)
     return [{"run_id": row["run_id"], "objectives": list(map(float, y * study.signs)),
-             "mixture": {n: row[WEIGHT + n] for n in study.recipe.domain_names}}
+             "mixture": mixture_of(row, study.recipe.domain_names)}
             for row, y in zip(front.to_dict("records"), Y)]

@@ -1,4 +1,4 @@
-"""Rich tables of surrogate fits and mixtures."""
+"""Rich tables of surrogate fits, mixtures and validations."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mixsearch.search.answer import Answer
     from mixsearch.search.modelling import FitResult
     from mixsearch.search.recommend import Recommendation
+    from mixsearch.search.validate import Validation
 
 
 def fit_table(fit: FitResult) -> Table:
@@ -35,7 +36,7 @@ def fit_table(fit: FitResult) -> Table:
 
 
 def mixture_table(rows: list[dict], names: list[str], title: str, value: str) -> Table:
-    from mixsearch.store.schema import WEIGHT
+    from mixsearch.store.schema import mixture_of
 
     table = Table(title=title)
     table.add_column("run_id")
@@ -46,7 +47,7 @@ def mixture_table(rows: list[dict], names: list[str], title: str, value: str) ->
     for row in rows:
         v = row.get(value, math.nan)
         fid = row.get("fidelity")
-        table.add_row(row["run_id"][:10], fid if isinstance(fid, str) else "-", *[f"{row[WEIGHT + n]:.3f}" for n in names],
+        table.add_row(row["run_id"][:10], fid if isinstance(fid, str) else "-", *[f"{w:.3f}" for w in mixture_of(row, names).values()],
                       "-" if v is None or not math.isfinite(v) else f"{v:.4f}")
     return table
 
@@ -132,3 +133,25 @@ def show_best(best: dict, rec: Recommendation | None, names: list[str]) -> None:
     sd = rec.noise_sd if rec else None
     band = f" ± {sd:.4f} (seed sd)" if sd else " (seed noise not measured: set search.replicates)"
     out.print(f"best observed objective {best['objective']:.4f}{band}", highlight=False)
+
+
+def validation_table(result: Validation) -> Table:
+    """The validation as a rich table: mean ± sd per mixture, paired difference to the
+    recommendation with its 95% interval, the signed-rank p-value, and the verdict."""
+    comps = {c.name: c for c in result.comparisons}
+    used = {"decided": f"; --seeds auto: decided after {len(result.seeds)} seeds",
+            "max-seeds": f"; --seeds auto: undecided at the maximum, {len(result.seeds)} seeds"}.get(result.stopped_by, "")
+    t = Table(title=f"validation of recommendation {result.recommendation.id} at fidelity {result.fidelity}, "
+                    f"seeds {', '.join(map(str, result.seeds))}{used}", caption=VALIDATION_CAPTION)
+    for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "signed-rank p", "verdict"):
+        t.add_column(col, justify="left" if col in ("mixture", "verdict") else "right")
+    for arm in result.arms:
+        c = comps.get(arm.name)
+        diff = "" if c is None else f"{c.diff:+.4f} [{c.interval[0]:+.4f}, {c.interval[1]:+.4f}]"
+        t.add_row(arm.name, str(len(arm.values)), f"{arm.mean:.4f} ± {arm.sd:.4f}", diff,
+                  "" if c is None or math.isnan(c.wilcoxon_p) else f"{c.wilcoxon_p:.3f}", "" if c is None else c.verdict)
+    return t
+
+
+VALIDATION_CAPTION = ("difference = mixture - recommendation over shared seeds, 95% t-interval; a verdict needs the interval "
+           "to exclude 0 and the exact signed-rank test p < 0.05 (6 seeds at least)")

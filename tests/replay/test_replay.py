@@ -87,28 +87,6 @@ def test_multi_fidelity_study_end_to_end(recipe_dict, tmp_path):
         assert [p["fidelity"] for p in ar["proposals"]] == ["small", "small"]  # 6 cheap runs: the batch goes on
 
 
-@pytest.mark.slow
-def test_multi_objective_study_gives_a_pareto_set(recipe_dict, tmp_path):
-    recipe_dict["objectives"] = [{"kind": "domain", "target": "code"}, {"kind": "domain", "target": "docs"}]
-    recipe_dict["search"].update(rounds=0, batch_size=3)
-    recipe = write_recipe(tmp_path / "mo.yaml", recipe_dict)
-    res = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
-    props = res["rounds"][0]["proposals"]
-    assert len(props) == 3 and all(abs(sum(p["mixture"].values()) - 1) < 1e-9 for p in props)
-    status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
-    front = status["pareto"]
-    assert 1 <= len(front) <= 6
-    df = pd.read_parquet(next((tmp_path / "runs" / "tiny" / "parts").glob("*.parquet")))
-    done = df[df["status"] == "done"]
-    Y = done[["objective_0", "objective_1"]].to_numpy()
-    assert np.allclose(Y[:, 0], done["loss_code"]) and np.allclose(Y[:, 1], done["loss_docs"])
-    for p in front:  # nothing dominates a Pareto run
-        y = np.array(p["objectives"])
-        assert not np.any(np.all(Y <= y, 1) & np.any(Y < y, 1))
-    bad = cli("propose", str(recipe), "--method", "regmix", cwd=tmp_path, check=False)
-    assert bad.returncode == 2 and "proposes with motpe or nsga2" in bad.stderr
-
-
 def test_weak_family_has_poor_cheap_ranks_and_a_plateau():
     from mixsearch.surrogate.cv import spearman
 

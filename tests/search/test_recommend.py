@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 from rich.console import Console
 
 from mixsearch.search import noise
+from mixsearch.errors import UserError
 from mixsearch.search import validate as va
+from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
 from mixsearch.mixtures import Space, build_space, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
@@ -26,6 +28,7 @@ from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
+from mixsearch.ui.tables import validation_table
 from mixsearch.replay.synthetic import MixingLaw
 
 NOISE = 0.03
@@ -229,7 +232,7 @@ def test_validate_trains_baselines_and_its_verdict_is_right(study):
     same = next(c for c in result.comparisons if c.name == "same")
     assert same.verdict == "not distinguishable" and same.diff == 0
     console = Console(record=True, width=200)
-    console.print(va.table(result))
+    console.print(validation_table(result))
     text = console.export_text()
     assert "uniform" in text and "natural" in text and "recommendation better" in text
     # resumable: a second validation reuses every finished run
@@ -240,15 +243,15 @@ def test_validate_trains_baselines_and_its_verdict_is_right(study):
 
 def test_validation_mixture_parsing(tmp_path):
     names = ["a", "b", "c"]
-    assert va.parse_mixture("mine=0.2,0.3,0.5", names)[0] == "mine"
-    with pytest.raises(va.UserError, match="sum to 1"):
-        va.parse_mixture("bad=0.2,0.3,0.6", names)
-    with pytest.raises(va.UserError, match="3 domains"):
-        va.parse_mixture("bad=0.5,0.5", names)
+    assert parse_mixture("mine=0.2,0.3,0.5", names)[0] == "mine"
+    with pytest.raises(UserError, match="sum to 1"):
+        parse_mixture("bad=0.2,0.3,0.6", names)
+    with pytest.raises(UserError, match="3 domains"):
+        parse_mixture("bad=0.5,0.5", names)
     (tmp_path / "m.csv").write_text("name,a,b,c\nx,0.1,0.1,0.8\n")
     (tmp_path / "m.yaml").write_text("y: {a: 0.5, c: 0.5}\nz: [0.2, 0.2, 0.6]\n")
-    assert list(va.read_mixtures(tmp_path / "m.csv", names)) == ["x"]
-    got = va.read_mixtures(tmp_path / "m.yaml", names)
+    assert list(read_mixtures(tmp_path / "m.csv", names)) == ["x"]
+    got = read_mixtures(tmp_path / "m.yaml", names)
     assert np.allclose(got["y"], [0.5, 0, 0.5]) and np.allclose(got["z"], [0.2, 0.2, 0.6])
 
 

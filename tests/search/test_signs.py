@@ -14,7 +14,7 @@ from mixsearch.mixtures import Space, sample
 from mixsearch.search.objectives import user_sign
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.search.recommend import optimum
+from mixsearch.propose.simplex import optimum
 from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet

@@ -1,11 +1,10 @@
-"""Unattended sweeps: locks, budgets, resumption after SIGKILL, worker deaths, imports, reports."""
+"""Unattended sweeps: budgets, resumption after SIGKILL, worker deaths, imports, reports."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,51 +13,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mixsearch.errors import EXIT_LOCKED, EXIT_RUNS_FAILED, LockHeld, UserError
+from mixsearch.errors import EXIT_RUNS_FAILED, UserError
 from mixsearch.search.importer import import_runs
-from mixsearch.store.lock import STALE_AFTER_S, StudyLock
 from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
 from mixsearch.search.study import Study
 from tests.conftest import cli, write_recipe
-
-
-def _dead_pid() -> int:
-    proc = subprocess.Popen([sys.executable, "-c", "pass"])
-    proc.wait()
-    return proc.pid
-
-
-def test_lock_excludes_a_second_holder_and_takes_over_stale_locks(tmp_path):
-    with StudyLock(tmp_path, "sweep"):
-        with pytest.raises(LockHeld, match=r"study is locked by pid \d+ on .* \(sweep\)"):
-            StudyLock(tmp_path).acquire()
-    assert not (tmp_path / ".lock").exists()  # released
-
-    lock_file = tmp_path / ".lock"
-    lock_file.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "token": "x",
-                                     "command": "sweep", "since": time.time()}))
-    with StudyLock(tmp_path) as lock:  # a crashed holder on this host: stale
-        assert StudyLock(tmp_path).holder()["token"] == lock.token
-
-    lock_file.write_text(json.dumps({"pid": 1, "host": "elsewhere", "token": "y", "command": "sweep",
-                                     "since": time.time()}))
-    with pytest.raises(LockHeld):  # another host with a fresh heartbeat: held
-        StudyLock(tmp_path).acquire()
-    old = time.time() - STALE_AFTER_S - 5
-    os.utime(lock_file, (old, old))
-    with StudyLock(tmp_path) as lock:  # its heartbeat stopped: stale
-        assert StudyLock(tmp_path).holder()["token"] == lock.token
-
-
-def test_cli_exits_3_when_the_study_is_locked(recipe_dict, tmp_path):
-    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
-    with StudyLock(tmp_path / "runs" / "tiny", "someone else"):
-        res = cli("sweep", str(recipe), cwd=tmp_path, check=False)
-    assert res.returncode == EXIT_LOCKED
-    assert res.stderr.strip().startswith("error: runs/tiny/.lock: study is locked by pid")
-    assert len(res.stderr.strip().splitlines()) == 1
 
 
 @pytest.mark.slow

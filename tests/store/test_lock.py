@@ -1,4 +1,5 @@
-"""The study lock: a reused pid or a stopped heartbeat never blocks the next command."""
+"""The study lock: one holder at a time (a second command exits 3); a reused pid or a stopped heartbeat
+never blocks the next command."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import time
 import psutil
 import pytest
 
-from mixsearch.errors import LockHeld, UserError
+from mixsearch.errors import EXIT_LOCKED, LockHeld, UserError
 from mixsearch.store.lock import STALE_AFTER_S, StudyLock
+from tests.conftest import cli, write_recipe
 
 
 def _write_lock(root, **info) -> None:
@@ -60,3 +62,40 @@ def test_lock_under_a_file_is_a_user_error(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(UserError, match="afile/st: not writable"):
         StudyLock(tmp_path / "afile" / "st").acquire()
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_lock_excludes_a_second_holder_and_takes_over_stale_locks(tmp_path):
+    with StudyLock(tmp_path, "sweep"):
+        with pytest.raises(LockHeld, match=r"study is locked by pid \d+ on .* \(sweep\)"):
+            StudyLock(tmp_path).acquire()
+    assert not (tmp_path / ".lock").exists()  # released
+
+    lock_file = tmp_path / ".lock"
+    lock_file.write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "token": "x",
+                                     "command": "sweep", "since": time.time()}))
+    with StudyLock(tmp_path) as lock:  # a crashed holder on this host: stale
+        assert StudyLock(tmp_path).holder()["token"] == lock.token
+
+    lock_file.write_text(json.dumps({"pid": 1, "host": "elsewhere", "token": "y", "command": "sweep",
+                                     "since": time.time()}))
+    with pytest.raises(LockHeld):  # another host with a fresh heartbeat: held
+        StudyLock(tmp_path).acquire()
+    old = time.time() - STALE_AFTER_S - 5
+    os.utime(lock_file, (old, old))
+    with StudyLock(tmp_path) as lock:  # its heartbeat stopped: stale
+        assert StudyLock(tmp_path).holder()["token"] == lock.token
+
+
+def test_cli_exits_3_when_the_study_is_locked(recipe_dict, tmp_path):
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    with StudyLock(tmp_path / "runs" / "tiny", "someone else"):
+        res = cli("sweep", str(recipe), cwd=tmp_path, check=False)
+    assert res.returncode == EXIT_LOCKED
+    assert res.stderr.strip().startswith("error: runs/tiny/.lock: study is locked by pid")
+    assert len(res.stderr.strip().splitlines()) == 1

@@ -154,9 +154,9 @@ def test_multi_fidelity_gp_and_cost_aware_proposals():
     assert len(prop.W) == 3 and space.contains(prop.W, tol=1e-9).all()
     assert set(prop.fidelity) <= {"small", "large"}
 
-    from mixsearch.propose.bo import recommend
+    from mixsearch.propose.bo import posterior_optimum
 
-    w = recommend(mf, space)
+    w = posterior_optimum(mf, space)
     assert space.contains(w[None]).all()
     assert bench(w[None], 1.0)[0] < np.median(bench(test, 1.0))
 
