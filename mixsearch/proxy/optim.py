@@ -1,10 +1,14 @@
-"""The optimizer over stacked member weights: AdamW, per-member clipping, dropping failed members."""
+"""The optimizer over stacked member weights: AdamW, per-member clipping, one training step of every
+member, dropping failed members."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 
 from mixsearch.proxy.batched import Params
+from mixsearch.proxy.device import autocast
 from mixsearch.recipe.proxy import Train
 
 
@@ -26,6 +30,19 @@ def clip_members(grads: list[torch.Tensor], max_norm: float, losses: torch.Tenso
     for g in grads:
         shape = (-1,) + (1,) * (g.dim() - 1)
         g.mul_(coef.view(shape)).masked_fill_(~alive.view(shape), 0.0)
+
+
+def train_step(p: Params, opt: torch.optim.AdamW, loss: Callable[..., torch.Tensor], x: torch.Tensor,
+               y: torch.Tensor, heads: int, grad_clip: float, alive: torch.Tensor) -> torch.Tensor:
+    """One step of every member: its loss (bf16 autocast on CUDA), backward, per-member clipping
+    (`alive` marks the members that diverge), AdamW; returns the members' losses (K,)."""
+    with autocast(x.device):
+        losses = loss(p, x, y, heads)
+    losses.sum().backward()
+    clip_members([t.grad for t in p.values()], grad_clip, losses.detach(), alive)
+    opt.step()
+    opt.zero_grad(set_to_none=True)
+    return losses
 
 
 def keep_members(p: Params, opt: torch.optim.AdamW, keep: list[int], cfg: Train,

@@ -14,8 +14,8 @@ import time
 import torch
 
 from mixsearch.proxy import batched
-from mixsearch.proxy.optim import clip_members, make_optimizer
-from mixsearch.proxy.device import autocast, pick_device, sync
+from mixsearch.proxy.optim import make_optimizer, train_step
+from mixsearch.proxy.device import pick_device, sync
 from mixsearch.recipe.proxy import Model, Train
 
 BYTES_PER_PARAM = 16  # fp32 weight + grad + two AdamW moments
@@ -40,12 +40,7 @@ def measure_step(model: Model, train: Train, vocab: int, k: int, device: torch.d
     alive = torch.ones(k, dtype=torch.bool, device=device)
 
     def step() -> None:
-        with autocast(device):
-            losses = batched.loss(p, x, x, model.heads)
-        losses.sum().backward()
-        clip_members([t.grad for t in p.values()], train.grad_clip, losses.detach(), alive)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        train_step(p, opt, batched.loss, x, x, model.heads, train.grad_clip, alive)
 
     step()
     sync(device)

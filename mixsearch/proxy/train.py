@@ -24,7 +24,7 @@ from mixsearch.data.sampler import MixtureSampler, Prefetcher
 from mixsearch.proxy import batched, compiled
 from mixsearch.proxy.device import autocast, pick_device, sync
 from mixsearch.proxy.evaluate import eval_set, evaluate
-from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
+from mixsearch.proxy.optim import keep_members, make_optimizer, train_step
 from mixsearch.recipe.proxy import Model, Train
 
 CHECK_EVERY = 25  # steps between divergence checks (each check syncs the device)
@@ -110,12 +110,7 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
         if len(members) < k:
             x, y = x[members], y[members]
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
-        with autocast(device):
-            losses = loss_fn(p, x, y, mcfg.heads)
-        losses.sum().backward()
-        clip_members([t.grad for t in p.values()], tcfg.grad_clip, losses.detach(), alive)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        losses = train_step(p, opt, loss_fn, x, y, mcfg.heads, tcfg.grad_clip, alive)
         if step == 0 and steps > 1:  # warm-up step (compilation, allocator): timed on its own
             sync(device)
             timed_from = time.perf_counter()

@@ -1,6 +1,6 @@
 """Replay benchmark (ADMIRE-style): search strategies pick runs from a pool of completed runs.
 
-A pool holds mixtures with their results at one or more fidelities; each strategy (see
+A pool (pool.py) holds mixtures with their results at one or more fidelities; each strategy (see
 strategies.py: the registered proposers themselves) buys runs from it one at a time, and
 the summary compares the cost each needs to come within a tolerance of the pool's best target
 objective, over seeds.
@@ -9,36 +9,16 @@ objective, over seeds.
 from __future__ import annotations
 
 import math
+
 import numpy as np
 import pandas as pd
 
-from mixsearch.mixtures import DECIMALS
-from mixsearch.replay.strategies import STRATEGIES, Pool, Trace, run
+from mixsearch.replay.pool import Pool, Trace, pool_from_runs, synthetic_pool
+from mixsearch.replay.strategies import STRATEGIES, run
 from mixsearch.replay.synthetic import FAMILIES
 
 __all__ = ["FAMILIES", "Pool", "Trace", "STRATEGIES", "band", "cost_key", "per_seed_costs", "pool_from_runs",
            "regret_curves", "replay", "summarize", "synthetic_pool"]
-
-
-def synthetic_pool(d: int, n: int, seed: int, noise: float = 0.003, alpha: float = 0.3,
-                   family: str = "standard") -> Pool:
-    """n Dirichlet(alpha) mixtures of d domains, each 'run' at every fidelity of a synthetic law
-    of the family (synthetic.FAMILIES)."""
-    bench = FAMILIES[family](d, seed)
-    rng = np.random.default_rng(seed)
-    X = rng.dirichlet(np.full(d, alpha), size=n)
-    Y = np.column_stack([bench(X, f, noise=noise, seed=seed + i) for i, f in enumerate(bench.fidelities)])
-    return Pool(X, np.array(bench.fidelities), Y)
-
-
-def pool_from_runs(X: np.ndarray, fid: np.ndarray, y: np.ndarray) -> Pool:
-    """A pool from completed runs: one row per distinct mixture, one column per fidelity."""
-    keys = [tuple(r) for r in np.round(X, DECIMALS)]
-    df = pd.DataFrame({"key": keys, "fid": np.round(fid, 6), "y": y})
-    table = df.pivot_table(index="key", columns="fid", values="y", aggfunc="mean").sort_index(axis=1)
-    if 1.0 not in table.columns:
-        raise ValueError("the pool has no target-fidelity runs")
-    return Pool(np.array(list(table.index)), table.columns.to_numpy(float), table.to_numpy(float))
 
 
 def band(optimum: float, tolerance: float) -> float:

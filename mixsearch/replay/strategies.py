@@ -20,7 +20,6 @@ GP hyper-parameters are warm-started from the previous step's.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,36 +27,8 @@ from mixsearch.mixtures import Space, project
 from mixsearch.propose.base import Candidates, FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
 from mixsearch.recipe.search import Search
+from mixsearch.replay.pool import Pool, Trace
 from mixsearch.surrogate.base import Surrogate, TrainSet
-
-
-@dataclass(frozen=True)
-class Pool:
-    """N mixtures (N, d), fidelity values (F,) with the last = 1, and losses (N, F) (NaN: not run)."""
-
-    X: np.ndarray
-    fids: np.ndarray
-    Y: np.ndarray
-
-    @property
-    def optimum(self) -> float:
-        return float(np.nanmin(self.Y[:, -1]))
-
-
-@dataclass
-class Trace:
-    strategy: str
-    cost: list[float]
-    best: list[float]
-    reasons: list[str] = field(default_factory=list)  # the proposer's reason for each run bought ("" if none)
-    runs: list[tuple[int, int]] = field(default_factory=list)  # each run bought: (pool row, fidelity index)
-
-    def cost_to_reach(self, threshold: float) -> float:
-        """Cumulative cost when the best target objective first reached `threshold` (inf: never)."""
-        for c, b in zip(self.cost, self.best):
-            if b <= threshold:
-                return c
-        return math.inf
 
 
 BATCH = 16  # proposals asked for per step; bought in order up to and including the first target run

@@ -31,7 +31,7 @@ def fake(recipe_dict, tmp_path, ray_local):
     import ray
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    ray.cloudpickle.register_pickle_by_value(sys.modules["tests.test_recommend"])
+    ray.cloudpickle.register_pickle_by_value(sys.modules["tests.search.test_recommend"])
     recipe_dict["search"].update(initial_runs=8, candidates=1500, surrogate="linear")
     path = write_recipe(tmp_path / "t.yaml", recipe_dict)
     study = Study.open(parse_recipe(recipe_dict, str(path)), tmp_path / "runs")
