@@ -174,9 +174,11 @@ time.sleep(600)
 """
 
 
-def test_a_command_and_its_children_die_with_a_killed_worker(ray_local, tmp_path):
-    """SIGKILL of the Ray worker running a command trainer (as when it is killed with its raylet)
-    takes the command and the processes it started with it."""
+@pytest.mark.parametrize("end", ["SIGKILL", "ray.kill"])
+def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, end):
+    """The Ray worker running a command trainer ends: killed outright (SIGKILL), or by Ray (as a
+    worker is when its raylet dies or a command stops its pool: it SIGKILLs its own children first).
+    The command and the processes it started go with it."""
     from mixsearch.proxy.command import run_command
     from mixsearch.proxy.train import RunSpec
     from mixsearch.workers import Worker
@@ -194,7 +196,10 @@ def test_a_command_and_its_children_die_with_a_killed_worker(ray_local, tmp_path
         time.sleep(0.1)
     trainer, child = (int(p) for p in pids.read_text().split())
     assert _alive(trainer) and _alive(child)
-    os.kill(worker_pid, signal.SIGKILL)
+    if end == "SIGKILL":
+        os.kill(worker_pid, signal.SIGKILL)
+    else:
+        ray_local.kill(worker, no_restart=True)
     assert _gone(trainer) and _gone(child)
     with pytest.raises(ray_local.exceptions.RayActorError):
         ray_local.get(run, timeout=300)
