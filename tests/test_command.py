@@ -203,3 +203,25 @@ def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, e
     assert _gone(trainer) and _gone(child)
     with pytest.raises(ray_local.exceptions.RayActorError):
         ray_local.get(run, timeout=300)
+
+
+LEAVER = """\
+import json, subprocess, sys
+from pathlib import Path
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+Path(sys.argv[1]).write_text(str(child.pid))
+(Path(sys.argv[2]) / "metrics.json").write_text(json.dumps({"acc": 1.0}))
+"""
+
+
+def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
+    from mixsearch.proxy.command import run_command
+    from mixsearch.proxy.train import RunSpec
+
+    script, pid = tmp_path / "leaver.py", tmp_path / "pid"
+    script.write_text(LEAVER)
+    spec = RunSpec("leaver", {"docs": 1.0}, 0, {}, {"tokens": 1},
+                   trainer={"command": f"{sys.executable} {script} {pid} {{out}}", "timeout": 600,
+                            "logs": str(tmp_path / "logs")}).to_dict()
+    assert run_command(spec, {})["status"] == "done"
+    assert _gone(int(pid.read_text()))
