@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
-from mixsearch.proxy.logtail import TailLog
+from mixsearch.execute.logtail import TailLog
 from mixsearch.proxy.train import RunSpec
 from mixsearch.store.schema import LOSS
 
@@ -37,7 +37,6 @@ REAPER = Path(__file__).with_name("reaper.py")
 METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
-LOSS = "loss_"
 POLL_S = 1.0  # the wait for output checks the command's exit this often
 CHUNK = 1 << 16  # bytes of one read from a pipe
 DRAIN_READS = 64  # reads of what an ended command left in its pipes, at most

@@ -7,11 +7,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from mixsearch import signals
+from mixsearch import raynode, signals
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
-from mixsearch import raynode
 from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
 from mixsearch.execute.workers import Pool

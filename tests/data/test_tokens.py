@@ -7,8 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from mixsearch.data import prepare as prep
-from mixsearch.data import stream
+from mixsearch.data import prepare as prep, stream
 from mixsearch.data.prepare import PrepareOptions
 from mixsearch.data.sampler import MixtureSampler
 from mixsearch.errors import UserError

@@ -180,9 +180,9 @@ def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, e
     """The Ray worker running a command trainer ends: killed outright (SIGKILL), or by Ray (as a
     worker is when its raylet dies or a command stops its pool: it SIGKILLs its own children first).
     The command and the processes it started go with it."""
-    from mixsearch.proxy.command import run_command
+    from mixsearch.execute.command import run_command
     from mixsearch.proxy.train import RunSpec
-    from mixsearch.workers import Worker
+    from mixsearch.execute.workers import Worker
 
     script, pids = tmp_path / "family.py", tmp_path / "pids"
     script.write_text(FAMILY)
@@ -216,7 +216,7 @@ Path(sys.argv[1]).write_text(str(child.pid))
 
 
 def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
-    from mixsearch.proxy.command import run_command
+    from mixsearch.execute.command import run_command
     from mixsearch.proxy.train import RunSpec
 
     script, pid = tmp_path / "leaver.py", tmp_path / "pid"

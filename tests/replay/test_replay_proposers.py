@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 from mixsearch.mixtures import Space
-from mixsearch.propose import PROPOSERS, FidelityLevel, ProposalContext, propose
+from mixsearch.propose.base import PROPOSERS, FidelityLevel, ProposalContext
+from mixsearch.propose.batch import propose
 from mixsearch.propose.autoregressive import MID_FIRST, MID_SHARE
 from mixsearch.propose.evidence import lower_bound, plan
 from mixsearch.recipe.schema import Search

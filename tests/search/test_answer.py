@@ -10,8 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from mixsearch.search import answer
-from mixsearch.search import validate as va
+from mixsearch.search import answer, validate as va
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.recommend import Recommendation

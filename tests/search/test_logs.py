@@ -8,11 +8,11 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from mixsearch.proxy.command import run_command
-from mixsearch.proxy.logtail import LOG_CAP
+from mixsearch.execute.command import run_command
+from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.proxy.train import RunSpec
-from mixsearch.recipe import parse_recipe
-from mixsearch.store import Store
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe
 
 

@@ -12,9 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from mixsearch.search import noise
+from mixsearch.search import noise, validate as va
 from mixsearch.errors import UserError
-from mixsearch.search import validate as va
 from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
 from mixsearch.mixtures import Space, build_space, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext
