@@ -22,7 +22,7 @@ from mixsearch.proxy.train import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
 from mixsearch.store.parts import Store
-from mixsearch.execute.workers import Pool
+from mixsearch.execute.workers import WorkerPool
 from tests.conftest import write_recipe
 
 
@@ -133,5 +133,5 @@ def test_sigint_while_ray_waits_is_terminated(recipe_dict, tmp_path, ray_local):
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
-        Pool.clear()
+        WorkerPool.clear()
     assert marker.exists() and caught.value.exit_code == 130

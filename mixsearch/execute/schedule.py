@@ -13,7 +13,7 @@ from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
 from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
-from mixsearch.execute.workers import Pool
+from mixsearch.execute.workers import WorkerPool
 
 __all__ = ["WorkerDied", "call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
 
@@ -24,7 +24,7 @@ POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
 def shutdown() -> None:
     """End the warm workers and leave Ray (stopping the embedded instance); after a failure of Ray's
     own parts, only what is left of it is stopped."""
-    Pool.clear(kill=raynode.watching())
+    WorkerPool.clear(kill=raynode.watching())
     raynode.shutdown()
 
 
@@ -55,7 +55,7 @@ def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: flo
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
-    pool = Pool.get(resources.num_cpus, gpus)
+    pool = WorkerPool.get(resources.num_cpus, gpus)
     worker = pool.workers(1)[0]
     with signals.deferred() as check:
         try:
@@ -66,7 +66,7 @@ def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: flo
             raise WorkerDied(_error_text(exc)) from None
 
 
-def _next_ready(refs: list, check: Callable[[], None], pool: Pool | None = None) -> Any:
+def _next_ready(refs: list, check: Callable[[], None], pool: WorkerPool | None = None) -> Any:
     """The first of `refs` to finish; meanwhile a signal ends the wait (check) and so does a
     stopped GCS or raylet, or, with `pool` (waiting on new workers only), no room left for one
     (RayFailure)."""
@@ -102,7 +102,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
         raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
     if not groups:
         return
-    pool = Pool.get(resources.num_cpus, gpus)
+    pool = WorkerPool.get(resources.num_cpus, gpus)
     idle = list(pool.workers(len(groups)))
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
@@ -165,7 +165,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             pool.discard(worker)
 
 
-def _room(pool: Pool) -> None:
+def _room(pool: WorkerPool) -> None:
     """RayFailure when none of the live nodes holds a worker of the pool's shape."""
     if pool.capacity() == 0:
         o = pool.options
@@ -173,13 +173,13 @@ def _room(pool: Pool) -> None:
                          "add a node to the cluster, then rerun the command to resume the open runs")
 
 
-def _remaining(pool: Pool, wanted: int) -> list:
+def _remaining(pool: WorkerPool, wanted: int) -> list:
     """The pool's workers on the nodes still alive (RayFailure when they hold none)."""
     _room(pool)
     return list(pool.workers(wanted))
 
 
-def _started(pool: Pool, worker: Any, ready: Any) -> Any:
+def _started(pool: WorkerPool, worker: Any, ready: Any) -> Any:
     """A replacement worker that now runs, or None if it died first (as when the cluster's view of
     its live nodes lagged a node's loss); RayFailure when the live nodes hold no worker any more."""
     import ray

@@ -48,10 +48,10 @@ def _release_cuda_cache() -> None:
         torch.cuda.empty_cache()
 
 
-class Pool:
+class WorkerPool:
     """The driver's warm workers for one (num_cpus, num_gpus) shape."""
 
-    _pools: dict[tuple, "Pool"] = {}
+    _pools: dict[tuple, "WorkerPool"] = {}
 
     def __init__(self, num_cpus: float, num_gpus: float) -> None:
         import ray
@@ -62,7 +62,7 @@ class Pool:
         self.nodes: dict = {}  # actor -> the ref of its node() task
 
     @classmethod
-    def get(cls, num_cpus: float, num_gpus: float) -> "Pool":
+    def get(cls, num_cpus: float, num_gpus: float) -> "WorkerPool":
         """The pool for this shape in the current Ray session (a new session starts empty)."""
         import ray
 
