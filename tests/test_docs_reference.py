@@ -10,6 +10,7 @@ import html
 import importlib.util
 import json
 import re
+import signal
 import sys
 import typing
 from pathlib import Path
@@ -113,6 +114,20 @@ def test_store_columns_are_the_schema_columns_with_their_types():
     patterns = {c.split("<")[0] for c in rows if "<" in c}
     assert patterns == set(DYNAMIC)
     assert all(rows[c][0] == "float64" and rows[c][1] for c in rows if "<" in c)
+
+
+# exit codes --------------------------------------------------------------------------------------
+
+def test_exit_codes_are_the_ones_the_code_defines():
+    from mixsearch import errors
+
+    defined = {v for k, v in vars(errors).items() if k.startswith("EXIT_")} | {128 + signal.SIGINT, 128 + signal.SIGTERM}
+    table = (DOCS / "cli.md").read_text().split("## Exit codes", 1)[1].split("\n## ", 1)[0]
+    documented = {int(c) for row in re.findall(r"^\| ([\d /]+) \|", table, re.M) for c in row.split("/")}
+    assert documented == defined
+    readme = (ROOT / "README.md").read_text().split("**Exit codes:**", 1)[1].split("\n\n", 1)[0]
+    items = [re.match(r"\s*(\d+)(?:\s*/\s*(\d+))?\s", item) for item in readme.split(";")]
+    assert {int(c) for m in items if m for c in m.groups() if c} == defined
 
 
 # commands ----------------------------------------------------------------------------------------
