@@ -226,11 +226,13 @@ def emitted(tmp_path_factory, text_root) -> dict[str, dict]:
     return docs
 
 
+@pytest.mark.slow  # runs the CLI as a user does, about eight commands
 @pytest.mark.parametrize("command", ["import", "fit", "propose", "status", "logs", "replay", "data prepare"])
 def test_json_document_keys_are_the_documented_ones(emitted, command):
     _check(command, emitted[command])
 
 
+@pytest.mark.slow
 def test_json_shapes_are_the_documented_ones(emitted):
     status, propose, fit = emitted["status"], emitted["propose"], emitted["fit"]
     assert emitted["data fetch"] == {}
