@@ -183,13 +183,42 @@ def _matches(documented: str, emitted: str) -> bool:
     return re.fullmatch(pattern, emitted) is not None
 
 
-def _check(name: str, doc: dict) -> None:
-    """The document's keys are the ones listed (a key whose row says "absent when ..." may be missing)."""
-    keys = SECTIONS[name]
+def _inline_keys(kind: str) -> list[str] | None:
+    """The keys of an object type written inline, `{`a`, `b`}` or `list of {`a`: ...}` (None: not
+    one, or an open one ending in …)."""
+    start = kind.find("{")
+    if start < 0 or "…" in kind:
+        return None
+    keys, depth, code = [], 0, None
+    for ch in kind[start:]:
+        depth += (ch == "{") - (ch == "}")
+        if ch == "`":
+            code = "" if code is None else (keys.append(code) if depth == 1 else None)
+        elif code is not None:
+            code += ch
+        if depth == 0:
+            break
+    return keys or None
+
+
+def _compare(name: str, keys: list[str], doc: dict, optional: set[str] = frozenset()) -> None:
     unlisted = [k for k in doc if not any(_matches(d, k) for d in keys)]
-    absent = [d for d, cells in keys.items()
-              if not any(_matches(d, k) for k in doc) and "absent when" not in " ".join(cells)]
+    absent = [d for d in keys if d not in optional and not any(_matches(d, k) for k in doc)]
     assert not unlisted and not absent, f"{name}: emitted but not in docs/cli.md {unlisted}; listed but not emitted {absent}"
+
+
+def _check(name: str, doc: dict) -> None:
+    """The document's keys are the ones listed (a key whose row says "absent when ..." may be
+    missing), and so are those of each object whose type the row writes inline."""
+    keys = SECTIONS[name]
+    _compare(name, list(keys), doc, {d for d, cells in keys.items() if "absent when" in " ".join(cells)})
+    for documented, cells in keys.items():
+        inline = _inline_keys(cells[0])
+        for key, value in doc.items():
+            if inline and _matches(documented, key):
+                value = value[0] if isinstance(value, list) and value else value
+                if isinstance(value, dict):
+                    _compare(f"{name}.{key}", inline, value)
 
 
 DOMAINS = ("web", "code", "books")
@@ -226,6 +255,20 @@ def emitted(tmp_path_factory, text_root) -> dict[str, dict]:
     return docs
 
 
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, text_root) -> dict[str, dict]:
+    """The --json documents of `run` (4 tiny proxies on real text, embedded Ray) and `validate`."""
+    tmp = tmp_path_factory.mktemp("docs-trained")
+    recipe = base_recipe(text_root, tmp / "cache")
+    recipe["search"]["initial_runs"] = 4
+    path = str(write_recipe(tmp / "r.yaml", recipe))
+
+    def run(*args: str) -> dict:
+        return json.loads(cli(*args, "--json", cwd=tmp).stdout)
+
+    return {"run": run("run", path, "--rounds", "0"), "validate": run("validate", path, "--seeds", "1")}
+
+
 @pytest.mark.slow  # runs the CLI as a user does, about eight commands
 @pytest.mark.parametrize("command", ["import", "fit", "propose", "status", "logs", "replay", "data prepare"])
 def test_json_document_keys_are_the_documented_ones(emitted, command):
@@ -253,3 +296,20 @@ def test_the_key_check_catches_drift():
         _check("SPENT", {"runs": 1, "cpu_hours": 0, "gpu_hours": 0, "tokens": 0})
     _check("SUMMARY", {"strategy": "random", "median_cost_to_0.5pct": 1.0, "reached": 1.0,
                        "median_final_regret": 0.0, "cost_vs_random": 1.0})
+    assert _inline_keys("list of {`run_id`, `error`}") == ["run_id", "error"]
+    assert _inline_keys("{`cost_to_<T>pct`: {strategy: [float per seed]}}") == ["cost_to_<T>pct"]
+    assert _inline_keys("{`pid`, `host`, …} \\| null") is None and _inline_keys("MIXTURE") is None
+    with pytest.raises(AssertionError, match=r"ROUND.launched: emitted but not in docs/cli.md \['skipped'\]"):
+        _check("ROUND", {"round": 0, "launched": {"done": 1, "failed": 0, "skipped": 1}, "fit": None, "proposals": []})
+
+
+@pytest.mark.slow  # trains proxies on Ray
+def test_json_documents_of_training_commands_are_the_documented_ones(trained):
+    run, validate = trained["run"], trained["validate"]
+    _check("run", run)
+    _check("ROUND", run["rounds"][0])
+    _check("validate", validate)
+    _check("ARM", validate["mixtures"][0])
+    _check("COMPARISON", validate["comparisons"][0])
+    assert validate["recommendation"]["validated"]
+    _check("RECOMMENDATION", validate["recommendation"])
