@@ -46,6 +46,12 @@ def _cells(text: str) -> dict[str, list[str]]:
             for m in ROW.finditer(text)}
 
 
+def test_every_page_of_docs_is_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [p.name for p in DOCS.glob("*.md") if f"](docs/{p.name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"
+
+
 # recipe ------------------------------------------------------------------------------------------
 
 def _schema_fields() -> dict[str, str | None]:
