@@ -18,7 +18,6 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
@@ -102,6 +101,8 @@ NOTES = {
 
 @dataclass
 class Row:
+    """One field of the reference: its dotted path and the cells of its row."""
+
     path: str
     kind: str
     default: str
@@ -116,6 +117,7 @@ def _models(ann: object) -> list[type[BaseModel]]:
 
 
 def _type(ann: object) -> str:
+    """An annotation as a reader writes it: `int \\| null`, `list of str`, the choices of a Literal."""
     origin, args = typing.get_origin(ann), typing.get_args(ann)
     if origin is typing.Annotated:
         return _type(args[0])
@@ -137,20 +139,22 @@ def _type(ann: object) -> str:
 
 
 def _number(value: object) -> str:
+    """A number, powers of ten of a million or more as 1eN."""
     if isinstance(value, int) and value >= 10**6 and str(value).rstrip("0") == "1":
         return f"1e{len(str(value)) - 1}"
     return str(value)
 
 
 def _allowed(info: FieldInfo) -> str:
+    """The field's bounds, length limits and pattern, from its constraint metadata."""
     out = []
     for m in info.metadata:
         for attr, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
-            if isinstance(m, getattr(annotated_types, attr.capitalize())):
+            if getattr(m, attr, None) is not None:
                 out.append(f"{sign} {_number(getattr(m, attr))}")
-        if isinstance(m, annotated_types.MinLen):
+        if getattr(m, "min_length", None) is not None:
             out.append(f"at least {m.min_length}")
-        if isinstance(m, annotated_types.MaxLen):
+        if getattr(m, "max_length", None) is not None:
             out.append(f"at most {m.max_length} characters")
         if getattr(m, "pattern", None):
             out.append(f"matches `{m.pattern}`")
@@ -158,6 +162,7 @@ def _allowed(info: FieldInfo) -> str:
 
 
 def _default(info: FieldInfo) -> str:
+    """The default as YAML spells it (empty for a section, whose fields have their own)."""
     value = info.default
     if value is PydanticUndefined:
         return "required"
