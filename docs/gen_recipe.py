@@ -22,7 +22,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from mixsearch.recipe import Recipe
+from mixsearch.recipe.schema import Recipe
 
 DOC = Path(__file__).with_name("recipe.md")
 BEGIN = "<!-- reference: written by docs/gen_recipe.py from the schema; edit the schema or the script -->"

@@ -23,8 +23,8 @@ import typer
 from pydantic import BaseModel
 
 from mixsearch.cli import app
-from mixsearch.recipe import Recipe
-from mixsearch.store_schema import DYNAMIC, KNOWN
+from mixsearch.recipe.schema import Recipe
+from mixsearch.store.schema import DYNAMIC, KNOWN
 from tests.conftest import base_recipe, cli, write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
