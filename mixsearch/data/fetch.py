@@ -186,7 +186,6 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
     swap_in(tmp, out_dir)
 
 
-
 def fetched_dir(recipe: Recipe, domain: Domain) -> Path:
     return Path(recipe.data.raw_dir) / domain.name
 

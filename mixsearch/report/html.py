@@ -24,7 +24,6 @@ from mixsearch.search.study import Study, is_validation  # noqa: E402
 from mixsearch.surrogate.cv import POOR_RANK, out_of_fold, spearman  # noqa: E402
 
 
-
 def _png(fig: plt.Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")

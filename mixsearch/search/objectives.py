@@ -12,7 +12,6 @@ from mixsearch.recipe.schema import Objective
 from mixsearch.store.schema import LOSS
 
 
-
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
     """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
     if obj.kind == "metric":

@@ -58,14 +58,17 @@ class CVScore:
                 "folds": self.folds, "skipped": self.skipped, "candidates": self.candidates,
                 "beats_chance": self.beats_chance}
 
+
 class OverBudget(Exception):
     """A candidate's projected cross-validation + fit time exceeds the budget."""
+
 
 def spearman(a: np.ndarray, b: np.ndarray) -> float:
     """Spearman rank correlation; 0 when either side is constant."""
     if np.ptp(a) == 0 or np.ptp(b) == 0:
         return 0.0
     return float(np.nan_to_num(np.corrcoef(_ranks(a), _ranks(b))[0, 1]))
+
 
 def chance_bound(n: int, alpha: float = CHANCE_ALPHA) -> float:
     """The least Spearman on n runs that is significantly > 0 (one-sided test at level alpha):
@@ -77,6 +80,7 @@ def chance_bound(n: int, alpha: float = CHANCE_ALPHA) -> float:
         return 1.0
     tc = float(t.ppf(1 - alpha, n - 2))
     return tc / math.sqrt(n - 2 + tc**2)
+
 
 def chance_warning(score: CVScore, auto: bool) -> str | None:
     """One line when the chosen surrogate does not beat chance (None when it does); with `auto`,
@@ -90,6 +94,7 @@ def chance_warning(score: CVScore, auto: bool) -> str | None:
                 f"its predictions are not trusted; proposals explore (space-filling) until one does")
     return f"{score.name} does not rank held-out runs better than chance ({measured}): its predictions are not trusted"
 
+
 def _ranks(v: np.ndarray) -> np.ndarray:
     """Ranks from 1, ties given their average rank (as scipy's rankdata), in NumPy alone."""
     v = np.asarray(v, dtype=float)
@@ -98,6 +103,7 @@ def _ranks(v: np.ndarray) -> np.ndarray:
     ranks = np.empty(len(v))
     ranks[order] = np.repeat(first + (counts + 1) / 2, counts)
     return ranks
+
 
 def out_of_fold(name: str, data: TrainSet, folds: int, seed: int,
                 budget_s: float | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
@@ -123,6 +129,7 @@ def out_of_fold(name: str, data: TrainSet, folds: int, seed: int,
     idx = np.sort(target)
     return np.array([pred[i] for i in idx]), data.y[idx], k, (time.perf_counter() - start) / k
 
+
 def cross_validate(name: str, data: TrainSet, folds: int, seed: int, budget_s: float | None = None) -> CVScore:
     """Spearman and MAE of the out-of-fold predictions of every target-fidelity run (kept in the score)."""
     try:
@@ -131,6 +138,7 @@ def cross_validate(name: str, data: TrainSet, folds: int, seed: int, budget_s: f
         return CVScore(name, math.nan, math.nan, math.nan, folds, skipped=str(exc))
     return CVScore(name, spearman(pred, actual), float(np.mean(np.abs(pred - actual))), seconds, k,
                    predicted=pred, actual=actual)
+
 
 def select(names: list[str], data: TrainSet, folds: int, seed: int,
            budget_s: float | None = None) -> tuple[str, list[CVScore]]:
