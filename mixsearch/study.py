@@ -103,6 +103,11 @@ class Study(Launching, Modelling):
         trainer = self.recipe.proxy.trainer
         return None if trainer is None else trainer_identity(trainer)
 
+    @cached_property
+    def trainer_hash(self) -> str:
+        """A hash of the trainer identity, stored with each run ("" for the built-in GPT)."""
+        return "" if self.trainer_identity is None else stable_hash(self.trainer_identity)
+
     def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
         """Hash of what a run's result depends on: mixture, model, training, seed, data and, for a
         command trainer, the trainer (the built-in GPT's ids leave it out, as they always have)."""
@@ -125,7 +130,8 @@ class Study(Launching, Modelling):
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
                 "run_id": self.run_id(mixture, fid, seed), "study": r.study, "status": status, "round": round_,
-                "origin": origin, "seed": seed, "data_hash": data.data_hash, "fidelity": fid.name,
+                "origin": origin, "seed": seed, "data_hash": data.data_hash, "trainer_hash": self.trainer_hash,
+                "fidelity": fid.name,
                 "fidelity_value": fid.value, "params": fid.params, "tokens": fid.train.tokens,
                 "model": json.dumps(fid.model.model_dump()),
                 "predicted": float(predicted[i]) if predicted is not None else math.nan,
@@ -205,9 +211,38 @@ class Study(Launching, Modelling):
         many were trained on an older data hash."""
         if "data_hash" not in done or done.empty:
             return done, 0
-        hashes = done["data_hash"]
-        stale = hashes.notna() & (hashes.astype(str) != "") & (hashes != self.data().data_hash)
+        stale = self.data_known(done) & (done["data_hash"] != self.data().data_hash)
         return done[~stale], int(stale.sum())
+
+    def current_trainer(self, done: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+        """The runs of the recipe's current trainer (or of unknown data and trainer, e.g. imported),
+        and how many another trainer trained. An empty trainer_hash is the built-in GPT's, or a
+        run's stored before the column existed: under a command trainer such a run is its own
+        when its id is the one the current trainer gives it."""
+        if done.empty:
+            return done, 0
+        hashes = done.get("trainer_hash", pd.Series(None, index=done.index, dtype=object)).fillna("").astype(str)
+        ours = ~self.data_known(done) | (hashes == self.trainer_hash)
+        unknown = (hashes == "") & ~ours
+        if self.trainer_hash and unknown.any():
+            ours[unknown] = [self._is_current_id(row) for row in done[unknown].to_dict("records")]
+        return done[ours], int((~ours).sum())
+
+    @staticmethod
+    def data_known(done: pd.DataFrame) -> pd.Series:
+        """Whether each run records the data hash it was trained on (imported runs do not)."""
+        if "data_hash" not in done:
+            return pd.Series(False, index=done.index)
+        return done["data_hash"].notna() & (done["data_hash"].astype(str) != "")
+
+    def _is_current_id(self, row: dict) -> bool:
+        """Whether a run's id is the one the recipe's current trainer gives its mixture, fidelity and seed."""
+        try:
+            fid = self._fidelity_of(row)
+        except UserError:
+            return False
+        mixture = {n: float(row[WEIGHT + n]) for n in self.recipe.domain_names}
+        return row["run_id"] == self.run_id(mixture, fid, int(row["seed"]))
 
     def completed_at_target(self) -> pd.DataFrame:
         done = self.completed()
