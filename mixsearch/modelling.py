@@ -146,7 +146,8 @@ class Modelling:
             rec = replace(rec, stability=known.stability)
         elif stability:
             w = np.array([rec.mixture[n] for n in space.names])
-            rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed))
+            rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed,
+                                                     scores=fitted.scores))
         return answer.record(self.store.root, rec)
 
     def propose(self: Study, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:

@@ -151,8 +151,32 @@ def select(names: list[str], data: TrainSet, folds: int, seed: int,
         scores.append(cross_validate("linear", data, folds, seed))
     k = sum(s.skipped is None for s in scores)
     scores = [replace(s, candidates=k) if s.skipped is None else s for s in scores]
+    return pick(scores).name, scores
+
+
+def pick(scores: list[CVScore]) -> CVScore:
+    """`select`'s choice among scored candidates: the highest Spearman (within SPEARMAN_TIE, the
+    lower MAE), among those that beat chance when any does."""
     scored = [s for s in scores if s.skipped is None]
     scored = [s for s in scored if s.beats_chance] or scored
     top = max(s.spearman for s in scored)
-    best = min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
-    return best.name, scores
+    return min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
+
+
+def resampled_choices(scores: list[CVScore], resamples: int, seed: int) -> list[str]:
+    """`pick` on each of `resamples` bootstrap resamples of the target runs, scoring every
+    candidate on the same resampled out-of-fold predictions (no refit): which surrogate the
+    selection would choose had other runs of the same kind been observed."""
+    n = max((s.runs for s in scores if s.skipped is None), default=0)
+    scored = [s for s in scores if s.skipped is None and s.runs == n > 0]
+    if len(scored) < 2:
+        return [s.name for s in scored] * resamples
+    rng = np.random.default_rng([seed, 104729])
+    choices = []
+    for _ in range(resamples):
+        idx = rng.integers(0, n, n)
+        drawn = [replace(s, spearman=spearman(s.predicted[idx], s.actual[idx]),
+                         mae=float(np.mean(np.abs(s.predicted[idx] - s.actual[idx]))),
+                         predicted=s.predicted[idx], actual=s.actual[idx]) for s in scored]
+        choices.append(pick(drawn).name)
+    return choices
