@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from threadpoolctl import threadpool_limits
 
 from mixsearch import noise
@@ -134,3 +135,21 @@ def test_the_bootstrap_resamples_the_choice_of_a_real_selection():
     assert best == "mixing_law" and stab.surrogate == "mixing_law" and stab.choice == {"mixing_law": 1.0}
     assert not stab.choice_flips and pinned.choice == {}
     assert Stability.from_dict(stab.to_dict()) == stab
+
+
+def test_a_study_fitted_under_auto_records_how_often_resamples_choose_each_surrogate(tmp_path):
+    from mixsearch.importer import ImportOptions, import_table
+    from mixsearch.recipe import parse_recipe
+    from mixsearch.study import Study
+    from tests.test_fitonly import fit_only_recipe, write_pool
+
+    study = Study.open(parse_recipe(fit_only_recipe(), "r.yaml"), tmp_path / "runs")
+    write_pool(tmp_path)
+    import_table(study, tmp_path / "ratios.csv", ImportOptions(metrics=tmp_path / "metrics.csv", id_column="run",
+                                                               weights_prefix="train_", renormalize=0.01))
+    fit = study.fit()
+    rec = study.recommend(fit)
+    stab = rec.stability
+    assert stab.surrogate == fit.name == rec.surrogate
+    assert set(stab.choice) <= {s.name for s in fit.scores} and sum(stab.choice.values()) == pytest.approx(1)
+    assert study.recommend(study.fit("linear")).stability.choice == {}  # a pinned surrogate: no choice
