@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -88,8 +89,13 @@ class Launching:
         res = self.recipe.proxy.resources
         k = res.ensemble
         if k == "auto":
-            k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
-                              self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
+            try:
+                k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
+                                  self.data().vocab_size, gpus, resources=res, num_gpus=gpus)
+            except schedule.WorkerDied as exc:  # measuring is optional; one run per task always fits
+                print(f"warning: proxy.resources.ensemble: the worker measuring 'auto' died ({exc}); "
+                      "each run trains alone", file=sys.stderr)
+                k = 1
         return [specs[i: i + k] for i in range(0, len(specs), k)]
 
     def num_gpus(self: Study) -> float:

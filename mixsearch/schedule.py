@@ -15,7 +15,7 @@ from mixsearch.raynode import alive_nodes, check_alive, connect, shutdown
 from mixsearch.recipe_proxy import Resources
 from mixsearch.workers import Pool
 
-__all__ = ["call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
+__all__ = ["WorkerDied", "call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
 
 ResultFn = Callable[[RunSpec, dict], None]
 POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
@@ -38,14 +38,25 @@ def _failed(exc: BaseException, seconds: float, runs: int) -> list[dict]:
     return [{"status": "failed", "losses": {}, "error": _error_text(exc), "wall_time": seconds, "ensemble": runs}] * runs
 
 
+class WorkerDied(RuntimeError):
+    """The worker running a `call` died under it while Ray itself runs on."""
+
+
 def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: float | None = None) -> Any:
-    """fn(*args) on a warm worker of the runs' shape, i.e. on the device runs train on."""
+    """fn(*args) on a warm worker of the runs' shape, i.e. on the device runs train on. WorkerDied
+    when that worker dies (it leaves the pool: no run is sent to it); RayFailure when Ray stopped."""
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
-    worker = Pool.get(resources.num_cpus, gpus).workers(1)[0]
+    pool = Pool.get(resources.num_cpus, gpus)
+    worker = pool.workers(1)[0]
     with signals.deferred() as check:
-        return ray.get(_next_ready([worker.call.remote(fn, *args)], check))
+        try:
+            return ray.get(_next_ready([worker.call.remote(fn, *args)], check))
+        except ray.exceptions.RayActorError as exc:
+            check_alive()
+            pool.discard(worker)
+            raise WorkerDied(_error_text(exc)) from None
 
 
 def _next_ready(refs: list, check: Callable[[], None], pool: Pool | None = None) -> Any:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -163,29 +165,63 @@ def test_trainer_command_must_parse(recipe_dict):
         parse_recipe(recipe_dict, "r")
 
 
-def test_command_dies_with_its_worker(tmp_path):
-    """A worker killed outright (Ray's force-cancel) takes the command's whole process group with it."""
-    import signal
-    import subprocess
+FAMILY = """\
+import os, subprocess, sys, time
+from pathlib import Path
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+Path(sys.argv[1]).write_text(f"{os.getpid()} {child.pid}")
+time.sleep(600)
+"""
 
-    from mixsearch.proxy.command import REAPER
 
-    pidfile = tmp_path / "grandchild.pid"
-    sleeper = f"import os, time; open({str(pidfile)!r}, 'w').write(str(os.getpid())); time.sleep(60)"
-    worker = ("import os, subprocess, sys, time; "
-              f"subprocess.Popen([sys.executable, {str(REAPER)!r}, str(os.getpid()), '--', sys.executable, "
-              f"'-c', {sleeper!r}], start_new_session=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", worker])
-    for _ in range(100):
-        if pidfile.exists() and pidfile.read_text():
-            break
+@pytest.mark.parametrize("end", ["SIGKILL", "ray.kill"])
+def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, end):
+    """The Ray worker running a command trainer ends: killed outright (SIGKILL), or by Ray (as a
+    worker is when its raylet dies or a command stops its pool: it SIGKILLs its own children first).
+    The command and the processes it started go with it."""
+    from mixsearch.proxy.command import run_command
+    from mixsearch.proxy.train import RunSpec
+    from mixsearch.workers import Worker
+
+    script, pids = tmp_path / "family.py", tmp_path / "pids"
+    script.write_text(FAMILY)
+    spec = RunSpec("family", {"docs": 1.0}, 0, {}, {"tokens": 1},
+                   trainer={"command": f"{sys.executable} {script} {pids}", "timeout": 600,
+                            "logs": str(tmp_path / "logs")}).to_dict()
+    worker = ray_local.remote(Worker).options(num_cpus=1, max_restarts=0).remote()
+    worker_pid = ray_local.get(worker.pid.remote(), timeout=300)
+    run = worker.run.remote(run_command, spec, {})
+    deadline = time.monotonic() + 120  # hang guard
+    while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
-    grandchild = int(pidfile.read_text())
-    assert _alive(grandchild)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    for _ in range(50):
-        if not _alive(grandchild):
-            break
-        time.sleep(0.1)
-    assert not _alive(grandchild)
+    trainer, child = (int(p) for p in pids.read_text().split())
+    assert _alive(trainer) and _alive(child)
+    if end == "SIGKILL":
+        os.kill(worker_pid, signal.SIGKILL)
+    else:
+        ray_local.kill(worker, no_restart=True)
+    assert _gone(trainer) and _gone(child)
+    with pytest.raises(ray_local.exceptions.RayActorError):
+        ray_local.get(run, timeout=300)
+
+
+LEAVER = """\
+import json, subprocess, sys
+from pathlib import Path
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+Path(sys.argv[1]).write_text(str(child.pid))
+(Path(sys.argv[2]) / "metrics.json").write_text(json.dumps({"acc": 1.0}))
+"""
+
+
+def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
+    from mixsearch.proxy.command import run_command
+    from mixsearch.proxy.train import RunSpec
+
+    script, pid = tmp_path / "leaver.py", tmp_path / "pid"
+    script.write_text(LEAVER)
+    spec = RunSpec("leaver", {"docs": 1.0}, 0, {}, {"tokens": 1},
+                   trainer={"command": f"{sys.executable} {script} {pid} {{out}}", "timeout": 600,
+                            "logs": str(tmp_path / "logs")}).to_dict()
+    assert run_command(spec, {})["status"] == "done"
+    assert _gone(int(pid.read_text()))

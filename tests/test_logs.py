@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
+from mixsearch.proxy.command import run_command
 from mixsearch.proxy.logtail import LOG_CAP
+from mixsearch.proxy.train import RunSpec
 from mixsearch.recipe import parse_recipe
 from mixsearch.store import Store
 from tests.conftest import cli, write_recipe
@@ -46,3 +52,54 @@ def test_logs_of_a_run_stored_uncapped_show_their_tail_and_are_left_as_they_are(
     note, kept = shown.split("\n", 1)
     assert "not kept" in note and text.endswith(kept) and len(kept) <= LOG_CAP and kept.startswith("line ")
     assert (logs / "stdout.log").read_text() == text  # a reader writes nothing
+
+
+CHATTY = """\
+import json, sys, time
+from pathlib import Path
+out, printed, go, lines = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+for i in range(lines):
+    sys.stdout.write(f"line {i:9d} {'x' * 16}\\n")  # 32 bytes a line
+sys.stdout.flush()
+printed.touch()
+deadline = time.monotonic() + 300
+while not go.exists() and time.monotonic() < deadline:
+    time.sleep(0.05)
+print("the end")
+(out / "metrics.json").write_text(json.dumps({"acc": 1.0}))
+"""
+
+
+def test_a_command_log_is_kept_to_its_tail_while_the_command_runs(tmp_path):
+    """A trainer that prints 20 MB and then waits: meanwhile its stdout.log stays under 2 x LOG_CAP;
+    at the end it holds the output's last part and says how much was dropped."""
+    script, printed, go = tmp_path / "chatty.py", tmp_path / "printed", tmp_path / "go"
+    script.write_text(CHATTY)
+    lines = 20 * (1 << 20) // 32
+    command = f"{sys.executable} {script} {{out}} {printed} {go} {lines}"
+    spec = RunSpec("chatty", {"docs": 1.0}, 0, {}, {"tokens": 1},
+                   trainer={"command": command, "timeout": 600, "logs": str(tmp_path / "logs")}).to_dict()
+    log = tmp_path / "logs" / "chatty" / "stdout.log"
+    peak = 0
+    with ThreadPoolExecutor(1) as pool:
+        result = pool.submit(run_command, spec, {})
+        try:
+            deadline = time.monotonic() + 300  # hang guard
+            while not printed.exists() and time.monotonic() < deadline and not result.done():
+                peak = max(peak, log.stat().st_size if log.exists() else 0)
+                time.sleep(0.01)
+            assert printed.exists()
+            for _ in range(20):  # the command now waits; what it printed is read by now or soon
+                peak = max(peak, log.stat().st_size)
+                time.sleep(0.05)
+            assert 0 < peak <= 2 * LOG_CAP
+            assert log.read_bytes().startswith(b"[mixsearch: the first ")
+        finally:
+            go.touch()
+        assert result.result(timeout=300)["status"] == "done"
+    stored = log.read_bytes()
+    note, kept = stored.split(b"\n", 1)
+    dropped, total = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", note.decode())[:2])
+    assert len(stored) <= LOG_CAP and total == lines * 32 + len("the end\n") and dropped + len(kept) == total
+    assert kept.startswith(b"line ") and kept.endswith(f"line {lines - 1:9d} {'x' * 16}\nthe end\n".encode())
+    assert len(kept) > LOG_CAP - 1024  # the last mebibyte is kept, less room for the note

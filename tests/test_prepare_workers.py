@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from mixsearch.data import prepare as prep
-from mixsearch.data.scratch import LOCK, PREFIX, remove_abandoned, scratch_dir
+from mixsearch.data.scratch import LEGACY_QUIET_S, LOCK, PREFIX, remove_abandoned, scratch_dir
 from mixsearch.data.workpool import WorkerDied, ordered_map
 from mixsearch.recipe import parse_recipe
 from tests.conftest import STDLIB, base_recipe, cli, write_recipe
@@ -190,3 +190,30 @@ def test_ordered_map_keeps_order_and_raises_the_workers_error_or_death():
         list(ordered_map(_divide, [(1, 1), (1, 0), (2, 1)], workers=2))
     with pytest.raises(WorkerDied, match="exit code 3"):
         list(ordered_map(_exit_at, [(1, 1), (1, 0), (2, 1)], workers=2))
+
+
+def test_prepare_removes_unlocked_scratch_directories_of_the_older_naming_once_quiet(recipe_dict):
+    """Before scratch directories were locked, a prepare tokenized into `.<domain>-XXXXXXXX`
+    (tempfile.mkdtemp) beside the cache entry; one left by a killed prepare goes once nothing in it
+    changed for LEGACY_QUIET_S, and one that may still be written, or is not named for a domain, stays."""
+    recipe = parse_recipe(recipe_dict, "r")
+    tokens = Path(recipe.data.cache_dir) / "tokens"
+    past = time.time() - 2 * LEGACY_QUIET_S
+
+    def left(name: str, quiet: bool, shard_quiet: bool) -> Path:
+        path = tokens / name
+        path.mkdir(parents=True)
+        (path / "shard-00000.bin").write_bytes(b"\0\0")
+        for p, old in ((path / "shard-00000.bin", shard_quiet), (path, quiet)):
+            if old:
+                os.utime(p, (past, past))
+        return path
+
+    abandoned = [left(".docs-k2x_9aqz", True, True), left(".news-0abcdefg", True, True)]
+    writing = left(".code-abcd1234", True, False)  # a shard written just now
+    fresh = left(".docs-zzzz0000", False, False)
+    foreign = left(".notes-abcd1234", True, True)  # no domain of the recipe: not ours
+    other = left(".docs-abc", True, True)  # not mkdtemp's name
+    prep.prepare(recipe, options=prep.PrepareOptions(workers=1))
+    assert not any(p.exists() for p in abandoned)
+    assert writing.exists() and fresh.exists() and foreign.exists() and other.exists()

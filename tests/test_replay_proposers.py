@@ -11,6 +11,7 @@ import numpy as np
 
 from mixsearch.mixtures import Space
 from mixsearch.propose import PROPOSERS, FidelityLevel, ProposalContext, propose
+from mixsearch.propose.autoregressive import MID_FIRST, MID_SHARE
 from mixsearch.propose.evidence import lower_bound, plan
 from mixsearch.recipe import Search
 from mixsearch.replay import Pool, cost_key, replay, synthetic_pool
@@ -76,6 +77,22 @@ def test_mfar_goes_target_only_where_cheap_runs_are_dear_and_says_so():
     ctx = ProposalContext(None, space, data, _levels(0.2, 0.5, 1.0), Search(candidates=500), 0, X, data.fidelities)
     prop = propose(ctx, 2, "mfar")
     assert prop.fidelity == ["f2", "f2"] and "does not pay" in prop.reason and "target runs only" in prop.reason
+
+
+def test_mfar_buys_second_fidelity_runs_only_where_they_cost_at_most_a_target_run():
+    """After its cheap batch, mfar runs mixtures at the second cheap fidelity where MID_FIRST of them
+    cost at most MID_SHARE target runs (0.1: 0.8; before, that was too dear and it went to the target),
+    and not where they cost more (0.5: 3.0)."""
+    space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
+    runs = plan("f0", 0.01, None).runs
+    X = np.random.default_rng(0).dirichlet(np.ones(3), runs)
+    data = TrainSet(X, X[:, 0] + 0.1 * X[:, 1], np.full(runs, 0.01))
+    assert MID_FIRST * 0.5 > MID_SHARE  # the dear case is dear
+    for mid, expected in ((0.1, "f1"), (0.5, "f2")):
+        ctx = ProposalContext(None, space, data, _levels(0.01, mid, 1.0), Search(candidates=500), 0, X,
+                              data.fidelities)
+        prop = propose(ctx, 2, "mfar")
+        assert prop.fidelity == [expected] * 2 and "pays" in prop.reason
 
 
 def test_mf_falls_back_on_useless_cheap_fidelities_and_uses_informative_ones():

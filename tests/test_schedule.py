@@ -142,3 +142,28 @@ def test_ensemble_auto_is_measured_on_a_worker(recipe_dict, tmp_path, ray_local)
     done = study.store.runs().dropna(subset=["ensemble"])
     assert len(done) == 2 and (done["ensemble"] == 1).all()  # a CPU worker: one run per task
     assert (done["tokens_per_s"] > 0).all() and (done["wall_time"] > 0).all() and (done["compile_s"] == 0).all()
+
+
+def _die(*_: object) -> int:
+    """An `ensemble: auto` probe whose worker process dies under it."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    return 4
+
+
+def test_a_dead_ensemble_probe_worker_falls_back_to_one_run_per_task(recipe_dict, tmp_path, ray_local, monkeypatch,
+                                                                     capsys):
+    from mixsearch.proxy import sizing
+
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    monkeypatch.setattr(sizing, "auto_ensemble", _die)
+    recipe_dict["proxy"]["resources"].update({"ensemble": "auto", "retries": 0})
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "auto")
+    study.seed_initial()
+    assert study.launch(max_runs=2) == {"done": 2, "failed": 0}  # not on the dead worker: no retry was needed
+    done = study.store.runs().dropna(subset=["ensemble"])
+    assert len(done) == 2 and (done["ensemble"] == 1).all()
+    warning = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]
+    assert len(warning) == 1 and "proxy.resources.ensemble" in warning[0] and "died" in warning[0]

@@ -191,8 +191,8 @@ def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = Non
     if options.workers is None:
         options = replace(options, workers=os.cpu_count() or 1)
     cache = Path(recipe.data.cache_dir)
-    remove_abandoned(cache / "tokens")  # left by a prepare that was killed
     everything = [*recipe.domains, *recipe.eval_sets]
+    remove_abandoned(cache / "tokens", legacy=[d.name for d in everything])  # left by a prepare that was killed
     content = {d.name: domain_content_hash(recipe, d) for d in everything}
     tok, tok_id, tok_spec = recipe_tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
     context = recipe.proxy.model.context

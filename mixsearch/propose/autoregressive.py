@@ -42,7 +42,7 @@ MIN_CHEAP = 4  # runs at the cheapest fidelity before a cheap model is fitted
 MIN_AGREEMENT = 0.2  # measured agreement (lower bound) below which the cheap model stops guiding target runs
 MID_SPREAD = 4  # then second-cheapest runs on cheaply run mixtures spread apart ...
 MID_FIRST = 8  # ... and by the extrapolated model's expected improvement, up to this many pairs
-MID_SHARE = 0.5  # ... only while cheap runs pay, and where MID_FIRST of them cost at most this (target runs)
+MID_SHARE = 1.0  # ... only while cheap runs pay, and where MID_FIRST of them cost at most this (target runs)
 TARGET_FIRST = 2  # target runs picked by the cheap model alone (mean + 1 sd), before the target GP
 
 

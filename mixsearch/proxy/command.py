@@ -3,16 +3,19 @@
 
 For each run it writes `config.json` (the run, its fidelity, the domains' data paths and the
 recipe's `proxy.trainer.params`) and a fresh `out/` directory under runs/<study>/logs/<run_id>/,
-runs the command there (no shell) with stdout/stderr in stdout.log/stderr.log (each cut to its
-last LOG_CAP bytes when the command ends), and reads `out/metrics.json`. Failures raise TrainerFailed, so the scheduler's retry policy applies and a
-run that still fails is stored as `failed` with the reason.
+runs the command there (no shell) with stdout/stderr copied into stdout.log/stderr.log (each kept
+to its last LOG_CAP bytes, while the command runs too), and reads `out/metrics.json`. Failures
+raise TrainerFailed, so the scheduler's retry policy applies and a run that still fails is stored
+as `failed` with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import selectors
 import shlex
 import shutil
 import signal
@@ -26,7 +29,7 @@ from pathlib import Path
 
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
-from mixsearch.proxy.logtail import cap_log
+from mixsearch.proxy.logtail import TailLog
 from mixsearch.proxy.train import RunSpec
 
 REAPER = Path(__file__).with_name("reaper.py")
@@ -34,6 +37,9 @@ METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
 LOSS = "loss_"
+POLL_S = 1.0  # the wait for output checks the command's exit this often
+CHUNK = 1 << 16  # bytes of one read from a pipe
+DRAIN_READS = 64  # reads of what an ended command left in its pipes, at most
 
 
 class TrainerFailed(RuntimeError):
@@ -89,28 +95,64 @@ def _kill(proc: subprocess.Popen) -> None:
 
 
 def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | None, timeout: float) -> None:
-    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout. Each log keeps
-    its last LOG_CAP bytes."""
-    code: int | None = None
+    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout. Its stdout and
+    stderr are copied into stdout.log/stderr.log as they arrive, each kept to its tail (TailLog)."""
+    logs: dict[str, TailLog] = {}
+    proc = code = None
     try:
-        with (log_dir / "stdout.log").open("wb") as out, (log_dir / "stderr.log").open("wb") as err:
-            proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=out,
-                                    stderr=err, stdin=subprocess.DEVNULL, env=env, cwd=cwd, start_new_session=True)
-            try:
-                code = proc.wait(timeout)
-            except subprocess.TimeoutExpired:
+        logs = {stream: TailLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
+        proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
+                                start_new_session=True)
+        code = _copy_output(proc, {proc.stdout: logs["stdout"], proc.stderr: logs["stderr"]}, timeout)
+    finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
+        if proc is not None:
+            if proc.poll() is None:
                 _kill(proc)
-            finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
-                if proc.poll() is None:
-                    _kill(proc)
-    finally:
-        for stream in ("stdout.log", "stderr.log"):
-            if (log_dir / stream).exists():
-                cap_log(log_dir / stream)
+            for pipe in (proc.stdout, proc.stderr):
+                pipe.close()
+        for log in logs.values():
+            log.close()
     if code is None:
         raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}")
     if code:
         raise TrainerFailed(f"exit code {code}: {_tail(log_dir / 'stderr.log') or 'no stderr'}")
+
+
+def _copy_output(proc: subprocess.Popen, logs: dict, timeout: float) -> int | None:
+    """Copy the command's pipes into their logs until it ends (its exit code) or `timeout` seconds
+    pass (None: its process group is killed), then what its pipes still hold; a process it left
+    running that keeps writing to them is not waited for."""
+    deadline = time.monotonic() + timeout
+    with selectors.DefaultSelector() as sel:
+        for pipe, log in logs.items():
+            sel.register(pipe, selectors.EVENT_READ, log)
+        while (code := proc.poll()) is None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _kill(proc)
+                break
+            if sel.get_map():
+                _copy_ready(sel, min(left, POLL_S))
+            else:  # it closed both pipes and runs on
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(min(left, POLL_S))
+        for _ in range(DRAIN_READS):
+            if not (sel.get_map() and _copy_ready(sel, 0)):
+                break
+    return code
+
+
+def _copy_ready(sel: selectors.BaseSelector, timeout: float) -> bool:
+    """Copy one read from each pipe that has data (or forget one at its end); whether any was ready."""
+    ready = sel.select(timeout)
+    for key, _ in ready:
+        data = os.read(key.fd, CHUNK)
+        if data:
+            key.data.write(data)
+        else:
+            sel.unregister(key.fileobj)
+    return bool(ready)
 
 
 def read_metrics(path: Path, stderr: Path) -> tuple[dict[str, float], dict[str, float], list]:

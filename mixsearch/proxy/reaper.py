@@ -1,7 +1,10 @@
 """Run a command as the leader of its own process group, and take the whole group down with
 the Ray worker that started it: the worker's death sends us SIGTERM (PR_SET_PDEATHSIG), and we
-SIGKILL the group. Run as a script (`python reaper.py PARENT_PID -- ARGV...`): it imports nothing
-of mixsearch, so it starts fast and works wherever the worker's Python does."""
+SIGKILL the group. A Ray worker that exits (ray.kill, its raylet gone) first SIGKILLs its own
+children, this process among them, so a guard process in the group, forked from this one, does
+the same when this one ends however it ends; leftovers of a command that finished go with it.
+Run as a script (`python reaper.py PARENT_PID -- ARGV...`): it imports nothing of mixsearch, so it
+starts fast and works wherever the worker's Python does."""
 
 from __future__ import annotations
 
@@ -18,16 +21,34 @@ def _kill_group(*_: object) -> None:
     os.killpg(0, signal.SIGKILL)
 
 
-def main(argv: list[str]) -> int:
-    parent, sep, command = argv[0], argv[1], argv[2:]
-    assert sep == "--" and command, "usage: reaper.py PARENT_PID -- COMMAND..."
+def _watch(parent: int) -> bool:
+    """Kill the group when `parent` (this process's parent) dies, or now if it already has;
+    False where the kernel cannot tell us (not Linux)."""
     signal.signal(signal.SIGTERM, _kill_group)
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: the worker's own cleanup still kills the group
-        pass
-    if os.getppid() != int(parent):  # the worker died before we could watch it
+        return False
+    if os.getppid() != parent:  # it died before we could watch it
         _kill_group()
+    return True
+
+
+def _guard(reaper: int) -> None:
+    """The forked guard: wait, holding none of the command's pipes, until the reaper ends."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    _watch(reaper)
+    while True:
+        signal.pause()
+
+
+def main(argv: list[str]) -> int:
+    parent, sep, command = argv[0], argv[1], argv[2:]
+    assert sep == "--" and command, "usage: reaper.py PARENT_PID -- COMMAND..."
+    if _watch(int(parent)) and os.fork() == 0:
+        _guard(os.getppid())
     try:
         child = subprocess.Popen(command)
     except OSError as exc:
