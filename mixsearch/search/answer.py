@@ -67,13 +67,14 @@ class _ValidationDoc(BaseModel):
     recommendation: Recommendation | None = None
 
 
-def _valid_doc(doc: object) -> dict:
-    _ValidationDoc.model_validate(doc)
-    return doc  # type: ignore[return-value]  # a dict: validated just above
+def _valid_doc(doc: object) -> tuple[dict, Recommendation | None]:
+    """The validation's JSON dict, once its shape is checked, and the recommendation it validated."""
+    return doc, _ValidationDoc.model_validate(doc).recommendation  # type: ignore[return-value]  # a dict: validated
 
 
-def validation(root: Path) -> dict | None:
-    """The last validation (as its JSON dict), or None (also, with a warning, when the file is unusable)."""
+def validation(root: Path) -> tuple[dict, Recommendation | None] | None:
+    """The last validation (as its JSON dict) with the recommendation it validated, or None (also,
+    with a warning, when the file is unusable)."""
     return read_cached(root / VALIDATION, _valid_doc)
 
 
@@ -95,11 +96,9 @@ class Answer:
 def state(root: Path) -> Answer:
     """The study's answer, read from its files (nothing is fitted or written)."""
     latest = load(root)
-    val = validation(root)
-    stored = (val or {}).get("recommendation")
-    if not isinstance(stored, dict):
+    val, validated = validation(root) or ({}, None)
+    if validated is None:
         return Answer(latest)
-    validated = Recommendation.from_dict(stored)
     if latest is None or latest.id == validated.id:
         return Answer(validated, val)
     return Answer(validated, val, latest, validated.distance(latest))

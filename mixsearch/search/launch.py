@@ -144,7 +144,7 @@ class Launching:
             "cpu_hours": cpu_hours, "gpu_hours": gpu_hours,
             "ensemble": int(result.get("ensemble") or 1),
             "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
-            "host": result.get("host"),
+            "host": result.get("host"), "torch": result.get("torch"), "threads": result.get("threads"),
             "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
             "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
             **{METRIC + k: float(v) for k, v in metrics.items()},

@@ -96,6 +96,7 @@ class Modelling:
         done = self.completed()
         names = known_surrogates() if choice == "auto" else [choice]
         done, stale = self.current_data(done)
+        done, other_trainer = self.current_trainer(done)
         done = done.sort_values("run_id", kind="stable")  # CV folds must not depend on the order runs finished in
         runs = self.train_set(done)
         data, floor = noise.fit_data(runs, r.seed)
@@ -113,6 +114,9 @@ class Modelling:
         result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
         if (line := chance_warning(result.chosen, choice == "auto")) is not None:
             result.warnings.insert(0, line)
+        if other_trainer:
+            result.warnings.insert(0, f"{other_trainer} run(s) trained by another trainer (proxy.trainer changed) "
+                                      "are excluded from the fit")
         if stale:
             result.warnings.insert(0, f"{stale} run(s) trained on an older data hash are excluded from the fit")
         if stored is None:
@@ -142,7 +146,8 @@ class Modelling:
             rec = replace(rec, stability=known.stability)
         elif stability:
             w = np.array([rec.mixture[n] for n in space.names])
-            rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed))
+            rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed,
+                                                     scores=fitted.scores))
         return answer.record(self.store.root, rec)
 
     def propose(self: Study, fitted: FitResult, n: int | None = None, method: str | None = None) -> pd.DataFrame:

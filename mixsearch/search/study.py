@@ -1,5 +1,6 @@
 """A study: the recipe, its prepared data and its run store, and the steps of the search loop
-(training runs: `launch.py`; fitting, recommending and proposing: `modelling.py`)."""
+(run ids and which stored runs are current: `identity.py`; training runs: `launch.py`; fitting,
+recommending and proposing: `modelling.py`)."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.search.fidelity import FidelityConfig, model_params
-from mixsearch.hashing import stable_hash
-from mixsearch.search.launch import Launching
-from mixsearch.search.modelling import Modelling
-from mixsearch.recipe.schema import Recipe
-from mixsearch.store.parts import Store, now
-from mixsearch.store.schema import OBJECTIVE, WEIGHT, recipe_columns
+from mixsearch.fidelity import FidelityConfig, model_params
+from mixsearch.identity import RunIdentity
+from mixsearch.launch import Launching
+from mixsearch.modelling import Modelling
+from mixsearch.objectives import OBJ
+from mixsearch.recipe import Recipe
+from mixsearch.store import WEIGHT, Store, now
+from mixsearch.store_schema import recipe_columns
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData
@@ -31,7 +33,7 @@ VALIDATE = "validate:"  # origin prefix of runs trained by `mixsearch validate`
 
 
 @dataclass
-class Study(Launching, Modelling):
+class Study(RunIdentity, Launching, Modelling):
     recipe: Recipe
     store: Store
     _data: PreparedData | None = field(default=None, repr=False)
@@ -94,24 +96,6 @@ class Study(Launching, Modelling):
         return list(self.fidelities.values())[-1]
 
     # ---- runs -------------------------------------------------------------------------------
-    @cached_property
-    def trainer_identity(self) -> dict | None:
-        """A command trainer's identity (see `trainers.trainer_identity`); None for the built-in GPT."""
-        from mixsearch.execute.trainers import trainer_identity
-
-        trainer = self.recipe.proxy.trainer
-        return None if trainer is None else trainer_identity(trainer)
-
-    def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
-        """Hash of what a run's result depends on: mixture, model, training, seed, data and, for a
-        command trainer, the trainer (the built-in GPT's ids leave it out, as they always have)."""
-        key = {"mixture": {k: round(v, 6) for k, v in mixture.items()}, "model": fid.model.model_dump(),
-               "train": fid.train.model_dump(), "seed": self.recipe.seed if seed is None else seed,
-               "data": self.data().data_hash}
-        if self.trainer_identity is not None:
-            key["trainer"] = self.trainer_identity
-        return stable_hash(key)
-
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
                  predicted: np.ndarray | None = None, fidelity: list[str] | None = None,
                  seeds: list[int] | None = None) -> list[dict]:
@@ -124,7 +108,8 @@ class Study(Launching, Modelling):
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
                 "run_id": self.run_id(mixture, fid, seed), "study": r.study, "status": status, "round": round_,
-                "origin": origin, "seed": seed, "data_hash": data.data_hash, "fidelity": fid.name,
+                "origin": origin, "seed": seed, "data_hash": data.data_hash, "trainer_hash": self.trainer_hash,
+                "fidelity": fid.name,
                 "fidelity_value": fid.value, "params": fid.params, "tokens": fid.train.tokens,
                 "model": json.dumps(fid.model.model_dump()),
                 "predicted": float(predicted[i]) if predicted is not None else math.nan,
@@ -198,15 +183,6 @@ class Study(Launching, Modelling):
             off_plan = is_validation(done) & ~done["fidelity"].isin(list(self.fidelities))
             done = done[~off_plan]
         return done
-
-    def current_data(self, done: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-        """The runs trained on the current data (or of unknown data, e.g. imported), and how
-        many were trained on an older data hash."""
-        if "data_hash" not in done or done.empty:
-            return done, 0
-        hashes = done["data_hash"]
-        stale = hashes.notna() & (hashes.astype(str) != "") & (hashes != self.data().data_hash)
-        return done[~stale], int(stale.sum())
 
     def completed_at_target(self) -> pd.DataFrame:
         done = self.completed()

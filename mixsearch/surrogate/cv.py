@@ -153,8 +153,38 @@ def select(names: list[str], data: TrainSet, folds: int, seed: int,
         scores.append(cross_validate("linear", data, folds, seed))
     k = sum(s.skipped is None for s in scores)
     scores = [replace(s, candidates=k) if s.skipped is None else s for s in scores]
+    return pick(scores).name, scores
+
+
+def pick(scores: list[CVScore]) -> CVScore:
+    """`select`'s choice among scored candidates: the highest Spearman (within SPEARMAN_TIE, the
+    lower MAE), among those that beat chance when any does."""
     scored = [s for s in scores if s.skipped is None]
     scored = [s for s in scored if s.beats_chance] or scored
     top = max(s.spearman for s in scored)
-    best = min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
-    return best.name, scores
+    return min((s for s in scored if s.spearman >= top - SPEARMAN_TIE), key=lambda s: s.mae)
+
+
+def resampled_choices(scores: list[CVScore], resamples: int, seed: int) -> list[str]:
+    """`pick` on each of `resamples` bootstrap resamples of the target runs, scoring every
+    candidate on the same resampled out-of-fold predictions (no refit): which surrogate the
+    selection would choose had other runs of the same kind been observed."""
+    n = max((s.runs for s in scores if s.skipped is None), default=0)
+    scored = [s for s in scores if s.skipped is None and s.runs == n > 0]
+    if len(scored) < 2:
+        return [s.name for s in scored] * resamples
+    idx = np.random.default_rng([seed, 104729]).integers(0, n, (resamples, n))
+    rho = {s.name: _row_spearman(s.predicted[idx], s.actual[idx]) for s in scored}
+    mae = {s.name: np.abs(s.predicted[idx] - s.actual[idx]).mean(1) for s in scored}
+    return [pick([replace(s, spearman=float(rho[s.name][b]), mae=float(mae[s.name][b])) for s in scored]).name
+            for b in range(resamples)]
+
+
+def _row_spearman(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """`spearman` of each row of A with the same row of B."""
+    from scipy.stats import rankdata
+
+    ra, rb = rankdata(A, axis=1), rankdata(B, axis=1)
+    ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+    den = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
+    return np.divide((ra * rb).sum(1), den, out=np.zeros(len(A)), where=den > 0)

@@ -165,3 +165,17 @@ def test_sequential_validation_stops_early_on_a_large_gain_and_runs_to_the_maxim
     assert none.stopped_by == "max-seeds" and len(none.seeds) == 8
     assert next(c for c in none.comparisons if c.name == "uniform").verdict == SAME
     assert json.loads((study.store.root / answer.VALIDATION).read_text())["seeds_used"] == 8
+
+
+def test_the_validated_recommendation_is_read_as_recorded(tmp_path):
+    """state() gives back the validated record as it was written (stability included), parsed once."""
+    from mixsearch.stability import Stability
+
+    stab = Stability(8, {"a": 0.1, "b": 0.5}, {"a": 0.4, "b": 0.9}, 0.12, {"uniform": 0.9}, "gp", {"gp": 0.7, "bimix": 0.3})
+    rec = Recommendation({"a": 0.3, "b": 0.7}, 2.5, (2.4, 2.6), "gp", 20, 0.01, "k", "id1", "2026-11-29T00:00:00Z", stab)
+    doc = {"fidelity": "target", "seeds": [1, 2], "comparisons": [],
+           "mixtures": [{"name": "recommendation", "mean": 2.5, "sd": 0.01, "values": {"1": 2.49, "2": 2.51}}],
+           "recommendation": rec.to_dict()}
+    (tmp_path / answer.VALIDATION).write_text(json.dumps(doc))
+    state = answer.state(tmp_path)
+    assert state.recommendation == rec and state.validation == doc and state.current is None

@@ -61,3 +61,54 @@ def test_a_changed_command_trainer_trains_new_runs(recipe_dict, tmp_path, monkey
     edited = open_study(recipe_dict, tmp_path, base)
     assert set(edited.trainer_identity["files"]) == {"train.py"}  # the script; not the interpreter
     assert edited.seed_initial() == n  # the script's content is part of the trainer
+
+
+def finish_with_objective(study: Study) -> None:
+    """Mark the study's pending runs done with an objective that depends on their mixture."""
+    view = study.store.runs()
+    study.store.append([{**row, "status": "done", "objective": 2.0 + row["w_code"] - 0.5 * row["w_docs"]}
+                        for row in view[view["status"] == "pending"].to_dict("records")])
+
+
+def test_runs_of_another_trainer_are_left_out_of_the_fit(recipe_dict, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(TRAINER, tmp_path / "train.py")
+    base = {"command": f"{sys.executable} train.py --config {{config}} --out {{out}}", "params": {"lr": 1}}
+    first = open_study(recipe_dict, tmp_path, base)
+    n = first.seed_initial()
+    finish_with_objective(first)
+    assert first.fit("linear").n_runs == n and not any("another trainer" in w for w in first.fit("linear").warnings)
+
+    changed = open_study(recipe_dict, tmp_path, {**base, "params": {"lr": 2}})
+    assert changed.seed_initial() == n
+    finish_with_objective(changed)
+    fit = changed.fit("linear", refit=True)
+    assert fit.n_runs == n
+    assert f"{n} run(s) trained by another trainer (proxy.trainer changed) are excluded from the fit" in fit.warnings
+
+    builtin = open_study(recipe_dict, tmp_path, None)  # every stored run is a command trainer's
+    assert builtin.current_trainer(builtin.completed())[1] == 2 * n
+
+
+def test_runs_stored_before_the_trainer_was_recorded_still_count(recipe_dict, tmp_path, monkeypatch):
+    """A command trainer's runs stored without trainer_hash are its own when their ids match;
+    the built-in GPT's runs without it are the built-in's."""
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(TRAINER, tmp_path / "train.py")
+    base = {"command": f"{sys.executable} train.py --config {{config}} --out {{out}}"}
+    study = open_study(recipe_dict, tmp_path, base)
+    n = study.seed_initial()
+    finish_with_objective(study)
+    study.store.append([{**row, "trainer_hash": None} for row in study.store.runs().to_dict("records")])
+    current, other = study.current_trainer(study.completed())
+    assert len(current) == n and other == 0
+    edited = open_study(recipe_dict, tmp_path, {**base, "params": {"lr": 3}})
+    assert edited.current_trainer(edited.completed())[1] == n
+
+    builtin_dir = tmp_path / "builtin"
+    builtin_dir.mkdir()
+    builtin = open_study(recipe_dict, builtin_dir, None)
+    builtin.seed_initial()
+    finish_with_objective(builtin)
+    assert set(builtin.store.runs()["trainer_hash"]) == {""}
+    assert builtin.current_trainer(builtin.completed())[1] == 0

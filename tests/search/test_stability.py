@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from threadpoolctl import threadpool_limits
 
 from mixsearch.search import noise
@@ -77,3 +78,78 @@ def test_the_noise_floor_carries_a_chi_square_interval_and_explains_a_spearman_a
     above = noise.fit_warnings(CVScore("gp", 0.95, 0.05, 0.1, 5), 40, 3, bound)
     assert any("above even the upper end" in m for m in above)
     assert not any("perfect-predictor" in m for m in noise.fit_warnings(CVScore("gp", 0.4, 0.05, 0.1, 5), 40, 3, bound))
+
+
+def _oof(name: str, actual: np.ndarray, sd: float, rng: np.random.Generator) -> CVScore:
+    """A scored candidate whose out-of-fold predictions miss the runs by noise of `sd`."""
+    from mixsearch.surrogate.cv import spearman
+
+    pred = actual + rng.normal(0, sd, len(actual))
+    return CVScore(name, spearman(pred, actual), float(np.mean(np.abs(pred - actual))), 0.1, 5,
+                   predicted=pred, actual=actual, candidates=2)
+
+
+def test_a_surrogate_choice_that_flips_across_resamples_is_an_unstable_answer():
+    """Two surrogates whose held-out errors are alike: resampled runs often choose the other, and
+    the answer says so; one that is clearly better wins (almost) every resample, no warning."""
+    from mixsearch.stability import choice_shares
+    from mixsearch.surrogate.cv import pick
+
+    flips = 0
+    for seed in range(20):
+        rng = np.random.default_rng(seed)
+        actual = rng.normal(3.0, 0.1, 40)
+        near = [_oof("gp", actual, 0.05, rng), _oof("bimix", actual, 0.05, rng)]
+        chosen = pick(near).name
+        shares = choice_shares(near, seed)
+        assert set(shares) <= {"gp", "bimix"} and abs(sum(shares.values()) - 1) < 1e-9
+        stab = Stability(8, {"a": 0.2}, {"a": 0.3}, 0.05, {"uniform": 0.9}, chosen, shares)
+        flips += stab.unstable
+        if stab.unstable:
+            assert "the surrogate choice flips" in stab.warning() and "median L1" not in stab.warning()
+
+        clear = [_oof("gp", actual, 0.01, rng), _oof("bimix", actual, 0.15, rng)]
+        shares = choice_shares(clear, seed)
+        assert shares["gp"] >= 0.95
+        assert Stability(8, {"a": 0.2}, {"a": 0.3}, 0.05, {"uniform": 0.9}, "gp", shares).warning() is None
+    assert flips >= 10  # a tie's winner wins about uniformly 50-100% of resamples: most are flagged
+
+
+def test_the_bootstrap_resamples_the_choice_of_a_real_selection():
+    """A study of a curved mixing law: the law's family wins every resample over a linear model
+    (no warning); a pinned surrogate (one candidate) has no choice to resample."""
+    from mixsearch.surrogate.cv import select
+
+    d = 3
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    X = sample(space, 30, Sampling(), np.random.default_rng(1))
+    law = MixingLaw.random(d, 1)
+    parts = law.losses(X) + np.random.default_rng(1).normal(0, 0.01, (len(X), d))
+    data = TrainSet(X, parts.mean(1), None, parts, np.full(d, 1 / d))
+    cfg = Search(candidates=500, top_k=16)
+    with threadpool_limits(1):
+        best, scores = select(["linear", "mixing_law"], data, 5, 1)
+        w = np.full(d, 1 / d)
+        stab = bootstrap(best, data, w, space, cfg, 1, replicates=(2, 2), scores=scores)
+        pinned = bootstrap(best, data, w, space, cfg, 1, replicates=(2, 2), scores=[s for s in scores if s.name == best])
+    assert best == "mixing_law" and stab.surrogate == "mixing_law" and stab.choice == {"mixing_law": 1.0}
+    assert not stab.choice_flips and pinned.choice == {}
+    assert Stability.from_dict(stab.to_dict()) == stab
+
+
+def test_a_study_fitted_under_auto_records_how_often_resamples_choose_each_surrogate(tmp_path):
+    from mixsearch.importer import ImportOptions, import_table
+    from mixsearch.recipe import parse_recipe
+    from mixsearch.study import Study
+    from tests.test_fitonly import fit_only_recipe, write_pool
+
+    study = Study.open(parse_recipe(fit_only_recipe(), "r.yaml"), tmp_path / "runs")
+    write_pool(tmp_path)
+    import_table(study, tmp_path / "ratios.csv", ImportOptions(metrics=tmp_path / "metrics.csv", id_column="run",
+                                                               weights_prefix="train_", renormalize=0.01))
+    fit = study.fit()
+    rec = study.recommend(fit)
+    stab = rec.stability
+    assert stab.surrogate == fit.name == rec.surrogate
+    assert set(stab.choice) <= {s.name for s in fit.scores} and sum(stab.choice.values()) == pytest.approx(1)
+    assert study.recommend(study.fit("linear")).stability.choice == {}  # a pinned surrogate: no choice
