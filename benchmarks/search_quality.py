@@ -41,7 +41,7 @@ from mixsearch.search.recommend import recommend
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet, known_surrogates
 from mixsearch.surrogate.cv import CVScore, pick, select, spearman
-from mixsearch.synthetic import MultiFidelityBenchmark
+from mixsearch.replay.synthetic import MultiFidelityBenchmark
 from run import print_table  # noqa: E402  (benchmarks/ is the script's directory)
 
 STRATEGIES = {"random": ("lightgbm", None), "regmix": ("lightgbm", "regmix"), "gp-bo": ("gp", "bo")}

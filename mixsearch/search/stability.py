@@ -104,7 +104,7 @@ def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Searc
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
     (within `replicates` = (min, max)); `w` is the recommendation (in space.names order). With the
     CV `scores` of several candidates (auto), also how often resampled runs choose each."""
-    from mixsearch.recommend import optimum
+    from mixsearch.propose.simplex import optimum
     from mixsearch.surrogate.base import make_surrogate
 
     rng = np.random.default_rng([seed, 7919])

@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 
 from mixsearch.errors import UserError
-from mixsearch.fidelity import FidelityConfig, model_params
-from mixsearch.identity import RunIdentity
-from mixsearch.launch import Launching
-from mixsearch.modelling import Modelling
-from mixsearch.objectives import OBJ
-from mixsearch.recipe import Recipe
-from mixsearch.store import WEIGHT, Store, now
-from mixsearch.store_schema import recipe_columns
+from mixsearch.search.fidelity import FidelityConfig, model_params
+from mixsearch.search.identity import RunIdentity
+from mixsearch.search.launch import Launching
+from mixsearch.search.modelling import Modelling
+from mixsearch.store.schema import OBJECTIVE, WEIGHT, recipe_columns
+from mixsearch.recipe.schema import Recipe
+from mixsearch.store.parts import Store, now
 
 if TYPE_CHECKING:  # the heavy steps (torch, scipy, Ray, surrogates) are imported where they run
     from mixsearch.data.prepare import PrepareOptions, PreparedData

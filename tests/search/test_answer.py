@@ -169,7 +169,7 @@ def test_sequential_validation_stops_early_on_a_large_gain_and_runs_to_the_maxim
 
 def test_the_validated_recommendation_is_read_as_recorded(tmp_path):
     """state() gives back the validated record as it was written (stability included), parsed once."""
-    from mixsearch.stability import Stability
+    from mixsearch.search.stability import Stability
 
     stab = Stability(8, {"a": 0.1, "b": 0.5}, {"a": 0.4, "b": 0.9}, 0.12, {"uniform": 0.9}, "gp", {"gp": 0.7, "bimix": 0.3})
     rec = Recommendation({"a": 0.3, "b": 0.7}, 2.5, (2.4, 2.6), "gp", 20, 0.01, "k", "id1", "2026-11-29T00:00:00Z", stab)

@@ -92,7 +92,7 @@ def _oof(name: str, actual: np.ndarray, sd: float, rng: np.random.Generator) -> 
 def test_a_surrogate_choice_that_flips_across_resamples_is_an_unstable_answer():
     """Two surrogates whose held-out errors are alike: resampled runs often choose the other, and
     the answer says so; one that is clearly better wins (almost) every resample, no warning."""
-    from mixsearch.stability import choice_shares
+    from mixsearch.search.stability import choice_shares
     from mixsearch.surrogate.cv import pick
 
     flips = 0
@@ -138,10 +138,10 @@ def test_the_bootstrap_resamples_the_choice_of_a_real_selection():
 
 
 def test_a_study_fitted_under_auto_records_how_often_resamples_choose_each_surrogate(tmp_path):
-    from mixsearch.importer import ImportOptions, import_table
-    from mixsearch.recipe import parse_recipe
-    from mixsearch.study import Study
-    from tests.test_fitonly import fit_only_recipe, write_pool
+    from mixsearch.search.importer import ImportOptions, import_table
+    from mixsearch.recipe.schema import parse_recipe
+    from mixsearch.search.study import Study
+    from tests.search.test_fitonly import fit_only_recipe, write_pool
 
     study = Study.open(parse_recipe(fit_only_recipe(), "r.yaml"), tmp_path / "runs")
     write_pool(tmp_path)

@@ -8,11 +8,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
 
-from mixsearch import schedule
-from mixsearch.recipe import parse_recipe
-from mixsearch.store import Store
-from mixsearch.study import Study
-from tests.test_store_safety import in_process
+from mixsearch.execute import schedule
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.store.parts import Store
+from mixsearch.search.study import Study
+from tests.store.test_store_safety import in_process
 
 
 def test_built_in_runs_record_torch_and_threads(recipe_dict, tmp_path, monkeypatch):

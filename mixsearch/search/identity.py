@@ -11,11 +11,11 @@ import pandas as pd
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.store import WEIGHT
+from mixsearch.store.schema import WEIGHT
 
 if TYPE_CHECKING:
-    from mixsearch.fidelity import FidelityConfig
-    from mixsearch.study import Study
+    from mixsearch.search.fidelity import FidelityConfig
+    from mixsearch.search.study import Study
 
 
 class RunIdentity:
@@ -24,7 +24,7 @@ class RunIdentity:
     @cached_property
     def trainer_identity(self: Study) -> dict | None:
         """A command trainer's identity (see `trainers.trainer_identity`); None for the built-in GPT."""
-        from mixsearch.trainers import trainer_identity
+        from mixsearch.execute.trainers import trainer_identity
 
         trainer = self.recipe.proxy.trainer
         return None if trainer is None else trainer_identity(trainer)
