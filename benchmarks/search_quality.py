@@ -37,7 +37,7 @@ from mixsearch.search.noise import fit_data, replicate_plan
 from mixsearch.propose.base import FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.search.recommend import recommend
+from mixsearch.search.recommendation import recommendation
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet, known_surrogates
 from mixsearch.surrogate.cv import CVScore, pick, select, spearman
@@ -106,7 +106,7 @@ def one(strategy: str, seed: int, noise: float, rounds: int, objective_only: boo
     chosen, scores = select(known_surrogates(), data, 5, seed)
 
     def optimum_of(name: str) -> np.ndarray:
-        rec = recommend(make_surrogate(name, seed).fit(data), name, noise, len(data), space, cfg, seed, noise,
+        rec = recommendation(make_surrogate(name, seed).fit(data), name, noise, len(data), space, cfg, seed, noise,
                         support=data.target_only().X)
         return np.array(list(rec.mixture.values()))
 

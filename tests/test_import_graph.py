@@ -71,3 +71,23 @@ def test_no_module_takes_another_modules_private_names():
     private = [f"{m} -> {t}.{name}" for m, out in EDGES.items() for t, name in out
                if name and name.startswith("_") and not name.startswith("__") and t != m]
     assert private == []
+
+
+def test_the_import_graph_has_no_cycles():
+    graph = {m: sorted({t for t, _ in out if t in MODULES and t != m}) for m, out in EDGES.items()}
+    done: set[str] = set()
+    cycles = []
+
+    def visit(m: str, path: list[str]) -> None:
+        if m in path:
+            cycles.append(" -> ".join(path[path.index(m):] + [m]))
+            return
+        if m in done:
+            return
+        for t in graph[m]:
+            visit(t, [*path, m])
+        done.add(m)
+
+    for m in graph:
+        visit(m, [])
+    assert cycles == []

@@ -46,7 +46,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     from mixsearch.search import answer
     from mixsearch.search.budget import Budget
     from mixsearch.store.lock import StudyLock
-    from mixsearch.search.study import shutdown
+    from mixsearch.execute.schedule import shutdown
     from mixsearch.search.sweep import RoundReport, sweep
 
     study = open_study(recipe, runs_dir)

@@ -47,11 +47,13 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
 
 def _fit_and_recommend(study, surrogate: str | None, refit: bool):
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
-    study.check_fit(surrogate)  # a study that cannot be fitted is one error line, no progress
+    from mixsearch.search import modelling
+
+    modelling.check_fit(study, surrogate)  # a study that cannot be fitted is one error line, no progress
     with spinner("cross-validating surrogates"):
-        result = study.fit(surrogate, refit)
+        result = modelling.fit(study, surrogate, refit)
     with spinner(f"recommending: the {result.name} surrogate's optimum and a bootstrap of it"):
-        rec = study.recommend(result)
+        rec = modelling.recommend(study, result)
     return result, rec
 
 
@@ -61,6 +63,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
     from mixsearch.search import answer
+    from mixsearch.search import modelling
     from mixsearch.store.lock import StudyLock
 
     if method not in (None, *PROPOSERS):
@@ -70,7 +73,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
     with warning_unreadable(study), StudyLock(study.store.root, "propose"):
         result, _ = _fit_and_recommend(study, surrogate, refit)
         with spinner("proposing"):
-            frame = study.propose(result, n, method)
+            frame = modelling.propose_next(study, result, n, method)
         rows = frame.to_dict("records")
     names = study.recipe.domain_names
     state = answer.state(study.store.root)
@@ -108,9 +111,9 @@ def validate_cmd(recipe: RecipeArg,
     from mixsearch.search import answer
     from mixsearch.search import validate as va
     from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
-    from mixsearch.search.recommend import load as load_recommendation
+    from mixsearch.search.recommendation import load as load_recommendation
     from mixsearch.store.lock import StudyLock
-    from mixsearch.search.study import shutdown
+    from mixsearch.execute.schedule import shutdown
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)

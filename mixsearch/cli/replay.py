@@ -69,6 +69,7 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
 def _study_pools(study: Study, seeds: int) -> list[Pool]:
     """The study's completed runs as the pool of every seed."""
     from mixsearch.replay import bench as rp
+    from mixsearch.search import modelling
     from mixsearch.search.modelling import MIN_RUNS_TO_FIT
 
     with warning_unreadable(study):
@@ -76,7 +77,7 @@ def _study_pools(study: Study, seeds: int) -> list[Pool]:
     if len(done) < MIN_RUNS_TO_FIT:
         raise UserError(f"needs at least {MIN_RUNS_TO_FIT} completed target-fidelity runs to replay",
                         where=f"study {study.recipe.study}")
-    data = study.train_set()
+    data = modelling.train_set(study)
     return [rp.pool_from_runs(data.X, data.fidelities, data.y)] * seeds
 
 

@@ -9,9 +9,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from mixsearch.search.answer import Answer
-from mixsearch.search.recommend import Recommendation
+from mixsearch.search.recommendation import Recommendation
 from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import Study
+from mixsearch.search.objectives import objectives_matrix, pareto_runs
 
 
 def mixture_bars(names: list[str], bars: dict[str, np.ndarray], height: float) -> plt.Figure:
@@ -106,11 +107,11 @@ def pareto(study: Study, png) -> str:
     """Two or more objectives: the first two plotted, the front highlighted and listed."""
     r = study.recipe
     done = study.completed_at_target()
-    Y = study.objectives_matrix(done)
+    Y = objectives_matrix(study, done)
     if Y is None or done.empty:
         return ""
-    front = study.pareto()
-    F = study.objectives_matrix(front)
+    front = pareto_runs(study)
+    F = objectives_matrix(study, front)
     labels = [o.label for o in r.objective_list]
     fig, ax = plt.subplots(figsize=(5, 4.2))
     ax.scatter(Y[:, 0], Y[:, 1], s=14, alpha=0.5, label="runs")

@@ -17,7 +17,7 @@ import pandas as pd  # noqa: E402
 
 from mixsearch.search import answer  # noqa: E402
 from mixsearch.report import answer as report_answer  # noqa: E402
-from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult  # noqa: E402
+from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult, fit
 from mixsearch.paths import writable_dir, write_atomic  # noqa: E402
 from mixsearch.store.schema import LOSS, METRIC, WEIGHT, mixture_of, weights_matrix  # noqa: E402
 from mixsearch.search.study import Study, is_validation  # noqa: E402
@@ -185,8 +185,8 @@ def write_report(study: Study, path: Path, recipe: str = "RECIPE") -> Path:
     if done.empty:
         parts.append("<p>No completed runs yet.</p>")
     else:
-        fit = study.fit(stored_only=True) if len(study.completed_at_target()) >= MIN_RUNS_TO_FIT else None
-        surrogate_png, surrogate_table = _surrogate(study, fit)
+        fitted = fit(study, stored_only=True) if len(study.completed_at_target()) >= MIN_RUNS_TO_FIT else None
+        surrogate_png, surrogate_table = _surrogate(study, fitted)
         target = np.isclose(study.fidelity_values(done), 1.0)
         front = report_answer.pareto(study, _png) if len(study.recipe.objective_list) > 1 else ""
         parts += ["<h2>Recommendation</h2>", report_answer.answer(study, answer.state(study.store.root), recipe, _png),

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from mixsearch.paths import read_cached, write_atomic
-from mixsearch.search.recommend import FILE, Recommendation, load
+from mixsearch.search.recommendation import FILE, Recommendation, load
 
 HISTORY = "recommendations.json"
 VALIDATION = "validation.json"

@@ -6,10 +6,16 @@ minimises); `user_sign` maps a model's values back for showing and storing.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
 
 from mixsearch.recipe.schema import Objective
-from mixsearch.store.schema import LOSS
+from mixsearch.store.schema import LOSS, OBJECTIVE
+
+if TYPE_CHECKING:
+    from mixsearch.search.study import Study
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
@@ -43,3 +49,27 @@ def objective_value(obj: Objective, losses: dict[str, float], domains: list[str]
 def user_sign(sign: float, values: np.ndarray | float) -> np.ndarray:
     """Minimised (sign-adjusted) values in the user's sign; a zero is never shown as -0."""
     return sign * np.asarray(values, dtype=float) + 0.0
+
+
+def objectives_matrix(study: Study, done: pd.DataFrame) -> np.ndarray | None:
+    """(n, k) sign-adjusted (to minimise) objective values of a multi-objective study's runs;
+    None for one objective. Multiply by `signs` for the user's values."""
+    k = len(study.recipe.objective_list)
+    if k < 2:
+        return None
+    cols = [f"{OBJECTIVE}{i}" for i in range(k)]
+    if not all(c in done for c in cols):
+        return np.full((len(done), k), np.nan)
+    return done[cols].to_numpy(float) * study.signs
+
+
+def pareto_runs(study: Study) -> pd.DataFrame:
+    """Completed target-fidelity runs that no other such run dominates (all objectives)."""
+    done = study.completed_at_target()
+    Y = objectives_matrix(study, done)
+    if Y is None or done.empty:
+        return done
+    ok = np.isfinite(Y).all(1)
+    done, Y = done[ok], Y[ok]
+    dominated = [bool(np.any(np.all(Y <= y, 1) & np.any(Y < y, 1))) for y in Y]
+    return done[~np.array(dominated, bool)] if len(done) else done

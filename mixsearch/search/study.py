@@ -1,6 +1,6 @@
-"""A study: the recipe, its prepared data and its run store, and the steps of the search loop
-(run ids and which stored runs are current: `identity.py`; training runs: `launch.py`; fitting,
-recommending and proposing: `modelling.py`)."""
+"""A study: the recipe, its prepared data, its run store and the views of its runs. The steps of the
+search loop are functions that take a study: training runs (`launch.py`); fitting, recommending and
+proposing (`modelling.py`). Run ids hash what a result depends on (`identity.py`)."""
 
 from __future__ import annotations
 
@@ -16,10 +16,8 @@ import pandas as pd
 
 from mixsearch.errors import UserError
 from mixsearch.search.fidelity import FidelityConfig, model_params
-from mixsearch.search.identity import RunIdentity
-from mixsearch.search.launch import Launching
-from mixsearch.search.modelling import Modelling
-from mixsearch.store.schema import OBJECTIVE, WEIGHT, recipe_columns
+from mixsearch.search import identity
+from mixsearch.store.schema import WEIGHT, recipe_columns, mixture_of
 from mixsearch.recipe.schema import Recipe
 from mixsearch.store.parts import Store, now
 
@@ -32,7 +30,7 @@ VALIDATE = "validate:"  # origin prefix of runs trained by `mixsearch validate`
 
 
 @dataclass
-class Study(RunIdentity, Launching, Modelling):
+class Study:
     recipe: Recipe
     store: Store
     _data: PreparedData | None = field(default=None, repr=False)
@@ -69,7 +67,7 @@ class Study(RunIdentity, Launching, Modelling):
             return ByteTokenizer.vocab_size
         return self.data().vocab_size
 
-    def _trainable(self) -> None:
+    def check_trainable(self) -> None:
         if self.recipe.fit_only:
             raise UserError("a fit-only study (no domain has a source) cannot train runs: import them, then "
                             "fit, propose, replay or report", where=f"study {self.recipe.study}")
@@ -95,6 +93,30 @@ class Study(RunIdentity, Launching, Modelling):
         return list(self.fidelities.values())[-1]
 
     # ---- runs -------------------------------------------------------------------------------
+    @cached_property
+    def trainer_identity(self) -> dict | None:
+        """A command trainer's identity (see `trainers.trainer_identity`); None for the built-in GPT."""
+        from mixsearch.execute.trainers import trainer_identity
+
+        trainer = self.recipe.proxy.trainer
+        return None if trainer is None else trainer_identity(trainer)
+
+    @cached_property
+    def trainer_hash(self) -> str:
+        return identity.trainer_hash(self.trainer_identity)
+
+    def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
+        seed = self.recipe.seed if seed is None else seed
+        return identity.run_id(mixture, fid, seed, self.data().data_hash, self.trainer_identity)
+
+    def is_current_id(self, row: dict) -> bool:
+        """Whether a run's id is the one the recipe's current trainer gives its mixture, fidelity and seed."""
+        try:
+            fid = self.fidelity_of(row)
+        except UserError:
+            return False
+        return row["run_id"] == self.run_id(mixture_of(row, self.recipe.domain_names), fid, int(row["seed"]))
+
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
                  predicted: np.ndarray | None = None, fidelity: list[str] | None = None,
                  seeds: list[int] | None = None) -> list[dict]:
@@ -102,7 +124,7 @@ class Study(RunIdentity, Launching, Modelling):
         r, data = self.recipe, self.data()
         rows = []
         for i, w in enumerate(W):
-            fid = self._fidelity(fidelity[i]) if fidelity else self.target
+            fid = self.fidelity(fidelity[i]) if fidelity else self.target
             seed = r.seed if seeds is None else int(seeds[i])
             mixture = dict(zip(r.domain_names, map(float, w)))
             rows.append({
@@ -129,7 +151,7 @@ class Study(RunIdentity, Launching, Modelling):
         fidelity; store the new ones."""
         from mixsearch import mixtures
 
-        self._trainable()
+        self.check_trainable()
         r = self.recipe
         W = mixtures.sample(self.space(), r.search.initial_runs, r.search.sampling, np.random.default_rng(r.seed))
         names = r.search.initial_fidelities or [self.target.name]
@@ -157,13 +179,13 @@ class Study(RunIdentity, Launching, Modelling):
             open_ &= ~is_validation(view)
         return view[open_]
 
-    def _fidelity(self, name: str) -> FidelityConfig:
+    def fidelity(self, name: str) -> FidelityConfig:
         return self.fidelities[name] if name in self.fidelities else self.scales[name]
 
-    def _fidelity_of(self, row: dict) -> FidelityConfig:
+    def fidelity_of(self, row: dict) -> FidelityConfig:
         name = row.get("fidelity")
         if isinstance(name, str) and (name in self.fidelities or name in self.scales):
-            return self._fidelity(name)
+            return self.fidelity(name)
         if isinstance(name, str):
             raise UserError(f"run {row['run_id']} is at fidelity '{name}', which the recipe no longer has",
                             where="proxy.fidelities")
@@ -204,28 +226,6 @@ class Study(RunIdentity, Launching, Modelling):
         training set and objectives matrix hold sign x value, so every model minimises."""
         return np.array([o.sign for o in self.recipe.objective_list])
 
-    def objectives_matrix(self, done: pd.DataFrame) -> np.ndarray | None:
-        """(n, k) sign-adjusted (to minimise) objective values of a multi-objective study's runs;
-        None for one objective. Multiply by `signs` for the user's values."""
-        k = len(self.recipe.objective_list)
-        if k < 2:
-            return None
-        cols = [f"{OBJECTIVE}{i}" for i in range(k)]
-        if not all(c in done for c in cols):
-            return np.full((len(done), k), np.nan)
-        return done[cols].to_numpy(float) * self.signs
-
-    def pareto(self) -> pd.DataFrame:
-        """Completed target-fidelity runs that no other such run dominates (all objectives)."""
-        done = self.completed_at_target()
-        Y = self.objectives_matrix(done)
-        if Y is None or done.empty:
-            return done
-        ok = np.isfinite(Y).all(1)
-        done, Y = done[ok], Y[ok]
-        dominated = [bool(np.any(np.all(Y <= y, 1) & np.any(Y < y, 1))) for y in Y]
-        return done[~np.array(dominated, bool)] if len(done) else done
-
     def best(self) -> dict | None:
         """The best observed target-fidelity run of the search (validation runs do not count)."""
         done = self.completed_at_target()
@@ -240,9 +240,3 @@ def is_validation(df: pd.DataFrame) -> pd.Series:
     if "origin" not in df:
         return pd.Series(False, index=df.index)
     return df["origin"].astype(str).str.startswith(VALIDATE)
-
-
-def shutdown() -> None:
-    from mixsearch.execute import schedule
-
-    schedule.shutdown()

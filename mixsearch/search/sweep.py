@@ -11,9 +11,10 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from mixsearch.search.budget import Budget, Spent, spent
-from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult
-from mixsearch.search.recommend import Recommendation
+from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult, fit, propose_next, recommend
+from mixsearch.search.recommendation import Recommendation
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 
 
 @dataclass
@@ -64,7 +65,7 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
             stopped_by = "max-runs"
             break
         round_no = _open_round(study)
-        launched = study.launch(address, on_result, max_runs=left, should_stop=exhausted)
+        launched = launch(study, address, on_result, max_runs=left, should_stop=exhausted)
         launched_total += sum(launched.values())
         report = RoundReport(round_no, launched)
         reports.append(report)
@@ -77,9 +78,9 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
             stopped_by = "too-few-completed-runs"
             break
         with (phase or (lambda _: nullcontext()))(f"round {round_no}: fitting the surrogate and proposing"):
-            report.fit = study.fit()
-            report.recommendation = study.recommend(report.fit)
-            report.proposals = study.propose(report.fit).to_dict("records")
+            report.fit = fit(study)
+            report.recommendation = recommend(study, report.fit)
+            report.proposals = propose_next(study, report.fit).to_dict("records")
         if on_round:
             on_round(report)
     return SweepResult(added, reports, stopped_by, spent(study.store.runs()))

@@ -26,10 +26,11 @@ from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
 from mixsearch.search.answer import VALIDATION
-from mixsearch.search.recommend import Recommendation
+from mixsearch.search.recommendation import Recommendation
 from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import VALIDATE, Study
 from mixsearch.search.verdict import Comparison, compare
+from mixsearch.search.launch import launch
 
 RECOMMENDATION = "recommendation"
 SEED_OFFSET = 1000  # validation seeds differ from the search's: the best run is not re-counted (winner's curse)
@@ -170,7 +171,7 @@ def _train(study: Study, mixtures: dict[str, np.ndarray], seed_list: list[int], 
     opened += int(study.unfinished(validation=True)["run_id"].isin(ids).sum())
     if on_start:
         on_start(opened)
-    return rows, study.launch(address, on_result, fn=fn, only=ids), opened
+    return rows, launch(study, address, on_result, fn=fn, only=ids), opened
 
 
 def _arms(study: Study, mixtures: dict[str, np.ndarray], rows: list[dict]) -> list[Arm]:

@@ -50,7 +50,7 @@ def _latest(table: pa.Table) -> pa.Table:
 
 
 class Store:
-    """The runs of one study. `columns`: the study's dynamic columns (see store_schema), so
+    """The runs of one study. `columns`: the study's dynamic columns (see schema.py), so
     every part has the same columns whichever command wrote it."""
 
     def __init__(self, runs_dir: str | Path, study: str, columns: Sequence[str] = ()) -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from mixsearch.search.answer import Answer
     from mixsearch.search.modelling import FitResult
-    from mixsearch.search.recommend import Recommendation
+    from mixsearch.search.recommendation import Recommendation
     from mixsearch.search.study import Study
 
 
@@ -53,8 +53,10 @@ def best_json(best: dict | None, names: list[str], rec: Recommendation | None = 
 def pareto_json(study: Study) -> list[dict]:
     from mixsearch.store.schema import mixture_of
 
-    front = study.pareto()
-    Y = study.objectives_matrix(front)
+    from mixsearch.search.objectives import objectives_matrix, pareto_runs
+
+    front = pareto_runs(study)
+    Y = objectives_matrix(study, front)
     return [{"run_id": row["run_id"], "objectives": list(map(float, y * study.signs)),
              "mixture": mixture_of(row, study.recipe.domain_names)}
             for row, y in zip(front.to_dict("records"), Y)]

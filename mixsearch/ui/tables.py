@@ -12,7 +12,7 @@ from mixsearch.ui.output import err, out
 if TYPE_CHECKING:
     from mixsearch.search.answer import Answer
     from mixsearch.search.modelling import FitResult
-    from mixsearch.search.recommend import Recommendation
+    from mixsearch.search.recommendation import Recommendation
     from mixsearch.search.validate import Validation
 
 

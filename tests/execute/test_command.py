@@ -20,6 +20,7 @@ from mixsearch.execute.logtail import LOG_CAP
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.runlogs import run_logs
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 from tests.conftest import TRAINERS, cli, write_recipe
 
 TRAINER = TRAINERS / "quadratic.py"
@@ -87,7 +88,7 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     recipe_dict["search"]["initial_runs"] = 4
     study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
     study.seed_initial()
-    assert study.launch(max_runs=1)[status] == 1
+    assert launch(study, max_runs=1)[status] == 1
     row = study.store.runs().query("status != 'pending'").iloc[0]
     assert row["status"] == status
     stored = None if pd.isna(row["error"]) else row["error"]  # a null string reads as missing
@@ -118,7 +119,7 @@ def test_command_output_is_stored_up_to_its_last_mebibyte(ray_local, recipe_dict
     recipe_dict["search"]["initial_runs"] = 4
     study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
     study.seed_initial()
-    assert study.launch(max_runs=1)["done"] == 1
+    assert launch(study, max_runs=1)["done"] == 1
     run_id = study.store.runs().query("status == 'done'").iloc[0]["run_id"]
     stored = (tmp_path / "runs" / "tiny" / "logs" / run_id / "stdout.log").read_bytes()
     note, kept = stored.split(b"\n", 1)
@@ -157,7 +158,7 @@ def test_builtin_trainer_cannot_report_other_metrics(recipe_dict, tmp_path):
     study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
     study.seed_initial()
     with pytest.raises(UserError, match="give proxy.trainer.command"):
-        study.launch()
+        launch(study)
 
 
 def test_trainer_command_must_parse(recipe_dict):

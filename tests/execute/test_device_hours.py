@@ -19,13 +19,14 @@ import ray
 from mixsearch.search.budget import spent
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 
 if __name__ == "__main__":
     # Ray is told of a GPU it schedules tasks on; torch finds no CUDA behind it on this machine
     ray.init(address="local", num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     study = Study.open(parse_recipe(json.loads(sys.argv[1]), "r"), sys.argv[2])
     study.seed_initial()
-    launched = [study.launch(max_runs=2), study.launch(max_runs=2)]
+    launched = [launch(study, max_runs=2), launch(study, max_runs=2)]
     view = study.store.runs()
     done = view[view["status"] == "done"]
     print(json.dumps({"launched": launched, "devices": sorted(set(done["device"])),

@@ -14,6 +14,7 @@ from mixsearch.proxy.train import RunSpec, train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def test_eight_runs_with_a_retried_failure(study, tmp_path):
     ids = sorted(study.unfinished()["run_id"])
     marks = tmp_path / "marks"
     marks.mkdir()
-    counts = study.launch(fn=_flaky(str(marks), {ids[0]}, {ids[1]}))
+    counts = launch(study, fn=_flaky(str(marks), {ids[0]}, {ids[1]}))
     assert counts == {"done": 7, "failed": 1}
     attempts = {p.name: len(p.read_text()) for p in marks.iterdir()}
     assert attempts[ids[0]] == 2  # failed once, retried, succeeded
@@ -67,10 +68,10 @@ def test_eight_runs_with_a_retried_failure(study, tmp_path):
 
 def test_rerun_is_idempotent(study, tmp_path):
     study.seed_initial()
-    study.launch()
+    launch(study)
     first = study.store.runs()
     assert study.seed_initial() == 0  # same seed, same mixtures, same run ids
-    assert study.launch() == {"done": 0, "failed": 0}
+    assert launch(study) == {"done": 0, "failed": 0}
     again = study.store.runs()
     assert len(again) == len(first) == 8
     assert set(again["run_id"]) == set(first["run_id"])
@@ -80,7 +81,7 @@ def test_ensembles_through_ray(recipe_dict, tmp_path, ray_local):
     recipe_dict["proxy"]["resources"]["ensemble"] = 4
     ens = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "ens")
     ens.seed_initial()
-    assert ens.launch() == {"done": 6, "failed": 0}
+    assert launch(ens) == {"done": 6, "failed": 0}
     view = ens.store.runs()
     assert sorted(view["ensemble"]) == [2, 2, 4, 4, 4, 4]  # 6 runs: a group of 4 and a group of 2
     assert view["run_id"].is_unique and (view["status"] == "done").all()
@@ -88,7 +89,7 @@ def test_ensembles_through_ray(recipe_dict, tmp_path, ray_local):
     recipe_dict["proxy"]["resources"]["ensemble"] = 1
     solo = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "solo")
     solo.seed_initial()
-    solo.launch()
+    launch(solo)
     a = ens.store.runs().set_index("run_id").sort_index()
     b = solo.store.runs().set_index("run_id").sort_index()
     assert list(a.index) == list(b.index)  # same runs, same ids
@@ -138,7 +139,7 @@ def test_ensemble_auto_is_measured_on_a_worker(recipe_dict, tmp_path, ray_local)
     recipe_dict["proxy"]["resources"]["ensemble"] = "auto"
     study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "auto")
     study.seed_initial()
-    assert study.launch(max_runs=2) == {"done": 2, "failed": 0}
+    assert launch(study, max_runs=2) == {"done": 2, "failed": 0}
     done = study.store.runs().dropna(subset=["ensemble"])
     assert len(done) == 2 and (done["ensemble"] == 1).all()  # a CPU worker: one run per task
     assert (done["tokens_per_s"] > 0).all() and (done["wall_time"] > 0).all() and (done["compile_s"] == 0).all()
@@ -162,7 +163,7 @@ def test_a_dead_ensemble_probe_worker_falls_back_to_one_run_per_task(recipe_dict
     recipe_dict["proxy"]["resources"].update({"ensemble": "auto", "retries": 0})
     study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "auto")
     study.seed_initial()
-    assert study.launch(max_runs=2) == {"done": 2, "failed": 0}  # not on the dead worker: no retry was needed
+    assert launch(study, max_runs=2) == {"done": 2, "failed": 0}  # not on the dead worker: no retry was needed
     done = study.store.runs().dropna(subset=["ensemble"])
     assert len(done) == 2 and (done["ensemble"] == 1).all()
     warning = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]

@@ -11,6 +11,7 @@ import pandas as pd
 from mixsearch.execute import schedule
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 from tests.conftest import cli, write_recipe
 from tests.store.test_store_safety import in_process
 
@@ -33,7 +34,7 @@ def test_dotted_and_dashed_names_tokenize_train_and_store(recipe_dict, tmp_path,
     data = study.data()
     assert set(data.domains) == set(NAMES.values()) and all(d.train_tokens > 0 for d in data.domains.values())
     study.seed_initial()
-    study.launch()
+    launch(study)
     done = study.completed()
     assert len(done) == 4
     for name in NAMES.values():

@@ -10,7 +10,7 @@ from mixsearch.errors import UserError
 from mixsearch.recipe.schema import load_recipe, parse_recipe_text
 from tests.conftest import write_recipe
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_shipped_recipes_validate():

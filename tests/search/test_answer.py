@@ -13,10 +13,12 @@ import pytest
 from mixsearch.search import answer, validate as va
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.search.recommend import Recommendation
+from mixsearch.search.recommendation import Recommendation
 from mixsearch.report.html import best_so_far, write_report
 from mixsearch.search.study import Study
 from mixsearch.search.verdict import BETTER, SAME, compare
+from mixsearch.search.launch import launch
+from mixsearch.search.modelling import fit, recommend
 from tests.conftest import cli, write_recipe
 from tests.search.test_fitonly import fit_only_recipe, write_pool
 from tests.search.test_recommend import LAW, FakeTrainer
@@ -35,7 +37,7 @@ def fake(recipe_dict, tmp_path, ray_local):
     path = write_recipe(tmp_path / "t.yaml", recipe_dict)
     study = Study.open(parse_recipe(recipe_dict, str(path)), tmp_path / "runs")
     study.seed_initial()
-    study.launch(fn=FakeTrainer(study.recipe.domain_names, 0.002))
+    launch(study, fn=FakeTrainer(study.recipe.domain_names, 0.002))
     return study, path
 
 
@@ -57,11 +59,11 @@ def test_the_validated_recommendation_stays_the_answer_after_a_later_fit(fake, t
     study, path = fake
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)
-    first = study.recommend(study.fit(), stability=False)
+    first = recommend(study, fit(study), stability=False)
     assert first.id and first.created and first.runs_key and answer.history(study.store.root) == [first]
     result = va.validate(study, first, seeds=2, fn=trainer)
     assert result.to_dict()["recommendation_id"] == first.id
-    later = study.recommend(study.fit("lightgbm"), stability=False)  # another fit moves it
+    later = recommend(study, fit(study, "lightgbm"), stability=False)  # another fit moves it
     assert later.id != first.id and later.distance(first) > 0
     assert [r.id for r in answer.history(study.store.root)] == [first.id, later.id]
 
@@ -80,7 +82,7 @@ def test_the_validated_recommendation_stays_the_answer_after_a_later_fit(fake, t
     assert text.index("(validated)") < text.index("measured:") < text.index("(not validated)")
     assert f"mixsearch validate {path}" in text
     # the same fit (reused) records no new recommendation
-    again = study.recommend(study.fit("lightgbm"), stability=False)
+    again = recommend(study, fit(study, "lightgbm"), stability=False)
     assert again.id == later.id and again.created == later.created and len(answer.history(study.store.root)) == 2
 
 
@@ -88,7 +90,7 @@ def test_readers_write_no_answer_and_validation_runs_are_not_the_best(fake, tmp_
     study, path = fake
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)
-    rec = study.recommend(study.fit(), stability=False)
+    rec = recommend(study, fit(study), stability=False)
     va.validate(study, rec, seeds=2, fn=Lucky(trainer))  # runs finished since the fit: a reader refitted
     before = _files(study.store.root)
     fit_dir = sorted((p.name, p.stat().st_mtime_ns) for p in (study.store.root / "fit").iterdir())
@@ -148,7 +150,7 @@ def test_sequential_validation_stops_early_on_a_large_gain_and_runs_to_the_maxim
     study, _ = fake
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.03)
-    rec = study.recommend(study.fit(), stability=False)
+    rec = recommend(study, fit(study), stability=False)
     uniform = float(LAW(np.full((1, len(names)), 1 / len(names)))[0])
     assert uniform - float(LAW(np.array([[rec.mixture[n] for n in names]]))[0]) > 0.1  # a large gain
     rounds = []

@@ -13,11 +13,11 @@ import pytest
 from mixsearch.search.importer import ImportOptions, import_table
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
-from mixsearch.search.recommend import load as load_recommendation
+from mixsearch.search.recommendation import load as load_recommendation
 from mixsearch.search.study import Study
 from mixsearch.surrogate import fitstore
 from mixsearch.search import answer
-from mixsearch.search.modelling import LAST_PROPOSAL, last_proposal
+from mixsearch.search.modelling import LAST_PROPOSAL, fit, last_proposal
 from mixsearch.search.answer import validation as load_validation
 from tests.conftest import cli, write_recipe
 from tests.search.test_fitonly import fit_only_recipe, write_pool
@@ -46,13 +46,13 @@ def _fitted_study(tmp_path) -> Study:
 
 def test_a_crafted_pickle_in_the_fit_dir_never_runs(tmp_path):
     study = _fitted_study(tmp_path)
-    first = study.fit("linear")
+    first = fit(study, "linear")
     marker = tmp_path / "pwned"
     folder = study.store.root / fitstore.DIR
     for name in ("fit.pkl", "fit.npz", "model.pt", "fit.json.pkl"):
         (folder / name).write_bytes(pickle.dumps({"key": first.key, "result": Marker(str(marker))}))
-    again = study.fit("linear")
-    refit = study.fit("linear", refit=True)
+    again = fit(study, "linear")
+    refit = fit(study, "linear", refit=True)
     assert not marker.exists()
     assert again.reused and not refit.reused
     W = np.random.default_rng(1).dirichlet(np.ones(3), size=50)
@@ -63,7 +63,7 @@ def test_a_crafted_pickle_in_the_fit_dir_never_runs(tmp_path):
 
 def test_the_stored_fit_is_json_only(tmp_path):
     study = _fitted_study(tmp_path)
-    study.fit("lightgbm")
+    fit(study, "lightgbm")
     files = sorted(p.name for p in (study.store.root / fitstore.DIR).iterdir())
     assert files == ["fit.json"]
     doc = json.loads((study.store.root / fitstore.DIR / "fit.json").read_text())
@@ -73,14 +73,14 @@ def test_the_stored_fit_is_json_only(tmp_path):
 @pytest.mark.parametrize("text", WRONG_SHAPES)
 def test_a_fit_file_of_the_wrong_shape_is_ignored_with_a_warning_and_rebuilt(tmp_path, capsys, text):
     study = _fitted_study(tmp_path)
-    study.fit("linear")
+    fit(study, "linear")
     path = study.store.root / fitstore.DIR / "fit.json"
     path.write_bytes(text.encode("utf-8", "surrogateescape"))
     assert fitstore.summary(study.store.root) is None
     assert f"warning: {path}: " in capsys.readouterr().err
-    fitted = study.fit("linear")
+    fitted = fit(study, "linear")
     assert not fitted.reused and fitstore.summary(study.store.root)["chosen"] == "linear"
-    assert study.fit("linear").reused
+    assert fit(study, "linear").reused
 
 
 @pytest.mark.parametrize("text", WRONG_SHAPES)

@@ -14,6 +14,7 @@ from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
+from mixsearch.search.modelling import fit, propose_next
 from tests.conftest import cli, write_recipe
 
 DOMAINS = ("web", "code", "books")
@@ -56,15 +57,15 @@ def test_fit_only_study_imports_fits_and_reuses_its_fit(tmp_path):
     done = study.completed()
     assert np.allclose(done[[f"w_{d}" for d in DOMAINS]].sum(axis=1), 1)
 
-    first = study.fit("linear")
+    first = fit(study, "linear")
     assert not first.reused and first.chosen.predicted is not None and len(first.chosen.predicted) == 24
-    again = study.fit("linear")
+    again = fit(study, "linear")
     assert again.reused and again.key == first.key
     assert np.array_equal(again.surrogate.predict(W), first.surrogate.predict(W))
-    assert not study.fit("linear", refit=True).reused
-    assert not study.fit("lightgbm").reused  # another choice is another fit
-    prop = study.propose(study.fit("lightgbm"), 2, "regmix")
-    assert len(prop) == 2 and study.fit("lightgbm").reused  # proposing finishes no run
+    assert not fit(study, "linear", refit=True).reused
+    assert not fit(study, "lightgbm").reused  # another choice is another fit
+    prop = propose_next(study, fit(study, "lightgbm"), 2, "regmix")
+    assert len(prop) == 2 and fit(study, "lightgbm").reused  # proposing finishes no run
     with pytest.raises(UserError, match="fit-only study"):
         study.seed_initial()
 

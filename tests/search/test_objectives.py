@@ -13,6 +13,7 @@ from mixsearch.errors import UserError
 from mixsearch.search.importer import import_runs
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
+from mixsearch.search.modelling import fit, propose_next, train_set
 from tests.conftest import cli, write_recipe
 
 OPTIMUM = np.array([0.2, 0.5, 0.3])
@@ -56,11 +57,11 @@ def test_maximize_objective_selects_and_recommends_the_maximum(recipe_dict, tmp_
 
     best = study.best()
     assert best["objective"] == pytest.approx(accuracy(W).max())
-    data = study.train_set()
+    data = train_set(study)
     assert np.allclose(np.sort(data.y), np.sort(-accuracy(W)))  # the surrogate minimises -accuracy
 
-    fitted = study.fit()
-    proposals = study.propose(fitted, n=2)
+    fitted = fit(study)
+    proposals = propose_next(study, fitted, n=2)
     top = proposals.iloc[0]
     mixture = np.array([top["w_code"], top["w_docs"], top["w_news"]])
     assert np.abs(mixture - OPTIMUM).sum() < 0.15

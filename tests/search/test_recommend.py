@@ -21,7 +21,7 @@ from mixsearch.propose.batch import propose
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.propose.simplex import trust_radius
-from mixsearch.search.recommend import recommend
+from mixsearch.search.recommendation import recommendation
 from mixsearch.store.schema import WEIGHT
 from mixsearch.search.study import Study
 from mixsearch.surrogate import make_surrogate
@@ -29,6 +29,9 @@ from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import select
 from mixsearch.ui.tables import validation_table
 from mixsearch.replay.synthetic import MixingLaw
+from mixsearch.search.launch import launch
+from mixsearch.search.modelling import fit, recommend
+from mixsearch.search.objectives import pareto_runs
 
 NOISE = 0.03
 TARGET = [FidelityLevel("target", 1.0)]
@@ -73,14 +76,14 @@ def test_replicates_have_distinct_ids_and_measure_the_known_noise(study):
     uniform = np.full(3, 1 / 3)
     assert any(np.allclose(uniform, w, atol=1e-3) for w in reps[[WEIGHT + n for n in names]].to_numpy(float))
 
-    study.launch(fn=FakeTrainer(names, NOISE))
-    fit = study.fit()
-    assert fit.noise is not None and fit.noise.dof == 12 and fit.noise.mixtures == 4
-    assert 0.5 * NOISE < fit.noise.sd < 1.6 * NOISE
-    assert fit.n_runs == len(study.completed()) - 12  # one row per mixture: the replicate mean
-    assert 0 <= fit.noise.max_spearman <= 1
-    gp = study.fit("gp")  # the measured seed noise is the GP's noise floor
-    assert gp.data.noise_sd == fit.noise.sd and gp.surrogate.noise_sd() >= fit.noise.sd * (1 - 1e-6)
+    launch(study, fn=FakeTrainer(names, NOISE))
+    fitted = fit(study)
+    assert fitted.noise is not None and fitted.noise.dof == 12 and fitted.noise.mixtures == 4
+    assert 0.5 * NOISE < fitted.noise.sd < 1.6 * NOISE
+    assert fitted.n_runs == len(study.completed()) - 12  # one row per mixture: the replicate mean
+    assert 0 <= fitted.noise.max_spearman <= 1
+    gp = fit(study, "gp")  # the measured seed noise is the GP's noise floor
+    assert gp.data.noise_sd == fitted.noise.sd and gp.surrogate.noise_sd() >= fitted.noise.sd * (1 - 1e-6)
 
 
 def test_a_gp_keeps_its_noise_at_least_the_measured_seed_noise():
@@ -108,12 +111,12 @@ def test_the_fit_does_not_depend_on_the_order_runs_finished_in(study, monkeypatc
     """Ray returns runs in whatever order they finish; the CV folds (and so the chosen surrogate
     and its scores) used to follow that order, so the same runs could give another answer."""
     study.seed_initial()
-    study.launch(fn=FakeTrainer(study.recipe.domain_names, NOISE))
+    launch(study, fn=FakeTrainer(study.recipe.domain_names, NOISE))
     done = study.completed()
-    first = study.fit(refit=True)
+    first = fit(study, refit=True)
     for seed in range(3):
         monkeypatch.setattr(study, "completed", lambda seed=seed: done.sample(frac=1, random_state=seed))
-        again = study.fit(refit=True)
+        again = fit(study, refit=True)
         assert again.name == first.name
         assert [(s.name, s.spearman, s.mae) for s in again.scores] == [(s.name, s.spearman, s.mae) for s in first.scores]
 
@@ -149,7 +152,7 @@ def test_recommendation_is_closer_to_the_optimum_than_the_best_run():
         X = sample(space, 40, Sampling(), np.random.default_rng(seed))
         y = law(X, noise=0.03, seed=seed)
         surrogate = make_surrogate("lightgbm", seed).fit(TrainSet(X, y))
-        rec = recommend(surrogate, "lightgbm", 0.03, len(X), space, Search(candidates=5000, top_k=64), seed)
+        rec = recommendation(surrogate, "lightgbm", 0.03, len(X), space, Search(candidates=5000, top_k=64), seed)
         w = np.array(list(rec.mixture.values()))
         rec_regret.append(float(law(w[None])[0]) - opt)
         best_regret.append(float(law(X[np.argmin(y)][None])[0]) - opt)
@@ -172,7 +175,7 @@ def test_a_smooth_surrogate_recommends_its_optimum_not_a_top_k_average():
         parts = law.losses(X) + np.random.default_rng(seed).normal(0, 0.01, (len(X), d))
         surrogate = make_surrogate("mixing_law", seed).fit(TrainSet(X, parts.mean(1), None, parts, np.full(d, 1 / d)))
         assert not surrogate.piecewise and make_surrogate("lightgbm").piecewise
-        w = np.array(list(recommend(surrogate, "mixing_law", 0.01, len(X), space, cfg, seed).mixture.values()))
+        w = np.array(list(recommendation(surrogate, "mixing_law", 0.01, len(X), space, cfg, seed).mixture.values()))
         regrets.append(float(law(w[None])[0]) - opt)
         cands = sample(space, cfg.candidates, cfg.sampling, np.random.default_rng(seed), rounded=False)
         avg = cands[np.argsort(surrogate.predict(cands))[: cfg.top_k]].mean(0)
@@ -192,7 +195,7 @@ def test_a_piecewise_recommendation_stays_near_the_runs(name):
     X = X[X[:, 0] <= 0.4][:60]
     y = 1 - X[:, 0] + 0.3 * X[:, 1] + rng.normal(0, 0.01, len(X))
     surrogate = make_surrogate(name, 0).fit(TrainSet(X, y))
-    rec = recommend(surrogate, name, 0.01, len(X), space, Search(candidates=5000, top_k=32), 0, support=X)
+    rec = recommendation(surrogate, name, 0.01, len(X), space, Search(candidates=5000, top_k=32), 0, support=X)
     w = np.array(list(rec.mixture.values()))
     assert np.abs(X - w).sum(1).min() <= 1.25 * trust_radius(X)
     assert w[0] >= 0.3  # still toward the better runs
@@ -203,8 +206,8 @@ def test_validate_trains_baselines_and_its_verdict_is_right(study):
     names = study.recipe.domain_names
     trainer = FakeTrainer(names, 0.002)
     study.seed_initial()
-    study.launch(fn=trainer)
-    rec = study.recommend(study.fit())
+    launch(study, fn=trainer)
+    rec = recommend(study, fit(study))
     nearly = np.full(len(names), 1 / len(names)) + np.r_[6e-5, -6e-5, np.zeros(len(names) - 2)]
     extra = {"same": np.array([rec.mixture[n] for n in names]), "nearly-uniform": nearly}
     result = va.validate(study, rec, seeds=6, extra=extra, fn=trainer)  # the signed-rank test decides from 6
@@ -266,7 +269,7 @@ def test_batches_are_diverse_and_avoid_open_runs(method):
     space, data = _world()
     surrogate = make_surrogate("loglinear").fit(data)
     # open runs at the surrogate's optimum: every proposer wants to go there
-    best = recommend(surrogate, "loglinear", 0.01, len(data), space, Search(candidates=5000), 0)
+    best = recommendation(surrogate, "loglinear", 0.01, len(data), space, Search(candidates=5000), 0)
     w = np.array(list(best.mixture.values()))
     pending = np.vstack([w, 0.98 * w + 0.02 / len(w)])
     cfg = Search(candidates=5000, top_k=16, min_distance=0.05)
@@ -315,20 +318,20 @@ def test_final_tokens_caps_hold_for_every_proposer(d, seed, final, epochs):
         ctx = ProposalContext(surrogate, space, data, TARGET, cfg, seed, X)
         W = propose(ctx, 2, method).W
         assert np.all(W * final <= epochs * tokens * (1 + 1e-6) + 1e-6 * final), method
-    rec = recommend(surrogate, "linear", 0.01, len(X), space, cfg, seed)
+    rec = recommendation(surrogate, "linear", 0.01, len(X), space, cfg, seed)
     assert np.all(np.array(list(rec.mixture.values())) * final <= epochs * tokens * (1 + 1e-6) + 1e-6 * final)
 
 
 def test_runs_on_an_older_data_hash_are_excluded_with_a_warning(study):
     study.recipe.search.replicates = None
     study.seed_initial()
-    study.launch(fn=FakeTrainer(study.recipe.domain_names, 0.002))
+    launch(study, fn=FakeTrainer(study.recipe.domain_names, 0.002))
     view = study.store.runs()
     old = view.head(2).assign(data_hash="0ld")
     study.store.append(old.drop(columns=["seq", "updated_at"]).to_dict("records"))
-    fit = study.fit()
-    assert fit.n_runs == len(view) - 2
-    assert fit.warnings[0] == "2 run(s) trained on an older data hash are excluded from the fit"
+    fitted = fit(study)
+    assert fitted.n_runs == len(view) - 2
+    assert fitted.warnings[0] == "2 run(s) trained on an older data hash are excluded from the fit"
 
 
 @pytest.mark.slow
@@ -350,15 +353,15 @@ def test_report_answers_first_and_shows_the_pareto_front(recipe_dict, tmp_path, 
                 "wall_time": 0.01, "tokens": 1}
 
     study.seed_initial()
-    study.launch(fn=trainer)
-    study.recommend(study.fit())  # the report reads the stored fit and answer; it fits nothing
+    launch(study, fn=trainer)
+    recommend(study, fit(study))  # the report reads the stored fit and answer; it fits nothing
     page = write_report(study, tmp_path / "r.html").read_text()
     sections = [line for line in page.split("<h2>")[1:]]
     assert sections[0].startswith("Recommendation")
     assert "predicted objective" in sections[0] and "95% interval" in sections[0]
     assert "Not validated yet" in sections[0]
     assert "Pareto front" in page and "objective" in page
-    front = study.pareto()
+    front = pareto_runs(study)
     assert all(str(rid)[:10] in page for rid in front["run_id"])
 
 
@@ -379,7 +382,7 @@ def test_regression_proposals_keep_away_from_completed_runs(method):
 def test_regression_interval_uses_residuals_near_the_optimum():
     """A regression surrogate's interval comes from the out-of-fold residuals of the runs it
     predicts best, not from its global MAE (which corner mixtures far from the optimum dominate)."""
-    from mixsearch.search.recommend import near_optimum_sd, predictive_sd
+    from mixsearch.search.recommendation import near_optimum_sd, predictive_sd
     from mixsearch.surrogate.linear import LinearSurrogate
 
     rng = np.random.default_rng(0)

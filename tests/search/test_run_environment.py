@@ -12,6 +12,7 @@ from mixsearch.execute import schedule
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 from tests.store.test_store_safety import in_process
 
 
@@ -24,7 +25,7 @@ def test_built_in_runs_record_torch_and_threads(recipe_dict, tmp_path, monkeypat
     study.seed_initial()
     before = torch.get_num_threads()
     try:
-        assert study.launch()["done"] == 4
+        assert launch(study)["done"] == 4
     finally:
         torch.set_num_threads(before)
     done = study.completed()

@@ -10,6 +10,8 @@ from pathlib import Path
 from mixsearch.hashing import stable_hash
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.study import Study
+from mixsearch.search.identity import current_trainer
+from mixsearch.search.modelling import fit
 from tests.conftest import TRAINERS
 
 TRAINER = TRAINERS / "quadratic.py"
@@ -77,17 +79,17 @@ def test_runs_of_another_trainer_are_left_out_of_the_fit(recipe_dict, tmp_path, 
     first = open_study(recipe_dict, tmp_path, base)
     n = first.seed_initial()
     finish_with_objective(first)
-    assert first.fit("linear").n_runs == n and not any("another trainer" in w for w in first.fit("linear").warnings)
+    assert fit(first, "linear").n_runs == n and not any("another trainer" in w for w in fit(first, "linear").warnings)
 
     changed = open_study(recipe_dict, tmp_path, {**base, "params": {"lr": 2}})
     assert changed.seed_initial() == n
     finish_with_objective(changed)
-    fit = changed.fit("linear", refit=True)
-    assert fit.n_runs == n
-    assert f"{n} run(s) trained by another trainer (proxy.trainer changed) are excluded from the fit" in fit.warnings
+    fitted = fit(changed, "linear", refit=True)
+    assert fitted.n_runs == n
+    assert f"{n} run(s) trained by another trainer (proxy.trainer changed) are excluded from the fit" in fitted.warnings
 
     builtin = open_study(recipe_dict, tmp_path, None)  # every stored run is a command trainer's
-    assert builtin.current_trainer(builtin.completed())[1] == 2 * n
+    assert current_trainer(builtin.completed(), builtin.trainer_hash, builtin.is_current_id)[1] == 2 * n
 
 
 def test_runs_stored_before_the_trainer_was_recorded_still_count(recipe_dict, tmp_path, monkeypatch):
@@ -100,10 +102,10 @@ def test_runs_stored_before_the_trainer_was_recorded_still_count(recipe_dict, tm
     n = study.seed_initial()
     finish_with_objective(study)
     study.store.append([{**row, "trainer_hash": None} for row in study.store.runs().to_dict("records")])
-    current, other = study.current_trainer(study.completed())
+    current, other = current_trainer(study.completed(), study.trainer_hash, study.is_current_id)
     assert len(current) == n and other == 0
     edited = open_study(recipe_dict, tmp_path, {**base, "params": {"lr": 3}})
-    assert edited.current_trainer(edited.completed())[1] == n
+    assert current_trainer(edited.completed(), edited.trainer_hash, edited.is_current_id)[1] == n
 
     builtin_dir = tmp_path / "builtin"
     builtin_dir.mkdir()
@@ -111,4 +113,4 @@ def test_runs_stored_before_the_trainer_was_recorded_still_count(recipe_dict, tm
     builtin.seed_initial()
     finish_with_objective(builtin)
     assert set(builtin.store.runs()["trainer_hash"]) == {""}
-    assert builtin.current_trainer(builtin.completed())[1] == 0
+    assert current_trainer(builtin.completed(), builtin.trainer_hash, builtin.is_current_id)[1] == 0

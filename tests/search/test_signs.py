@@ -20,6 +20,7 @@ from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore, chance_bound, cross_validate, spearman
 from mixsearch.replay.synthetic import MixingLaw, MultiFidelityBenchmark
+from mixsearch.search.modelling import fit, propose_next, recommend
 
 D = 4
 DOMAINS = ("web", "code", "books")
@@ -84,15 +85,15 @@ def test_a_maximized_metric_study_recommends_the_true_optimum_in_the_users_sign(
     W = np.random.default_rng(0).dirichlet(np.ones(3), 40)
     accuracy = 5 - law(W, noise=0.002, seed=1)  # positive, maximised: the training set holds its negation
     study = fit_only_study(tmp_path, accuracy, W, "maximize")
-    fitted = study.fit()
+    fitted = fit(study)
     assert fitted.chosen.beats_chance and not fitted.explore
-    rec = study.recommend(fitted)
+    rec = recommend(study, fitted)
     w_star, best = law.optimum(study.space())
     w = np.array([rec.mixture[d] for d in DOMAINS])
     assert law(w[None])[0] - best < 0.01 * np.ptp(accuracy)  # within 1% of the runs' spread of the optimum
     assert rec.predicted == pytest.approx(5 - best, abs=0.01)  # the maximum, as accuracy (not its negation)
     assert rec.interval[0] < rec.predicted < rec.interval[1]
-    proposed = study.propose(fitted, 2)
+    proposed = propose_next(study, fitted, 2)
     assert (proposed["predicted"] > accuracy.max() - 0.05).all()
 
 
@@ -115,15 +116,15 @@ def test_auto_without_a_surrogate_that_beats_chance_explores(tmp_path, world):
     W = np.random.default_rng(0).dirichlet(np.ones(3), 24)
     noise = np.random.default_rng(5).normal(0.5, 0.1, len(W))  # unrelated to the mixture
     study = fit_only_study(tmp_path, noise, W, "maximize")
-    fitted = study.fit()
+    fitted = fit(study)
     assert fitted.explore and not any(s.beats_chance for s in fitted.scores if s.skipped is None)
     assert fitted.warnings[0].startswith("no surrogate ranks held-out runs better than chance")
-    again = study.fit()  # the stored CV, reused: still untrusted
+    again = fit(study)  # the stored CV, reused: still untrusted
     assert again.reused and again.explore and [s.candidates for s in again.scores] == [s.candidates for s in fitted.scores]
-    proposed = study.propose(fitted, 3)
+    proposed = propose_next(study, fitted, 3)
     assert len(proposed) == 3 and proposed["origin"].eq("propose:qmc/explore").all()
     assert proposed["predicted"].isna().all()  # an untrusted model predicts nothing for them
-    pinned = study.fit("lightgbm")
+    pinned = fit(study, "lightgbm")
     assert not pinned.explore and "lightgbm does not rank held-out runs better than chance" in pinned.warnings[0]
 
     space, X, y = world  # the same law with structure: trusted
@@ -137,7 +138,7 @@ def test_a_recommendation_from_a_model_that_does_not_beat_chance_is_marked_untru
     W = np.random.default_rng(0).dirichlet(np.ones(3), 24)
     noise = np.random.default_rng(5).normal(0.5, 0.1, len(W))  # unrelated to the mixture
     study = fit_only_study(tmp_path, noise, W, "maximize")
-    rec = study.recommend(study.fit("lightgbm"), stability=False)
+    rec = recommend(study, fit(study, "lightgbm"), stability=False)
     assert not rec.trusted and "does not rank held-out runs better than chance" in rec.distrust
     assert rec.to_dict()["trusted"] is False
     table = recommendation_table(rec, list(rec.mixture))

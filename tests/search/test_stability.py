@@ -9,12 +9,13 @@ from threadpoolctl import threadpool_limits
 from mixsearch.search import noise
 from mixsearch.mixtures import Space, sample
 from mixsearch.recipe.search import Sampling, Search
-from mixsearch.search.recommend import recommend
+from mixsearch.search.recommendation import recommendation
 from mixsearch.search.stability import UNSTABLE_L1, Stability, bootstrap
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet
 from mixsearch.surrogate.cv import CVScore
 from mixsearch.replay.synthetic import MixingLaw
+from mixsearch.search.modelling import fit, recommend
 
 
 def test_bootstrap_ranges_cover_the_true_optimum_in_most_studies():
@@ -38,7 +39,7 @@ def _one_study(seed: int, d: int, space: Space, cfg: Search, covered: list, weig
     X = sample(space, 16, Sampling(), np.random.default_rng(seed))
     parts = law.losses(X) + np.random.default_rng(seed).normal(0, 0.03, (len(X), d))
     data = TrainSet(X, parts.mean(1), None, parts, np.full(d, 1 / d))
-    rec = recommend(make_surrogate("mixing_law", seed).fit(data), "mixing_law", 0.01, len(X), space, cfg, seed,
+    rec = recommendation(make_surrogate("mixing_law", seed).fit(data), "mixing_law", 0.01, len(X), space, cfg, seed,
                     support=X)
     w = np.array([rec.mixture[n] for n in space.names])
     stab = bootstrap("mixing_law", data, w, space, cfg, seed, replicates=(8, 8))
@@ -147,9 +148,9 @@ def test_a_study_fitted_under_auto_records_how_often_resamples_choose_each_surro
     write_pool(tmp_path)
     import_table(study, tmp_path / "ratios.csv", ImportOptions(metrics=tmp_path / "metrics.csv", id_column="run",
                                                                weights_prefix="train_", renormalize=0.01))
-    fit = study.fit()
-    rec = study.recommend(fit)
+    fitted = fit(study)
+    rec = recommend(study, fitted)
     stab = rec.stability
-    assert stab.surrogate == fit.name == rec.surrogate
-    assert set(stab.choice) <= {s.name for s in fit.scores} and sum(stab.choice.values()) == pytest.approx(1)
-    assert study.recommend(study.fit("linear")).stability.choice == {}  # a pinned surrogate: no choice
+    assert stab.surrogate == fitted.name == rec.surrogate
+    assert set(stab.choice) <= {s.name for s in fitted.scores} and sum(stab.choice.values()) == pytest.approx(1)
+    assert recommend(study, fit(study, "linear")).stability.choice == {}  # a pinned surrogate: no choice

@@ -19,6 +19,7 @@ from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
 from mixsearch.search.study import Study
+from mixsearch.search.launch import launch
 from tests.conftest import cli, write_recipe
 
 
@@ -93,7 +94,7 @@ def test_worker_killed_mid_run_is_retried_and_stored_once(study, tmp_path):
     study.seed_initial()
     marks = tmp_path / "marks"
     marks.mkdir()
-    assert study.launch(fn=_dies_once(str(marks))) == {"done": 6, "failed": 0}
+    assert launch(study, fn=_dies_once(str(marks))) == {"done": 6, "failed": 0}
     assert len(list(marks.iterdir())) == 6
     view = study.store.runs()
     assert len(view) == 6 and (view["status"] == "done").all() and len(study.store.log()) == 12  # pending + done

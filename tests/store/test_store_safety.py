@@ -11,6 +11,8 @@ import pytest
 
 from mixsearch.errors import UserError
 from mixsearch.store.parts import Store
+from mixsearch.search.launch import launch
+from mixsearch.search.modelling import fit, propose_next
 
 
 def _row(i: int, status: str = "done") -> dict:
@@ -106,8 +108,8 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
     recipe_dict["search"]["sampling"] = {"method": "uniform"}
     study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
     study.seed_initial()  # pending rows
-    study.launch(fn=_fake_train)  # done rows (and failed ones, with an error)
-    study.propose(study.fit("linear"), 2)  # proposed rows
+    launch(study, fn=_fake_train)  # done rows (and failed ones, with an error)
+    propose_next(study, fit(study, "linear"), 2)  # proposed rows
     pd.DataFrame([{"w_code": 0.2, "w_docs": 0.3, "w_news": 0.5, "objective": 2.0}]).to_csv(tmp_path / "x.csv")
     import_runs(study, tmp_path / "x.csv", {})  # imported rows
     parts = study.store.part_files()

@@ -105,7 +105,7 @@ def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: 
     return float(np.sqrt(std[0] ** 2 + noise**2))
 
 
-def recommend(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
+def recommendation(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
               noise_sd: float | None = None, residual_sd: float | None = None,
               support: np.ndarray | None = None, runs_key: str = "") -> Recommendation:
     w = optimum(surrogate, space, cfg, seed, support)
