@@ -51,7 +51,7 @@ class TailLog:
 
     def close(self) -> None:
         try:
-            if self.fh.tell() > self.cap:
+            if self.fh.tell() > self.cap or self.dropped:  # a note written while running is out of date
                 self._keep_tail()
         finally:
             self.fh.close()

@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from mixsearch.execute.command import run_command
-from mixsearch.execute.logtail import LOG_CAP
+from mixsearch.execute.logtail import LIVE_CAP, LOG_CAP, TailLog
 from mixsearch.proxy.train import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
@@ -103,3 +103,20 @@ def test_a_command_log_is_kept_to_its_tail_while_the_command_runs(tmp_path):
     assert len(stored) <= LOG_CAP and total == lines * 32 + len("the end\n") and dropped + len(kept) == total
     assert kept.startswith(b"line ") and kept.endswith(f"line {lines - 1:9d} {'x' * 16}\nthe end\n".encode())
     assert len(kept) > LOG_CAP - 1024  # the last mebibyte is kept, less room for the note
+
+
+def test_the_note_counts_what_arrived_after_the_last_cut(tmp_path):
+    """Output that arrives after the log was last cut back, but leaves it under LOG_CAP, is still
+    counted by the note when the log is closed."""
+    log = TailLog(tmp_path / "stdout.log")
+    line = b"x" * 31 + b"\n"
+    written = 0
+    while written <= LIVE_CAP:
+        log.write(line)
+        written += len(line)
+    log.write(b"the end\n")
+    written += len(b"the end\n")
+    log.close()
+    note, kept = (tmp_path / "stdout.log").read_bytes().split(b"\n", 1)
+    dropped, total = (int(n.replace(",", "")) for n in re.findall(r"[\d,]+", note.decode())[:2])
+    assert total == written and dropped + len(kept) == written and kept.endswith(b"the end\n")
