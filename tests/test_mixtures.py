@@ -87,7 +87,7 @@ def test_epoch_caps_that_allow_no_mixture_are_a_user_error():
 
 
 def test_lower_bounds_reach_tiny_domains():
-    """RegMix issue #10: tiny domains vanish from rejection sampling; a min keeps them."""
+    """Tiny domains vanish from rejection sampling; a min keeps them."""
     recipe = _recipe({"domains": {"c": {"min": 0.02}}})
     space = build_space(recipe, {"a": 10**6, "b": 10**6, "c": 10})
     W = mixtures.sample(space, 100, Sampling(), np.random.default_rng(0))

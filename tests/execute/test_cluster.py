@@ -125,7 +125,7 @@ def _run_and_lose_the_second_node(recipe: Path, tmp_path: Path, cluster: Cluster
             os.kill(cluster.second_raylet, signal.SIGKILL)
             lost_at = time.time()
             (tmp_path / "gate").unlink()
-            rc = proc.wait(timeout=600)  # a hang guard: the lost run used to wait for a node to come back
+            rc = proc.wait(timeout=600)  # a hang guard: a lost run must not wait for a node to come back
         finally:
             if proc.poll() is None:
                 proc.kill()

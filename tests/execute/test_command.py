@@ -64,7 +64,7 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     shown = cli("logs", str(recipe), best["run_id"][:8], cwd=tmp_path).stdout
     assert "attempt 1" in shown and "curve" in shown  # the command's stdout and its metrics.json curve
 
-    # validate trains with the same command trainer (it used to train the built-in GPT)
+    # validate trains with the same command trainer, not the built-in GPT
     checked = json.loads(cli("validate", str(recipe), "--seeds", "2", "--json", cwd=tmp_path).stdout)
     assert checked["launched"]["failed"] == 0 and checked["launched"]["done"] > 0
     for arm in checked["mixtures"]:

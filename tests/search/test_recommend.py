@@ -109,7 +109,7 @@ def test_a_gp_keeps_its_noise_at_least_the_measured_seed_noise():
 
 def test_the_fit_does_not_depend_on_the_order_runs_finished_in(study, monkeypatch):
     """Ray returns runs in whatever order they finish; the CV folds (and so the chosen surrogate
-    and its scores) used to follow that order, so the same runs could give another answer."""
+    and its scores) must not follow that order, or the same runs could give another answer."""
     study.seed_initial()
     launch(study, fn=FakeTrainer(study.recipe.domain_names, NOISE))
     done = study.completed()

@@ -34,7 +34,7 @@ def test_chunked_never_passes_more_than_the_chunk():
 
 @pytest.mark.parametrize("name", known_surrogates())
 def test_predict_on_a_million_candidates(data, name):
-    """GP predict used to build the full posterior covariance (10^5 candidates: 80 GB). LightGBM's
+    """GP predict must not build the full posterior covariance (10^5 candidates: 80 GB). LightGBM's
     1000 trees take about a minute per 10^6 rows on one core: 10^5 here, 10^6 in the benchmark."""
     model = make_surrogate(name, 0).fit(data)
     n = 100_000 if name == "lightgbm" else 1_000_000

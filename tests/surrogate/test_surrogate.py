@@ -201,7 +201,7 @@ def test_law_gradients_match_finite_differences(name):
 
 
 def test_bo_uses_the_studys_fitted_gp(world, monkeypatch):
-    """bo used to ignore the fitted surrogate and fit its own GP every time."""
+    """bo uses the fitted surrogate instead of fitting its own GP every time."""
     from mixsearch.surrogate.gp import GPSurrogate
 
     space, law, data = world
