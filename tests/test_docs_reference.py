@@ -79,6 +79,15 @@ def _models(ann: object) -> list[type]:
     return out + [ann] if isinstance(ann, type) and issubclass(ann, BaseModel) else out
 
 
+def test_the_readme_stage_table_names_the_packages_there_are():
+    """The README's stage -> package table lists every package of mixsearch/, and only those."""
+    text = (ROOT / "README.md").read_text()
+    rows = [line for line in text.splitlines() if re.match(r"\| [a-z, ]+ \| `[a-z]+/`", line)]
+    named = {name for line in rows for name in re.findall(r"`([a-z]+)/`", line.split("|")[2])}
+    packages = {p.parent.name for p in (ROOT / "mixsearch").glob("*/__init__.py")}
+    assert named == packages
+
+
 def test_recipe_reference_is_written_from_the_current_schema():
     gen = _gen()
     assert gen.current((DOCS / "recipe.md").read_text()) == gen.render(), \
