@@ -58,9 +58,9 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 
     def on_round(rep: RoundReport) -> None:
         if not as_json and rep.fit is not None:
-            show_recommendation(answer.state(study.store.root), r.domain_names, str(recipe))
+            show_recommendation(answer.state(study.store.root), r.mixture_names, str(recipe))
             print_fit(rep.fit)
-            out.print(mixture_table(rep.proposals, r.domain_names,
+            out.print(mixture_table(rep.proposals, r.mixture_names,
                                     f"proposed mixtures (after round {rep.round})", "predicted"))
 
     with StudyLock(study.store.root, command):
@@ -79,7 +79,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
     if as_json:
         emit_json({**_sweep_document(study, result, budget, state, best, str(recipe)), "exit_code": code})
     else:
-        show_answer(state, best, r.domain_names, str(recipe))
+        show_answer(state, best, r.mixture_names, str(recipe))
         s = result.spent
         err.print(f"stopped by {result.stopped_by}; {result.failed} run(s) failed in this invocation; study total "
                   f"{s.runs} runs, {s.cpu_hours:.3f} CPU-h, {s.gpu_hours:.3f} GPU-h, {s.tokens:,} tokens")
@@ -89,7 +89,7 @@ def _sweep(recipe: Path, rounds: int, address: str | None, runs_dir: Path, as_js
 def _sweep_document(study: Study, result: SweepResult, budget: Budget, state: Answer, best: dict | None,
                     recipe: str) -> dict:
     """What `run`/`sweep --json` emit: the answer, each round's fit and proposals, what was spent."""
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     return {**documents.answer_json(state, recipe),
             "study": study.recipe.study, "initial_added": result.initial_added, "stopped_by": result.stopped_by,
             "rounds": [{"round": rep.round, "launched": rep.launched,
@@ -140,10 +140,10 @@ def status(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt
     if as_json:
         emit_json(doc)
         return
-    show_recommendation(state, study.recipe.domain_names, str(recipe))
+    show_recommendation(state, study.recipe.mixture_names, str(recipe))
     _show_status(doc, study)
     if not doc["pareto"] and best:
-        show_best(best, state.recommendation, study.recipe.domain_names)
+        show_best(best, state.recommendation, study.recipe.mixture_names)
 
 
 def _status_document(study: Study, state: Answer, best: dict | None, recipe: str) -> dict:
@@ -163,7 +163,7 @@ def _status_document(study: Study, state: Answer, best: dict | None, recipe: str
             "surrogate": _stored_fit(study), "spent": spent(view).to_dict(), "budget": r.budget.model_dump(),
             "last_proposal": last_proposal(study.store.root), "locked_by": lock,
             "unreadable_parts": {str(p): why for p, why in study.store.unreadable.items()},
-            "best": documents.best_json(best, r.domain_names, state.recommendation)}
+            "best": documents.best_json(best, r.mixture_names, state.recommendation)}
 
 
 def _show_status(doc: dict, study: Study) -> None:

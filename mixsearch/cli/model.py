@@ -40,7 +40,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     if as_json:
         emit_json({**documents.answer_json(state, str(recipe)), **documents.fit_json(result), "plot": str(plot)})
     else:
-        show_recommendation(state, study.recipe.domain_names, str(recipe))
+        show_recommendation(state, study.recipe.mixture_names, str(recipe))
         print_fit(result)
         err.print(f"predicted vs actual: {plot}")
 
@@ -75,7 +75,7 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         with spinner("proposing"):
             frame = modelling.propose_next(study, result, n, method)
         rows = frame.to_dict("records")
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     state = answer.state(study.store.root)
     if as_json:
         emit_json({**documents.answer_json(state, str(recipe)), "fit": documents.fit_json(result),
@@ -102,7 +102,8 @@ def validate_cmd(recipe: RecipeArg,
                  width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
                  layers: Annotated[int | None, typer.Option(min=1, help="override: model layers")] = None,
                  mixture: Annotated[list[str] | None, typer.Option("--mixture", help="also train name=w1,w2,... "
-                                                                   "(domain order)")] = None,
+                                                                   "(domain order; with phases: phase by phase, "
+                                                                   "or one static mixture)")] = None,
                  mixtures: Annotated[Path | None, typer.Option("--mixtures", help="CSV/YAML of named mixtures")] = None,
                  address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Train the latest recommendation beside uniform, natural and the best run's mixture (same
@@ -110,6 +111,7 @@ def validate_cmd(recipe: RecipeArg,
     a verdict. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch.search import answer
     from mixsearch.search import validate as va
+    from mixsearch.mixtures import Layout
     from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
     from mixsearch.search.recommendation import load as load_recommendation
     from mixsearch.store.lock import StudyLock
@@ -117,9 +119,9 @@ def validate_cmd(recipe: RecipeArg,
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)
-    names = study.recipe.domain_names
-    extra = dict(parse_mixture(m, names) for m in mixture or [])
-    extra.update(read_mixtures(mixtures, names) if mixtures else {})
+    names, layout = study.recipe.mixture_names, Layout.of(study.recipe)
+    extra = dict(parse_mixture(m, names, layout) for m in mixture or [])
+    extra.update(read_mixtures(mixtures, names, layout) if mixtures else {})
     with StudyLock(study.store.root, "validate"):
         prepare_data(study, as_json)
         rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]

@@ -11,7 +11,7 @@ class MixtureSampler:
     then a uniformly random window of that domain's training tokens."""
 
     def __init__(self, arrays: dict[str, np.ndarray], weights: dict[str, float],
-                 context: int, batch_size: int, seed: int) -> None:
+                 context: int, batch_size: int, seed: int | np.random.Generator) -> None:
         self.names = [n for n, w in weights.items() if w > 0]
         if not self.names:
             raise ValueError("mixture has no positive weight")
@@ -32,6 +32,38 @@ class MixtureSampler:
             rows[i] = arr[off: off + self.context + 1]
         t = torch.from_numpy(rows)
         return t[:, :-1], t[:, 1:]
+
+
+class ScheduledSampler:
+    """A mixture per phase: batch i (of `steps`) comes from the phase whose share of the steps
+    holds it (phase p ends at step round(steps x the shares up to p)); one random stream under the
+    seed runs through all phases, so the first phase draws exactly what a static run would."""
+
+    def __init__(self, arrays: dict[str, np.ndarray], phases: list[dict], steps: int,
+                 context: int, batch_size: int, seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        self.samplers = [MixtureSampler(arrays, p["mixture"], context, batch_size, rng) for p in phases]
+        self.ends = np.round(steps * np.cumsum([p["share"] for p in phases])).astype(int)
+        self.ends[-1] = steps
+        self.drawn = 0
+
+    @property
+    def phase(self) -> int:
+        """The phase of the next batch (the last one past the end)."""
+        return min(int(np.searchsorted(self.ends, self.drawn, side="right")), len(self.ends) - 1)
+
+    def batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.samplers[self.phase].batch()
+        self.drawn += 1
+        return out
+
+
+def run_sampler(arrays: dict[str, np.ndarray], mixture: dict[str, float], phases: list[dict] | None,
+                steps: int, context: int, batch_size: int, seed: int) -> MixtureSampler | ScheduledSampler:
+    """A run's training stream: its mixture, or (phases: [{name, share, mixture}]) its schedule."""
+    if phases:
+        return ScheduledSampler(arrays, phases, steps, context, batch_size, seed)
+    return MixtureSampler(arrays, mixture, context, batch_size, seed)
 
 
 def eval_windows(val: np.ndarray, context: int, max_tokens: int) -> torch.Tensor:

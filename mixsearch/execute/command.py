@@ -72,6 +72,7 @@ def run_config(run: RunSpec, data: dict) -> dict:
         "domains": {n: domain(n, data.get("domains", {}).get(n)) for n in run.mixture},
         "eval_sets": {n: domain(n, d) for n, d in data.get("eval_sets", {}).items()},
         "params": t.get("params", {}),
+        **({"phases": run.phases} if run.phases else {}),
     }
 
 

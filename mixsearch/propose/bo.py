@@ -4,8 +4,8 @@ The study's fitted GP (gp for bo, mfgp for mfbo) is used when it is the chosen s
 each fits its own.
 
 - bo: a space-filling design (Sobol points on the simplex) for the first INITIAL target runs,
-  then batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex an
-  equality constraint and the per-domain bounds box bounds.
+  then batch qLogNoisyExpectedImprovement of a GP on the target-fidelity runs, the simplex (each
+  phase's) an equality constraint, the per-domain bounds box bounds and caps over phases inequalities.
 - mfbo: cost-aware multi-fidelity GIBBON (qMultiFidelityLowerBoundMaxValueEntropy with an
   AffineFidelityCostModel and InverseCostWeightedUtility) over the recipe's discrete fidelities
   via optimize_acqf_mixed, or max-value entropy, or knowledge gradient (search.mf_acquisition);
@@ -42,8 +42,15 @@ KG_FANTASIES = 32
 INITIAL = 5  # target runs of the space-filling design before a GP ranks mixtures
 
 
-def _simplex(d: int) -> list[tuple[torch.Tensor, torch.Tensor, float]]:
-    return [(torch.arange(d, dtype=torch.long), torch.ones(d, dtype=DTYPE), 1.0)]
+def _constraints(space: Space) -> dict[str, list[tuple[torch.Tensor, torch.Tensor, float]]]:
+    """optimize_acqf's linear constraints: each phase's simplex, and caps over phases (as >=)."""
+    eqs, ubs = space.linear_constraints()
+    out = {"equality_constraints": [(torch.as_tensor(i, dtype=torch.long), torch.as_tensor(c, dtype=DTYPE), r)
+                                    for i, c, r in eqs]}
+    if ubs:
+        out["inequality_constraints"] = [(torch.as_tensor(i, dtype=torch.long), -torch.as_tensor(c, dtype=DTYPE), -r)
+                                         for i, c, r in ubs]
+    return out
 
 
 def _initial_conditions(space: Space, seed: int):
@@ -93,7 +100,7 @@ def bo(ctx: ProposalContext, n: int, reason: str = "") -> Proposal:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cand, _ = optimize_acqf(acq, bounds=_box(ctx.space), q=n, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
-                                equality_constraints=_simplex(ctx.space.dim),
+                                **_constraints(ctx.space),
                                 ic_generator=_initial_conditions(ctx.space, ctx.seed))
     prop = finish(replace(ctx, surrogate=gp), list(cand.detach().numpy()), n)
     return replace(prop, reason=reason)
@@ -110,7 +117,7 @@ def posterior_optimum(model: MultiFidelityGPSurrogate, space: Space) -> np.ndarr
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         x, _ = optimize_acqf(acq, bounds=_box(space), q=1, num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
-                             equality_constraints=_simplex(d), ic_generator=_initial_conditions(space, 0))
+                             **_constraints(space), ic_generator=_initial_conditions(space, 0))
     return feasible(x.detach().numpy(), space)[0]
 
 
@@ -151,7 +158,7 @@ def mfbo(ctx: ProposalContext, n: int) -> Proposal:
         cand, _ = optimize_acqf_mixed(acq, bounds=_box(ctx.space, (min(values), 1.0)), q=n,
                                       num_restarts=RESTARTS, raw_samples=RAW_SAMPLES,
                                       fixed_features_list=[{d: v} for v in values],
-                                      equality_constraints=_simplex(d), return_acq_values=False,
+                                      **_constraints(ctx.space), return_acq_values=False,
                                       options={"maxiter": MAXITER},
                                       ic_generator=None if ctx.cfg.mf_acquisition == "kg"
                                       else _initial_conditions(ctx.space, ctx.seed))

@@ -1,7 +1,7 @@
 """Optuna samplers through ask/tell on the simplex: TPE, CMA-ES, QMC for one objective; MOTPE
 (multi-objective TPE) and NSGA-II for several (a Pareto search).
 
-Optuna has no simplex constraint, so each domain gets u_j in (0, 1] and the mixture is the
+Optuna has no simplex constraint, so each domain (of each phase) gets u_j in (0, 1] and the mixture is the
 normalised exponential x_j = -log(u_j), x / sum(x) (a flat Dirichlet for uniform u), mapped into
 the lower bounds and projected under the upper ones. Past runs are told as trials through the
 inverse map (u_j = exp(-x_j)).
@@ -13,21 +13,27 @@ from dataclasses import replace
 
 import numpy as np
 
-from mixsearch.mixtures import Space, project
+from mixsearch.mixtures import Space
 from mixsearch.propose.base import Proposal, ProposalContext, feasible, fresh, register
 
 U_MIN = 1e-6
 
 
 def to_mixture(u: np.ndarray, space: Space) -> np.ndarray:
-    x = -np.log(np.clip(u, U_MIN, 1.0))
-    x = x / x.sum(-1, keepdims=True) if np.all(x.sum(-1) > 0) else np.full_like(x, 1 / x.shape[-1])
-    return project(space.lo + (1 - space.lo.sum()) * x, space.lo, space.hi)
+    """Each phase's block of u mapped onto its simplex (within bounds and caps)."""
+    w = np.atleast_2d(-np.log(np.clip(u, U_MIN, 1.0))).copy()
+    for b in space.blocks:
+        x = w[:, b]
+        x = x / x.sum(-1, keepdims=True) if np.all(x.sum(-1) > 0) else np.full_like(x, 1 / x.shape[-1])
+        w[:, b] = space.lo[b] + (1 - space.lo[b].sum()) * x
+    return space.project(w)
 
 
 def to_unit(w: np.ndarray, space: Space) -> np.ndarray:
-    free = max(1 - space.lo.sum(), 1e-12)
-    x = np.clip((w - space.lo) / free, 0, None)
+    x = np.zeros_like(w, dtype=float)
+    for b in space.blocks:
+        free = max(1 - space.lo[b].sum(), 1e-12)
+        x[..., b] = np.clip((w[..., b] - space.lo[b]) / free, 0, None)
     return np.clip(np.exp(-x), U_MIN, 1.0)
 
 

@@ -1,15 +1,16 @@
 """The shared optimisation on the constrained simplex: what proposals minimise (`score`), sampled
 candidates ranked by it, local constrained refinement from chosen starts, and a fitted surrogate's
-optimum (the study's recommended mixture; trusted only near the runs for piecewise surrogates)."""
+optimum (the study's recommended mixture; trusted only near the runs for piecewise surrogates), and
+for phases the best single static mixture."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.mixtures import Space, kl_to, sample
+from mixsearch.mixtures import Layout, Space, kl_to, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe.schema import Search
-from mixsearch.surrogate.base import Surrogate
+from mixsearch.surrogate.base import Surrogate, TrainSet
 
 
 def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
@@ -28,15 +29,17 @@ def ranked_candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
 
 
 def refine(ctx: ProposalContext, starts: list[np.ndarray]) -> list[np.ndarray]:
-    """Local constrained minimisation (SLSQP on the simplex within bounds) from each start."""
+    """Local constrained minimisation (SLSQP on the simplex, each phase's, within bounds and caps) from each start."""
     from scipy.optimize import minimize
 
     space = ctx.space
+    eqs, ubs = space.linear_constraints()
+    constraints = ([{"type": "eq", "fun": lambda w, i=i: w[i].sum() - 1} for i, _, _ in eqs]
+                   + [{"type": "ineq", "fun": lambda w, i=i, c=c, r=r: r - w[i] @ c} for i, c, r in ubs])
     out = []
     for x0 in starts:
         res = minimize(lambda w: float(score(ctx, w[None])[0]), x0, method="SLSQP",
-                       bounds=list(zip(space.lo, space.hi)),
-                       constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"maxiter": 200})
+                       bounds=list(zip(space.lo, space.hi)), constraints=constraints, options={"maxiter": 200})
         out.append(res.x if np.isfinite(res.fun) else x0)
     return out
 
@@ -75,3 +78,25 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support:
     else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
         w = refine(ctx, [cands[order[0]]])[0]
     return feasible(w, space)[0]
+
+
+class _Tiled(Surrogate):
+    """A fitted surrogate of schedules seen on static mixtures (the same in every phase)."""
+
+    def __init__(self, inner: Surrogate, layout: Layout) -> None:
+        super().__init__(inner.seed)
+        self.inner, self.layout, self.piecewise, self.name = inner, layout, inner.piecewise, inner.name
+
+    def _fit(self, data: TrainSet) -> None:
+        raise TypeError("a tiled view is not fitted")
+
+    def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
+        return self.inner.predict(self.layout.tile(X), fid)
+
+
+def static_optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int) -> np.ndarray:
+    """A phased space's best single static mixture by the surrogate, as a schedule (the same
+    mixture in every phase): the baseline a schedule has to beat."""
+    assert space.layout is not None
+    w = optimum(_Tiled(surrogate, space.layout), space.static(), cfg, seed)
+    return feasible(space.layout.tile(w), space)[0]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from mixsearch.data.prepare import DomainTokens, PreparedData
-from mixsearch.data.sampler import MixtureSampler, Prefetcher
+from mixsearch.data.sampler import Prefetcher, run_sampler
 from mixsearch.proxy import batched, compiled
 from mixsearch.proxy.device import autocast, pick_device, sync
 from mixsearch.proxy.evaluate import eval_set, evaluate
@@ -42,6 +42,7 @@ class RunSpec:
     threads: int = 1
     fidelity: str = "target"
     trainer: dict | None = None  # an external command trainer's settings (execute/command.py); None: built-in
+    phases: list[dict] | None = None  # a schedule [{name, share, mixture}]; `mixture` is then its overall share
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,9 +79,9 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     p = batched.stack_members(mcfg, prepared.vocab_size, [r.seed for r in runs], device)
     opt = make_optimizer(p, tcfg, device)
     arrays = {n: _array(d, "train") for n, d in prepared.domains.items()}
-    samplers = [MixtureSampler(arrays, r.mixture, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
     tokens_per_step = tcfg.batch_size * mcfg.context
     steps = max(1, math.ceil(tcfg.tokens / tokens_per_step))
+    samplers = [run_sampler(arrays, r.mixture, r.phases, steps, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
 
     def step_fn(k: int) -> tuple:
         key = (mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k, str(device))

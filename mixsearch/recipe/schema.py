@@ -11,6 +11,7 @@ from pydantic import Field, ValidationError, model_validator
 from mixsearch.errors import UserError
 from mixsearch.recipe.base import Int, Strict
 from mixsearch.recipe.data import Data, Domain, Tokenizer
+from mixsearch.recipe.phases import Phase, check_phases, coordinate
 from mixsearch.recipe.proxy import Proxy
 from mixsearch.recipe.search import Bounds, BudgetSpec, Constraints, Objective, Search
 
@@ -29,10 +30,17 @@ class Recipe(Strict):
     constraints: Constraints = Constraints()
     search: Search = Search()
     budget: BudgetSpec = BudgetSpec()
+    phases: list[Phase] = Field([], description="a schedule: one mixture per phase, each for its share of "
+                                                "every run's tokens (none: one mixture for the whole run)")
 
     @property
     def domain_names(self) -> list[str]:
         return [d.name for d in self.domains]
+
+    @property
+    def mixture_names(self) -> list[str]:
+        """The weights of a run's mixture: one per domain, or (with phases) one per phase and domain."""
+        return [coordinate(p.name, d) for p in self.phases for d in self.domain_names] or self.domain_names
 
     @property
     def fit_only(self) -> bool:
@@ -81,6 +89,9 @@ class Recipe(Strict):
         hi = sum(self.constraints.domains.get(n, Bounds()).max for n in domains)
         if lo > 1 + 1e-9 or hi < 1 - 1e-9:
             raise ValueError(f"constraints allow no mixture: mins sum to {lo:g}, maxes to {hi:g}")
+        check_phases(self.phases, self.domain_names)
+        if self.phases and self.search.surrogate == "bimix":
+            raise ValueError("search.surrogate bimix models one mixture per run, not phases")
         return self
 
 

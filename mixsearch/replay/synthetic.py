@@ -2,6 +2,7 @@
 
 The objective is the mean over target domains i of L_i(r) = c_i + k_i * exp(sum_j t_ij r_j):
 each domain's data lowers its own loss (t_ii < 0) and nudges the others (t_ij, i != j).
+`PhasedLaw` extends it to schedules, where one domain is worth more late in training.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from mixsearch.mixtures import Space, project
+from mixsearch.mixtures import Layout, Space, project
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,62 @@ class MixingLaw:
                        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"ftol": 1e-12})
         w = project(res.x, space.lo, space.hi)[0]
         return w, float(self(w[None])[0])
+
+
+@dataclass(frozen=True)
+class PhasedLaw:
+    """A schedule's ground truth: the law on the token-weighted mixture over phases, r = sum_p
+    share_p w_p, except that domain `late` lowers every loss by `boost` more per unit of the run's
+    tokens it fills in the last phase (high-quality data is worth most at the end of training):
+    exponent_i = sum_j t_ij r_j - boost * share_last * w_last,late. A static mixture gets the
+    boost only for the last phase's share of its `late` tokens; a schedule that moves them there
+    gets all of it, so the best schedule beats the best static mixture."""
+
+    law: MixingLaw
+    layout: Layout
+    late: int
+    boost: float
+
+    @classmethod
+    def random(cls, d: int, seed: int, shares: tuple[float, ...] = (0.75, 0.25), boost: float = 1.5) -> "PhasedLaw":
+        names = tuple(f"d{i}" for i in range(d))
+        layout = Layout(names, tuple(f"p{i}" for i in range(len(shares))), shares)
+        return cls(MixingLaw.random(d, seed), layout, d - 1, boost)
+
+    def space(self) -> Space:
+        """The phased space without bounds (a uniform prior in every phase)."""
+        n, d = len(self.layout.names), len(self.layout.domains)
+        prior = self.layout.tile(np.full(d, 1 / d))[0]
+        return Space(self.layout.names, np.zeros(n), np.ones(n), prior, prior, self.layout)
+
+    def losses(self, W: np.ndarray) -> np.ndarray:
+        """(n, m) per-target losses of schedules W (n, P x D)."""
+        late = self.layout.split(W)[:, -1, self.late] * self.layout.shares[-1]
+        expo = self.layout.overall(W) @ self.law.t.T - self.boost * late[:, None]
+        return self.law.c + self.law.k * np.exp(expo)
+
+    def __call__(self, W: np.ndarray, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+        y = self.losses(W).mean(1)
+        return y + np.random.default_rng(seed).normal(0, noise, len(y)) if noise else y
+
+    def optimum(self, space: Space) -> tuple[np.ndarray, float]:
+        """The best schedule in `space` (the loss is convex in W: SLSQP from the prior finds it)."""
+        return _minimise(lambda W: self(W), space)
+
+    def static_optimum(self, space: Space) -> tuple[np.ndarray, float]:
+        """The best single static mixture (the same in every phase), as a schedule."""
+        v, value = _minimise(lambda V: self(self.layout.tile(V)), space.static())
+        return self.layout.tile(v)[0], value
+
+
+def _minimise(f, space: Space) -> tuple[np.ndarray, float]:
+    eqs, ubs = space.linear_constraints()
+    constraints = ([{"type": "eq", "fun": lambda w, i=i: w[i].sum() - 1} for i, _, _ in eqs]
+                   + [{"type": "ineq", "fun": lambda w, i=i, c=c, r=r: r - w[i] @ c} for i, c, r in ubs])
+    res = minimize(lambda w: float(f(w[None])[0]), space.prior, method="SLSQP", bounds=list(zip(space.lo, space.hi)),
+                   constraints=constraints, options={"ftol": 1e-12, "maxiter": 500})
+    w = space.project(res.x)[0]
+    return w, float(f(w[None])[0])
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,7 @@ def answer(study: Study, state: Answer, recipe: str, png) -> str:
     """The answer: the validated recommendation with its measured validation (else the latest,
     marked not validated), a later fit's recommendation beside it when one moved it, bars beside
     uniform, natural and the best run, and the best observed run with its noise band."""
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     best = study.best()
     rec = state.recommendation
     if rec is None:
@@ -121,6 +121,6 @@ def pareto(study: Study, png) -> str:
     ax.set_ylabel(labels[1])
     ax.legend()
     rows = [[str(row["run_id"])[:10], *[f"{v:.4f}" for v in y],
-             *[f"{w:.3f}" for w in mixture_of(row, r.domain_names).values()]]
+             *[f"{w:.3f}" for w in mixture_of(row, r.mixture_names).values()]]
             for row, y in zip(front.to_dict("records"), F)]
-    return png(fig) + _table(["run", *labels, *r.domain_names], rows)
+    return png(fig) + _table(["run", *labels, *r.mixture_names], rows)

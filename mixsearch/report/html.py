@@ -105,7 +105,7 @@ def _surrogate(study: Study, fit: FitResult | None) -> tuple[str, str]:
 
 
 def _mixtures(study: Study, view: pd.DataFrame, done: pd.DataFrame) -> str:
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     bars = {"uniform": np.full(len(names), 1 / len(names)), "natural (token share)": study.space().natural_or_prior}
     best = study.best()
     if best is not None:
@@ -178,7 +178,7 @@ def write_report(study: Study, path: Path, recipe: str = "RECIPE") -> Path:
     fit of the current runs (none: no surrogate section) and the recorded recommendations."""
     view = study.store.runs()
     done = study.completed()
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     counts = view["status"].value_counts().to_dict() if len(view) else {}
     parts = [f"<h1>mixsearch report: {html.escape(study.recipe.study)}</h1>",
              "<p>" + ", ".join(f"{v} {k}" for k, v in sorted(counts.items())) + "</p>"]

@@ -15,13 +15,17 @@ if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
 
 
-def run_id(mixture: dict[str, float], fid: FidelityConfig, seed: int, data_hash: str, trainer: dict | None) -> str:
-    """Hash of what a run's result depends on: mixture, model, training, seed, data and, for a
-    command trainer, the trainer's identity (the built-in GPT's ids leave it out, as they always have)."""
+def run_id(mixture: dict[str, float], fid: FidelityConfig, seed: int, data_hash: str, trainer: dict | None,
+           shares: dict[str, float] | None = None) -> str:
+    """Hash of what a run's result depends on: mixture, model, training, seed, data, for a command
+    trainer the trainer's identity (the built-in GPT's ids leave it out, as they always have) and,
+    for a phased mixture, the phases' shares."""
     key = {"mixture": {k: round(v, 6) for k, v in mixture.items()}, "model": fid.model.model_dump(),
            "train": fid.train.model_dump(), "seed": seed, "data": data_hash}
     if trainer is not None:
         key["trainer"] = trainer
+    if shares:
+        key["shares"] = shares
     return stable_hash(key)
 
 

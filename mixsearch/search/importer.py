@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.mixtures import SUM_TOL
+from mixsearch.mixtures import SUM_TOL, Layout
 from mixsearch.search.objectives import objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG
@@ -92,7 +92,7 @@ def load_table(study: Study, path: Path, opts: ImportOptions) -> tuple[pd.DataFr
             raise UserError(f"no id in column '{opts.id_column}' is in both files", where=str(opts.metrics))
         df = joined
     if opts.weights_prefix:
-        names = set(study.recipe.domain_names)
+        names = set(study.recipe.mixture_names)
         p = opts.weights_prefix
         df = df.rename(columns={c: WEIGHT + c[len(p):] for c in df.columns
                                 if isinstance(c, str) and c.startswith(p) and c[len(p):] in names})
@@ -188,10 +188,12 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     df, summary = load_table(study, path, opts)
     if df.empty:
         raise UserError("no rows", where=where)
-    names = study.recipe.domain_names
-    W = _mixtures(df, names, opts.renormalize, where)
-    summary.renormalized = int((np.abs(W.sum(1) - 1) > 1e-9).sum()) if opts.renormalize is not None else 0
-    W = W / W.sum(1)[:, None]
+    names, blocks = study.recipe.mixture_names, Layout.of(study.recipe).blocks
+    W = _mixtures(df, names, blocks, opts.renormalize, where)
+    sums = np.column_stack([W[:, b].sum(1) for b in blocks])
+    summary.renormalized = int((np.abs(sums - 1) > 1e-9).any(1).sum()) if opts.renormalize is not None else 0
+    for j, b in enumerate(blocks):
+        W[:, b] /= sums[:, j:j + 1]
     measured = [c for c in df.columns if isinstance(c, str) and c.startswith((LOSS, METRIC))]
     empty = [c for c in measured if df[c].isna().all()]  # a loss or metric no row has (an export's null column)
     losses = {c: _finite(df, c, where) for c in measured if c not in empty}
@@ -199,7 +201,7 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     if "objective" in df.columns and len(objectives) == 1:
         values = [_finite(df, "objective", where)]
     else:
-        values = [_objective_column(o, losses, names, len(df), where, empty) for o in objectives]
+        values = [_objective_column(o, losses, study.recipe.domain_names, len(df), where, empty) for o in objectives]
     extras = {c: _whole(df, c, where) for c in OPTIONAL_INT
               if c in df.columns and pd.to_numeric(df[c], errors="coerce").notna().all()}
     fidelity = {c: df[c].tolist() for c in PASSED_ON if c in df.columns}
@@ -223,9 +225,11 @@ def import_table(study: Study, path: Path, opts: ImportOptions) -> ImportSummary
     return summary
 
 
-def _mixtures(df: pd.DataFrame, names: list[str], renormalize: float | None, where: str) -> np.ndarray:
-    """The rows' weight columns in domain order, each row on the simplex (within `renormalize` of a
-    sum of 1, when given); a UserError names an unknown or missing domain or the first row off it."""
+def _mixtures(df: pd.DataFrame, names: list[str], blocks: list[slice], renormalize: float | None,
+              where: str) -> np.ndarray:
+    """The rows' weight columns in the mixture's order, each row's blocks (phases) on the simplex
+    (within `renormalize` of a sum of 1, when given); a UserError names an unknown or missing
+    weight or the first row off it."""
     unknown = [c[len(WEIGHT):] for c in df.columns if c.startswith(WEIGHT) and c[len(WEIGHT):] not in names]
     if unknown:
         raise UserError(f"column {WEIGHT}{unknown[0]}: unknown domain '{unknown[0]}' "
@@ -235,11 +239,12 @@ def _mixtures(df: pd.DataFrame, names: list[str], renormalize: float | None, whe
         raise UserError(f"no weight column for domain '{absent[0]}' (name it {WEIGHT}{absent[0]} "
                         f"or map one with --map COLUMN={WEIGHT}{absent[0]})", where=where)
     W = np.column_stack([_finite(df, WEIGHT + n, where) for n in names])
-    sums = W.sum(1)
+    sums = np.column_stack([W[:, b].sum(1) for b in blocks])
     tol = SUM_TOL if renormalize is None else max(renormalize, SUM_TOL)
-    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol))
+    off = np.flatnonzero((W < 0).any(1) | (np.abs(sums - 1) > tol).any(1))
     if len(off):
         i = off[0]
+        sums = sums[:, int(np.argmax(np.abs(sums[i] - 1)))]
         hint = "" if renormalize is not None else " (--renormalize TOL accepts sums within TOL of 1)"
         shown = ", ".join(f"{WEIGHT}{n}={W[i, j]:.6g}" for j, n in enumerate(names))
         raise UserError(f"row {i + 2}: mixture is off the simplex (weights sum to {sums[i]:.6g}: {shown}){hint}",

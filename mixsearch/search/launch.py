@@ -12,7 +12,7 @@ from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_value
 from mixsearch.store.parts import now
-from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, mixture_of
+from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
@@ -55,10 +55,11 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     by_fidelity: dict[str, list[RunSpec]] = {}
     for row in base.values():
         fid = study.fidelity_of(row)
+        mixture, phases = study.run_mixture(row)
         by_fidelity.setdefault(fid.name, []).append(
-            RunSpec(run_id=row["run_id"], mixture=mixture_of(row, r.domain_names),
-                    seed=int(row["seed"]), model=fid.model.model_dump(), train=fid.train.model_dump(),
-                    threads=max(1, int(res.num_cpus)), fidelity=fid.name, trainer=trainer))
+            RunSpec(run_id=row["run_id"], mixture=mixture, seed=int(row["seed"]), model=fid.model.model_dump(),
+                    train=fid.train.model_dump(), threads=max(1, int(res.num_cpus)), fidelity=fid.name,
+                    trainer=trainer, phases=phases))
     gpus = num_gpus(study)
     schedule.connect(address)
     groups = [g for name, specs in by_fidelity.items()

@@ -52,15 +52,14 @@ def train_set(study: Study, done: pd.DataFrame | None = None) -> TrainSet:
     from mixsearch.surrogate.base import TrainSet
 
     done = study.completed() if done is None else done
-    names = study.recipe.domain_names
     obj = study.recipe.objective_list[0]
-    weights = objective_weights(obj, names)
+    weights = objective_weights(obj, study.recipe.domain_names)
     cols = [LOSS + k for k in weights]
     parts = None
     if weights and obj.sign > 0 and all(c in done for c in cols):
         P = done[cols].to_numpy(float)
         parts = P if np.isfinite(P).all() else None
-    return TrainSet(weights_matrix(done, names), obj.sign * done["objective"].to_numpy(float),
+    return TrainSet(weights_matrix(done, study.recipe.mixture_names), obj.sign * done["objective"].to_numpy(float),
                     study.fidelity_values(done), parts,
                     np.array(list(weights.values())) if parts is not None else None)
 
@@ -111,7 +110,7 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
     result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key,
                        reused=stored is not None, noise=floor, runs_key=fitstore.runs_key(run_ids))
     result.explore = choice == "auto" and not result.chosen.beats_chance
-    result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.domain_names), floor)
+    result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.mixture_names), floor)
     if (line := chance_warning(result.chosen, choice == "auto")) is not None:
         result.warnings.insert(0, line)
     if other_trainer:
@@ -166,7 +165,7 @@ def propose_next(study: Study, fitted: FitResult, n: int | None = None, method: 
     if multi and method not in ("motpe", "nsga2"):
         raise UserError(f"a study with several objectives proposes with motpe or nsga2, not {method}",
                         where="search.proposer")
-    past = weights_matrix(view, r.domain_names) if len(view) else None
+    past = weights_matrix(view, r.mixture_names) if len(view) else None
     round_ = int(view["round"].max()) + 1 if len(view) else 1
     levels = [FidelityLevel(f.name, f.value) for f in study.fidelities.values()]
     target = study.completed_at_target()
@@ -175,8 +174,8 @@ def propose_next(study: Study, fitted: FitResult, n: int | None = None, method: 
     ctx = ProposalContext(surrogate, study.space(), fitted.data, levels, r.search, r.seed + round_, past,
                           study.fidelity_values(view) if len(view) else None,
                           objectives=None if len(r.objective_list) < 2 else
-                          (weights_matrix(target, r.domain_names), objectives_matrix(study, target)),
-                          pending=weights_matrix(pending, r.domain_names) if len(pending) else None,
+                          (weights_matrix(target, r.mixture_names), objectives_matrix(study, target)),
+                          pending=weights_matrix(pending, r.mixture_names) if len(pending) else None,
                           pending_fid=study.fidelity_values(pending) if len(pending) else None)
     prop = propose(ctx, n, method)
     origin = f"propose:{method}/{'explore' if explore else fitted.name}"
@@ -185,7 +184,7 @@ def propose_next(study: Study, fitted: FitResult, n: int | None = None, method: 
     study.add(rows)
     df = pd.DataFrame(rows)
     if prop.recommendation is not None:
-        df.attrs["recommendation"] = dict(zip(r.domain_names, map(float, prop.recommendation)))
+        df.attrs["recommendation"] = dict(zip(r.mixture_names, map(float, prop.recommendation)))
     df.attrs["reason"] = prop.reason
     save_last_proposal(study.store.root, method, prop.fidelity, prop.reason)
     return df

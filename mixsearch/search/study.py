@@ -39,7 +39,7 @@ class Study:
     @classmethod
     def open(cls, recipe: Recipe, runs_dir: str | Path) -> "Study":
         losses = recipe.domain_names + [e.name for e in recipe.eval_sets]
-        columns = recipe_columns(recipe.domain_names, losses, len(recipe.objective_list))
+        columns = recipe_columns(recipe.mixture_names, losses, len(recipe.objective_list))
         return cls(recipe, Store(runs_dir, recipe.study, columns))
 
     def data(self, on_domain=None, options: PrepareOptions | None = None) -> PreparedData:
@@ -107,7 +107,20 @@ class Study:
 
     def run_id(self, mixture: dict[str, float], fid: FidelityConfig, seed: int | None = None) -> str:
         seed = self.recipe.seed if seed is None else seed
-        return identity.run_id(mixture, fid, seed, self.data().data_hash, self.trainer_identity)
+        shares = {p.name: p.share for p in self.recipe.phases}
+        return identity.run_id(mixture, fid, seed, self.data().data_hash, self.trainer_identity, shares)
+
+    def run_mixture(self, row: dict) -> tuple[dict[str, float], list[dict] | None]:
+        """What a trainer gets of a run's mixture: {domain: weight} (with phases: each domain's share
+        of the run's tokens) and the schedule [{name, share, mixture}] (None without phases)."""
+        from mixsearch.mixtures import Layout
+
+        layout = Layout.of(self.recipe)
+        mixture = mixture_of(row, self.recipe.mixture_names)
+        if not layout.phased:
+            return mixture, None
+        overall = layout.overall(np.array(list(mixture.values())))[0]
+        return dict(zip(layout.domains, map(float, overall))), layout.schedule(mixture)
 
     def is_current_id(self, row: dict) -> bool:
         """Whether a run's id is the one the recipe's current trainer gives its mixture, fidelity and seed."""
@@ -115,7 +128,7 @@ class Study:
             fid = self.fidelity_of(row)
         except UserError:
             return False
-        return row["run_id"] == self.run_id(mixture_of(row, self.recipe.domain_names), fid, int(row["seed"]))
+        return row["run_id"] == self.run_id(mixture_of(row, self.recipe.mixture_names), fid, int(row["seed"]))
 
     def new_rows(self, W: np.ndarray, status: str, round_: int, origin: str,
                  predicted: np.ndarray | None = None, fidelity: list[str] | None = None,
@@ -126,7 +139,7 @@ class Study:
         for i, w in enumerate(W):
             fid = self.fidelity(fidelity[i]) if fidelity else self.target
             seed = r.seed if seeds is None else int(seeds[i])
-            mixture = dict(zip(r.domain_names, map(float, w)))
+            mixture = dict(zip(r.mixture_names, map(float, w)))
             rows.append({
                 "run_id": self.run_id(mixture, fid, seed), "study": r.study, "status": status, "round": round_,
                 "origin": origin, "seed": seed, "data_hash": data.data_hash, "trainer_hash": self.trainer_hash,

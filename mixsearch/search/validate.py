@@ -26,6 +26,7 @@ from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import DECIMALS
 from mixsearch.paths import write_atomic
 from mixsearch.search.answer import VALIDATION
+from mixsearch.search.named_mixtures import static_baseline
 from mixsearch.search.recommendation import Recommendation
 from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import VALIDATE, Study
@@ -95,11 +96,12 @@ def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, 
 
 
 def arms(study: Study, rec: Recommendation, extra: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The mixtures to train: the recommendation, uniform, natural, the best observed run, extras."""
-    names = study.recipe.domain_names
+    """The mixtures to train: the recommendation, uniform, natural, (phases) the best static mixture,
+    the best observed run, extras."""
+    names = study.recipe.mixture_names
     space = study.space()
     out = {RECOMMENDATION: np.array([rec.mixture[n] for n in names]),
-           "uniform": space.uniform, "natural": space.natural_or_prior}
+           "uniform": space.uniform, "natural": space.natural_or_prior, **static_baseline(study)}
     best = study.best()
     if best is not None:
         out["best-run"] = np.array(list(mixture_of(best, names).values()))
@@ -177,7 +179,7 @@ def _train(study: Study, mixtures: dict[str, np.ndarray], seed_list: list[int], 
 def _arms(study: Study, mixtures: dict[str, np.ndarray], rows: list[dict]) -> list[Arm]:
     """Each mixture with the objective of its finished runs, by seed."""
     done = study.store.runs().set_index("run_id")
-    names = study.recipe.domain_names
+    names = study.recipe.mixture_names
     out = []
     for label, w in mixtures.items():
         arm = Arm(label, dict(zip(names, map(float, w))))

@@ -58,5 +58,5 @@ def pareto_json(study: Study) -> list[dict]:
     front = pareto_runs(study)
     Y = objectives_matrix(study, front)
     return [{"run_id": row["run_id"], "objectives": list(map(float, y * study.signs)),
-             "mixture": mixture_of(row, study.recipe.domain_names)}
+             "mixture": mixture_of(row, study.recipe.mixture_names)}
             for row, y in zip(front.to_dict("records"), Y)]
