@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from mixsearch.surrogate.cv import CVScore
 
 MIN_RUNS_TO_FIT = 4
+UNPHASED = ("bimix",)  # laws in each domain's own weight: no meaning for a weight per phase and domain
 
 
 @dataclass
@@ -77,6 +78,8 @@ def check_fit(study: Study, surrogate: str | None = None) -> str:
     if choice != "auto" and choice not in known_surrogates():
         raise UserError(f"unknown surrogate '{choice}' (known: auto, {', '.join(known_surrogates())})",
                         where="--surrogate")
+    if choice in UNPHASED and study.recipe.phases:
+        raise UserError(f"{choice} models one mixture per run, not phases", where="--surrogate")
     return choice
 
 
@@ -93,7 +96,7 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
     r = study.recipe
     choice = check_fit(study, surrogate)
     done = study.completed()
-    names = known_surrogates() if choice == "auto" else [choice]
+    names = [n for n in known_surrogates() if not (r.phases and n in UNPHASED)] if choice == "auto" else [choice]
     done, stale = current_data(done, study.data().data_hash)
     done, other_trainer = current_trainer(done, study.trainer_hash, study.is_current_id)
     done = done.sort_values("run_id", kind="stable")  # CV folds must not depend on the order runs finished in
