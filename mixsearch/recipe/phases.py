@@ -14,8 +14,8 @@ SHARE_TOL = 1e-6  # the shares of the phases sum to 1 within this
 class PhaseBounds(Strict):
     """A domain's weight bounds within one phase (epoch caps hold over the whole run instead)."""
 
-    min: float = Field(0.0, ge=0, le=1)
-    max: float = Field(1.0, ge=0, le=1)
+    min: float = Field(0.0, ge=0, le=1, description="least weight of the domain in this phase")
+    max: float = Field(1.0, ge=0, le=1, description="largest weight of the domain in this phase")
 
     @model_validator(mode="after")
     def _ordered(self) -> "PhaseBounds":
