@@ -1,8 +1,9 @@
 """The store's column schema, in one place: every part is written with it, so the raw parts
 read as one dataset (pyarrow.dataset, polars, duckdb) with their defaults.
 
-Known columns have fixed types; the dynamic ones (`w_<domain>`, `loss_<name>`,
-`objective_<i>`, `metric_<name>`) are float64 and come from the recipe, plus any a row brings.
+Known columns have fixed types; the dynamic ones (`w_<domain>`, or `w_<phase>_<domain>` with
+phases, `loss_<name>`, `objective_<i>`, `metric_<name>`) are float64 and come from the recipe,
+plus any a row brings.
 The one-row-per-run view always has every known column (`with_known_columns`).
 """
 
