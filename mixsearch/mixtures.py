@@ -1,9 +1,11 @@
-"""Mixtures on the constrained simplex: bounds from the recipe, sampling, projection, rounding.
+"""Mixtures on the constrained simplex: sampling, projection, rounding (bounds from the recipe:
+`bounds.py`).
 
 Every sampler and proposer goes through this module, so "on the simplex, within bounds" is
-decided in one place. A phased study's mixture is one mixture per phase, concatenated (`Layout`):
-a point of a product of simplices, each block within its phase's bounds, and the epoch caps
-bound each domain's weight over the whole run (the phases' weights times their shares).
+decided in one place. A phased study's mixture is one mixture per phase, concatenated
+(`layout.Layout`): a point of a product of simplices, each block within its phase's bounds, and
+the epoch caps bound each domain's weight over the whole run (the phases' weights times their
+shares).
 """
 
 from __future__ import annotations
@@ -14,63 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from mixsearch.errors import UserError
-from mixsearch.recipe.phases import PhaseBounds, coordinate
-from mixsearch.recipe.schema import Recipe
-from mixsearch.recipe.search import Bounds, Sampling
+from mixsearch.layout import Layout, project_capped
+from mixsearch.recipe.search import Sampling
 
 DECIMALS = 4
 TOL = 1e-9
 SUM_TOL = 1e-3  # a mixture given by a user (a file, an import) may sum to 1 within this
 CAP_TOL = 10**-DECIMALS  # epoch caps over phases hold to the weights' rounding
-DUAL_ITERS = 500
-
-
-@dataclass(frozen=True)
-class Layout:
-    """How a mixture vector splits into phases: P blocks of the D domain weights, phase by phase
-    (no phases: one block, the domains themselves)."""
-
-    domains: tuple[str, ...]
-    phases: tuple[str, ...] = ()
-    shares: tuple[float, ...] = ()
-
-    @classmethod
-    def of(cls, recipe: Recipe) -> "Layout":
-        return cls(tuple(recipe.domain_names), tuple(p.name for p in recipe.phases),
-                   tuple(p.share for p in recipe.phases))
-
-    @property
-    def phased(self) -> bool:
-        return bool(self.phases)
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """The mixture's coordinates: domains, or `<phase>_<domain>` phase by phase."""
-        return tuple(coordinate(p, d) for p in self.phases for d in self.domains) or self.domains
-
-    @property
-    def blocks(self) -> list[slice]:
-        """Each phase's coordinates (one block without phases)."""
-        d = len(self.domains)
-        return [slice(i * d, (i + 1) * d) for i in range(max(1, len(self.phases)))]
-
-    def split(self, W: np.ndarray) -> np.ndarray:
-        """(n, P, D): each row's mixture per phase."""
-        W = np.atleast_2d(W)
-        return W.reshape(len(W), len(self.blocks), len(self.domains))
-
-    def overall(self, W: np.ndarray) -> np.ndarray:
-        """(n, D): each domain's share of a run's tokens over all phases."""
-        return np.einsum("npd,p->nd", self.split(W), np.asarray(self.shares or (1.0,)))
-
-    def tile(self, V: np.ndarray) -> np.ndarray:
-        """Static mixtures (n, D) as schedules: the same mixture in every phase."""
-        return np.tile(np.atleast_2d(V), (1, len(self.blocks)))
-
-    def schedule(self, mixture: dict[str, float]) -> list[dict]:
-        """A phased mixture (by coordinate name) as [{name, share, mixture: {domain: weight}}]."""
-        return [{"name": p, "share": s, "mixture": {d: mixture[coordinate(p, d)] for d in self.domains}}
-                for p, s in zip(self.phases, self.shares)]
 
 
 @dataclass(frozen=True)
@@ -117,7 +69,7 @@ class Space:
         assert self.layout is not None and self.layout.phased
         lo = np.max([self.lo[b] for b in self.blocks], 0)
         hi = np.min([self.hi[b] for b in self.blocks] + ([self.cap] if self.cap is not None else []), 0)
-        _check_feasible(self.layout.domains, lo, hi, where="phases")
+        check_feasible(self.layout.domains, lo, hi, where="phases")
         prior = project(self.prior[self.blocks[0]], lo, hi)[0]
         return Space(self.layout.domains, lo, hi, prior, project(self.natural_or_prior[self.blocks[0]], lo, hi)[0])
 
@@ -153,72 +105,15 @@ class Space:
             return out
         bad = ~self.caps_hold(out, tol=TOL - margin)
         if bad.any():
-            out[bad] = self._project_capped(W[bad], self.cap - margin)
-        return out
-
-    def _project_capped(self, W: np.ndarray, cap: np.ndarray) -> np.ndarray:
-        """Projection under caps by coordinate ascent on the dual: w_pd = clip(x_pd - mu_p - lambda_d
-        share_p, lo, hi), alternating the phases' shifts mu (each phase sums to 1) and the caps'
-        multipliers lambda >= 0 (each binding cap met with equality)."""
-        assert self.layout is not None
-        shares = np.asarray(self.layout.shares)
-        P, D = len(shares), len(self.layout.domains)
-        X = W.reshape(len(W), P, D)
-        lo, hi = self.lo.reshape(P, D), self.hi.reshape(P, D)
-        lam = np.zeros((len(W), D))
-        for _ in range(DUAL_ITERS):
-            Z = X - _shift(X - lam[:, None, :] * shares[:, None], lo, hi, np.ones(D), 1.0)
-            Zt, lot, hit = Z.transpose(0, 2, 1), lo.T, hi.T
-            over = (shares * np.clip(Zt, lot, hit)).sum(-1) > cap
-            new = np.where(over, _shift(Zt, lot, hit, shares, np.where(over, cap, 1.0)[..., None])[..., 0], 0.0)
-            done = np.abs(new - lam).max() < 1e-12
-            lam = new
-            if done:
-                break
-        Y = X - lam[:, None, :] * shares[:, None]
-        out = np.clip(Y - _shift(Y, lo, hi, np.ones(D), 1.0), lo, hi).reshape(len(W), P * D)
-        for b in self.blocks:
-            out[:, b] = _fix_sum(out[:, b], self.lo[b], self.hi[b])
+            capped = project_capped(W[bad], self.lo, self.hi, self.layout, self.cap - margin)
+            for b in self.blocks:
+                capped[:, b] = _fix_sum(capped[:, b], self.lo[b], self.hi[b])
+            out[bad] = capped
         return out
 
 
-def _shift(Y: np.ndarray, lo: np.ndarray, hi: np.ndarray, coef: np.ndarray, target: float | np.ndarray) -> np.ndarray:
-    """t (keeping the last axis as 1) with sum(coef x clip(Y - t x coef, lo, hi)) = target, by bisection."""
-    a = ((Y - hi) / coef).min(-1, keepdims=True) - 1.0
-    b = ((Y - lo) / coef).max(-1, keepdims=True) + 1.0
-    for _ in range(60):
-        mid = (a + b) / 2
-        above = (coef * np.clip(Y - mid * coef, lo, hi)).sum(-1, keepdims=True) > target
-        a, b = np.where(above, mid, a), np.where(above, b, mid)
-    return (a + b) / 2
-
-
-def build_space(recipe: Recipe, train_tokens: dict[str, int]) -> Space:
-    """Bounds from per-domain (and per-phase) min/max and epoch caps (at the largest token budget,
-    the final training run's `constraints.final_tokens` included; with phases, over the whole run);
-    prior = token share ** prior_power."""
-    layout = Layout.of(recipe)
-    names = layout.domains
-    budget = max([train.tokens for _, _, train, _ in recipe.proxy.fidelity_configs()]
-                 + [recipe.constraints.final_tokens or 0])
-    lo, hi, cap = np.zeros(len(names)), np.ones(len(names)), np.full(len(names), np.inf)
-    for i, name in enumerate(names):
-        b = recipe.constraints.domains.get(name, Bounds())
-        lo[i], hi[i] = b.min, b.max
-        epochs = b.max_epochs or recipe.constraints.max_epochs
-        if epochs:
-            cap[i] = epochs * train_tokens[name] / budget
-    counts = np.array([train_tokens[n] for n in names], dtype=float)
-    prior = (counts / counts.sum()) ** recipe.search.sampling.prior_power
-    natural = counts / counts.sum()
-    if not layout.phased:
-        hi = np.minimum(hi, cap)
-        _check_feasible(names, lo, hi)
-        return Space(names, lo, hi, project(prior / prior.sum(), lo, hi)[0], project(natural, lo, hi)[0])
-    return _phased_space(recipe, layout, lo, hi, cap, prior / prior.sum(), natural)
-
-
-def _check_feasible(names: Sequence[str], lo: np.ndarray, hi: np.ndarray, where: str = "constraints") -> None:
+def check_feasible(names: Sequence[str], lo: np.ndarray, hi: np.ndarray, where: str = "constraints") -> None:
+    """Some mixture lies within [lo, hi] (a UserError naming `where` otherwise)."""
     if lo.sum() > 1 + TOL or hi.sum() < 1 - TOL or np.any(lo > hi + TOL):
         bad = [n for n, a, b in zip(names, lo, hi) if a > b + TOL]
         detail = f" (min above the epoch cap for {', '.join(bad)})" if bad else ""
@@ -226,42 +121,6 @@ def _check_feasible(names: Sequence[str], lo: np.ndarray, hi: np.ndarray, where:
             f"no mixture satisfies the bounds: mins sum to {lo.sum():.4g}, caps to {hi.sum():.4g}{detail}",
             where=where,
         )
-
-
-def _phased_space(recipe: Recipe, layout: Layout, lo: np.ndarray, hi: np.ndarray, cap: np.ndarray,
-                  prior: np.ndarray, natural: np.ndarray) -> Space:
-    """Per phase: the recipe's bounds narrowed by the phase's own and by cap / share; the caps
-    themselves couple the phases (kept only where they bind)."""
-    los, his = [], []
-    for phase in recipe.phases:
-        bounds = [phase.domains.get(d, PhaseBounds()) for d in layout.domains]
-        plo = np.maximum(lo, [b.min for b in bounds])
-        phi = np.minimum.reduce([hi, np.array([b.max for b in bounds]), cap / phase.share])
-        _check_feasible(layout.domains, plo, phi, where=f"phases[{phase.name}]")
-        los.append(plo)
-        his.append(phi)
-    LO, HI = np.concatenate(los), np.concatenate(his)
-    shares = np.asarray(layout.shares)
-    binds = np.einsum("pd,p->d", np.array(his), shares) > cap + TOL
-    caps = np.where(binds, cap, np.inf) if binds.any() else None
-    if caps is not None:
-        _check_caps(layout, LO, HI, caps)
-    space = Space(layout.names, LO, HI, layout.tile(prior)[0], layout.tile(natural)[0], layout, caps)
-    return Space(space.names, LO, HI, space.project(space.prior)[0], space.project(space.natural)[0], layout, caps)
-def _check_caps(layout: Layout, lo: np.ndarray, hi: np.ndarray, caps: np.ndarray) -> None:
-    """Some schedule meets the phases' bounds and the epoch caps over the run (a linear program)."""
-    from scipy.optimize import linprog
-
-    P, D = len(layout.phases), len(layout.domains)
-    A_eq = np.kron(np.eye(P), np.ones(D))
-    binding = np.flatnonzero(np.isfinite(caps))
-    A_ub = np.kron(np.asarray(layout.shares), np.eye(D))[binding]
-    res = linprog(np.zeros(P * D), A_ub=A_ub, b_ub=caps[binding], A_eq=A_eq, b_eq=np.ones(P),
-                  bounds=list(zip(lo, hi)), method="highs")
-    if res.status != 0:
-        names = ", ".join(layout.domains[i] for i in binding)
-        raise UserError(f"no schedule satisfies the phases' bounds and the epoch caps over the run ({names})",
-                        where="constraints")
 
 
 def kl_to(W: np.ndarray, q: np.ndarray) -> np.ndarray:

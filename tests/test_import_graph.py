@@ -13,7 +13,7 @@ ROOT = Path(mixsearch.__file__).parent
 STAGES = [
     ("errors", "hashing", "paths", "signals", "raynode"),
     ("recipe",),
-    ("mixtures",),
+    ("mixtures", "layout", "bounds"),
     ("data",),
     ("store",),
     ("proxy",),

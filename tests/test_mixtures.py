@@ -9,7 +9,8 @@ from hypothesis import strategies as st
 
 from mixsearch import mixtures
 from mixsearch.errors import UserError
-from mixsearch.mixtures import Space, build_space, finalize, project, sample
+from mixsearch.bounds import build_space
+from mixsearch.mixtures import Space, finalize, project, sample
 from mixsearch.recipe.schema import Recipe
 from mixsearch.recipe.search import Sampling
 

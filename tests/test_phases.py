@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from mixsearch.data.sampler import run_sampler
 from mixsearch.errors import UserError
-from mixsearch.mixtures import CAP_TOL, Layout, build_space, finalize, sample
+from mixsearch.bounds import build_space
+from mixsearch.layout import Layout
+from mixsearch.mixtures import CAP_TOL, finalize, sample
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.search import Sampling
 from mixsearch.search.named_mixtures import parse_mixture

@@ -111,7 +111,7 @@ def validate_cmd(recipe: RecipeArg,
     a verdict. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch.search import answer
     from mixsearch.search import validate as va
-    from mixsearch.mixtures import Layout
+    from mixsearch.layout import Layout
     from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
     from mixsearch.search.recommendation import load as load_recommendation
     from mixsearch.store.lock import StudyLock

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mixsearch.mixtures import Layout, Space, kl_to, sample
+from mixsearch.layout import Layout
+from mixsearch.mixtures import Space, kl_to, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe.schema import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet

@@ -12,7 +12,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy.optimize import minimize
 
-from mixsearch.mixtures import Layout, Space, project
+from mixsearch.layout import Layout
+from mixsearch.mixtures import Space
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class MixingLaw:
         res = minimize(lambda w: float(self(w[None])[0]), space.prior, method="SLSQP",
                        bounds=list(zip(space.lo, space.hi)),
                        constraints=[{"type": "eq", "fun": lambda w: w.sum() - 1}], options={"ftol": 1e-12})
-        w = project(res.x, space.lo, space.hi)[0]
+        w = space.project(res.x)[0]
         return w, float(self(w[None])[0])
 
 

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
-from mixsearch.mixtures import SUM_TOL, Layout
+from mixsearch.layout import Layout
+from mixsearch.mixtures import SUM_TOL
 from mixsearch.search.objectives import objective_value
 from mixsearch.recipe.schema import Objective
 from mixsearch.recipe.base import BIG

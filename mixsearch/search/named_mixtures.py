@@ -13,7 +13,8 @@ import numpy as np
 import yaml
 
 from mixsearch.errors import UserError
-from mixsearch.mixtures import SUM_TOL, Layout
+from mixsearch.layout import Layout
+from mixsearch.mixtures import SUM_TOL
 
 if TYPE_CHECKING:
     from mixsearch.search.study import Study

@@ -73,10 +73,10 @@ class Study:
                             "fit, propose, replay or report", where=f"study {self.recipe.study}")
 
     def space(self) -> Space:
-        from mixsearch import mixtures
+        from mixsearch.bounds import build_space
 
         data = self.data()
-        return mixtures.build_space(self.recipe, {n: d.train_tokens for n, d in data.domains.items()})
+        return build_space(self.recipe, {n: d.train_tokens for n, d in data.domains.items()})
 
     @cached_property
     def fidelities(self) -> dict[str, FidelityConfig]:

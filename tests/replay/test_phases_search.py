@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixsearch.mixtures import Layout, Space, sample
+from mixsearch.layout import Layout
+from mixsearch.mixtures import Space, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
 from mixsearch.propose.simplex import static_optimum

@@ -15,7 +15,8 @@ from rich.console import Console
 from mixsearch.search import noise, validate as va
 from mixsearch.errors import UserError
 from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
-from mixsearch.mixtures import Space, build_space, sample
+from mixsearch.bounds import build_space
+from mixsearch.mixtures import Space, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
 from mixsearch.recipe.schema import parse_recipe
