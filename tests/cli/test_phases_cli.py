@@ -1,14 +1,16 @@
 """A two-phase study of real text, end to end on CPU with tiny proxies: run, validate against the
-best static mixture, export and import the schedules as `w_<phase>_<domain>` columns."""
+best static mixture, export and import the schedules as `w_<phase>_<domain>` columns; a command
+trainer is told each run's schedule."""
 
 from __future__ import annotations
 
 import json
+import sys
 
 import pandas as pd
 import pytest
 
-from tests.conftest import cli, write_recipe
+from tests.conftest import TRAINERS, cli, write_recipe
 
 PHASES = [{"name": "main", "share": 0.75}, {"name": "anneal", "share": 0.25, "domains": {"docs": {"min": 0.2}}}]
 COLUMNS = [f"w_{p}_{d}" for p in ("main", "anneal") for d in ("code", "docs", "news")]
@@ -54,3 +56,26 @@ def test_a_two_phase_study_runs_validates_and_round_trips(recipe_dict, tmp_path)
     assert imported["imported"] == int((table["status"] == "done").sum())
     status = json.loads(cli("status", str(copy), "--json", cwd=tmp_path).stdout)
     assert set(status["best"]["mixture"]) == {c[2:] for c in COLUMNS}
+
+
+@pytest.mark.slow
+def test_a_command_trainer_receives_each_run_schedule(recipe_dict, tmp_path):
+    recipe_dict["phases"] = PHASES
+    recipe_dict["proxy"]["trainer"] = {
+        "command": f"{sys.executable} {TRAINERS / 'quadratic.py'} --config {{config}} --out {{out}}", "timeout": 60,
+        "params": {"optimum": {"code": 0.2, "docs": 0.5, "news": 0.3}, "attempts": str(tmp_path / "attempts.txt")}}
+    recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
+    recipe_dict["search"]["initial_runs"] = 4
+    recipe = write_recipe(tmp_path / "cmd.yaml", recipe_dict)
+    cli("run", str(recipe), "--rounds", "0", "--json", cwd=tmp_path)
+    view = pd.read_parquet(tmp_path / "runs" / "tiny" / "parts")
+    done = view[view["status"] == "done"]
+    assert len(done) == 4
+    for row in done.to_dict("records"):
+        config = json.loads((tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "config.json").read_text())
+        assert [p["name"] for p in config["phases"]] == ["main", "anneal"]
+        assert [p["share"] for p in config["phases"]] == [0.75, 0.25]
+        for p in config["phases"]:
+            assert p["mixture"] == pytest.approx({d: row[f"w_{p['name']}_{d}"] for d in ("code", "docs", "news")})
+        overall = {d: 0.75 * row[f"w_main_{d}"] + 0.25 * row[f"w_anneal_{d}"] for d in ("code", "docs", "news")}
+        assert config["mixture"] == pytest.approx(overall)
