@@ -4,7 +4,8 @@ Ground truth: `replay.synthetic.PhasedLaw` (4 domains, two phases with shares 0.
 domain is worth `boost` more per token in the last phase), plus Gaussian seed noise of sd `noise`
 on each run's objective. Each strategy trains 24 initial schedules (8 weights: 4 per phase) and
 `rounds` batches of 4, proposing with its own surrogate (LightGBM for regmix, the GP for gp-bo);
-the answer is what a study gives: the surrogate `search.surrogate: auto` chooses by 5-fold CV,
+the answer is what a study gives: the surrogate `search.surrogate: auto` chooses by 5-fold CV
+(bimix, a law of one mixture per run, is not a candidate with phases),
 fitted on all runs, and recommend.py's optimum of it. Per seed (true, noise-free objectives):
   gap       = best static mixture - best schedule (what a schedule can gain at most)
   advantage = best static mixture - the recommendation (what the found schedule gains)
@@ -30,6 +31,7 @@ from mixsearch.propose.batch import propose
 from mixsearch.propose.simplex import static_optimum
 from mixsearch.recipe.search import Sampling, Search
 from mixsearch.replay.synthetic import PhasedLaw
+from mixsearch.search.modelling import UNPHASED
 from mixsearch.search.recommendation import recommendation
 from mixsearch.surrogate import make_surrogate
 from mixsearch.surrogate.base import TrainSet, known_surrogates
@@ -60,7 +62,7 @@ def one(strategy: str, seed: int, noise: float, rounds: int) -> dict[str, float 
             W = propose(ctx, BATCH, method).W
         X, y = np.vstack([X, W]), np.concatenate([y, law(W) + rng.normal(0, noise, len(W))])
     data = TrainSet(X, y)
-    chosen, _ = select(known_surrogates(), data, 5, seed)
+    chosen, _ = select([n for n in known_surrogates() if n not in UNPHASED], data, 5, seed)
     model = make_surrogate(chosen, seed).fit(data)
     rec = recommendation(model, chosen, noise, len(data), space, cfg, seed, noise, support=X)
     w = np.array([rec.mixture[n] for n in space.names])
