@@ -41,7 +41,7 @@ def test_the_search_finds_a_schedule_that_beats_the_best_static_mixture():
     w = np.array([rec.mixture[n] for n in space.names])
     assert space.contains(w).all()
     assert law(w[None])[0] < static - NOISE
-    phases = Layout.split(law.layout, w)[0]
+    phases = law.layout.split(w)[0]
     assert phases[1, law.late] > phases[0, law.late] + 0.3  # the last phase up-weights the late domain
     by_model = static_optimum(model, space, cfg, 0)
     assert np.allclose(by_model[:4], by_model[4:])  # a static mixture, in every phase
