@@ -148,8 +148,9 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, co
             stats = DecodeStats()
             shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
             val_bytes = _bytes_of(TokenView(shards, n_train, n_train + n_val), token_bytes)
-            write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes, "val_bytes": val_bytes,
-                                                      "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
+            write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
+                                                      "undecodable_bytes": stats.undecodable,
+                                                      "val_bytes": val_bytes})  # shards in tmp: named relative to it
             if damaged or not (final / INDEX).exists():  # else another prepare made them meanwhile
                 if final.exists():
                     shutil.rmtree(final)

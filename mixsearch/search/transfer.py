@@ -14,7 +14,8 @@ import numpy as np
 from mixsearch.search.verdict import BETTER, WORSE, Comparison
 
 BOOTSTRAP = 2000
-HOLDS, FLIPS, UNCLEAR, TOO_FEW = "ranking holds", "ranking flips", "not distinguishable", "too few mixtures"
+HOLDS, FLIPS, UNCLEAR = "ranking holds", "ranking flips", "not distinguishable"
+TOO_FEW, NO_SEEDS = "too few mixtures", "no seed shared"
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class Agreement:
     interval: tuple[float, float]  # 95% bootstrap interval over seeds
     arms: int  # distinct mixtures ranked
     seeds: int  # seeds every one of them has at both scales
-    verdict: str  # HOLDS (interval above 0) | FLIPS (below 0) | UNCLEAR | TOO_FEW (under 3 mixtures)
+    verdict: str  # HOLDS (interval above 0) | FLIPS (below 0) | UNCLEAR | TOO_FEW (under 3 mixtures) | NO_SEEDS
 
     def to_dict(self) -> dict:
         return {**asdict(self), "interval": list(self.interval)}
@@ -58,7 +59,8 @@ def agreement(small: dict[str, dict[int, float]], large: dict[str, dict[int, flo
     arms = [a for a in small if a in large]
     seeds = sorted(set.intersection(*(set(small[a]) & set(large[a]) for a in arms))) if arms else []
     if len(arms) < 3 or not seeds:
-        return Agreement(*names, math.nan, (math.nan, math.nan), len(arms), len(seeds), TOO_FEW)
+        why = TOO_FEW if len(arms) < 3 else NO_SEEDS
+        return Agreement(*names, math.nan, (math.nan, math.nan), len(arms), len(seeds), why)
     S = np.array([[small[a][s] for s in seeds] for a in arms])  # (arms, seeds)
     L = np.array([[large[a][s] for s in seeds] for a in arms])
     rho = _spearman(S.mean(1), L.mean(1))

@@ -7,10 +7,11 @@ reached. The validation records which recommendation (by id) it measured.
 
 At two or more scales (`--fidelity`/`--tokens` repeated) every mixture is trained at each, and
 transfer.py measures whether the arms' ranking and the recommendation's gain over uniform hold at
-the largest. Rows are ordinary runs with `origin=validate:<name>` and their scale as `fidelity`, so
-finished ones are reused (a run id is a hash of mixture, scale, seed and data). Runs at a fidelity of the plan are also training data
-for later fits (more seeds of the same mixtures); runs at an off-plan scale (`--tokens`,
-`--width`, `--layers`) never enter fits. The search's "best observed run" never counts them.
+the largest. Rows are ordinary runs with `origin=validate:<name>` and their scale as `fidelity`,
+so finished ones are reused (a run id is a hash of mixture, scale, seed and data). Runs at a
+fidelity of the plan are also training data for later fits (more seeds of the same mixtures);
+runs at an off-plan scale (`--tokens`, `--width`, `--layers`) never enter fits. The search's
+"best observed run" never counts them.
 """
 
 from __future__ import annotations

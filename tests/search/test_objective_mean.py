@@ -30,7 +30,8 @@ def test_mean_over_domains_eval_sets_and_tasks(recipe_dict, tmp_path):
 
 def test_mean_without_over_keeps_its_meaning(recipe_dict, tmp_path):
     r = _recipe(recipe_dict, {"kind": "mean"}, tmp_path)
-    assert objective_weights(r.objective, r.domain_names) == pytest.approx({"code": 1 / 3, "docs": 1 / 3, "news": 1 / 3})
+    thirds = {"code": 1 / 3, "docs": 1 / 3, "news": 1 / 3}
+    assert objective_weights(r.objective, r.domain_names) == pytest.approx(thirds)
     r = _recipe(recipe_dict, {"kind": "mean", "weights": {"code": 3, "qa": 1}}, tmp_path)
     assert objective_weights(r.objective, r.domain_names) == {"code": 0.75, "qa": 0.25}
 

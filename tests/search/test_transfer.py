@@ -16,7 +16,7 @@ from mixsearch.search import validate as va
 from mixsearch.search.launch import launch
 from mixsearch.search.modelling import fit, recommend
 from mixsearch.search.study import Study
-from mixsearch.search.transfer import FLIPS, HOLDS, TOO_FEW, UNCLEAR, agreement
+from mixsearch.search.transfer import FLIPS, HOLDS, NO_SEEDS, TOO_FEW, UNCLEAR, agreement
 from mixsearch.ui.tables import transfer_table
 from tests.conftest import TRAINERS, cli, write_recipe
 
@@ -41,6 +41,8 @@ def test_agreement_of_rankings():
     assert noisy.verdict == UNCLEAR and lo < 0 < hi and lo <= noisy.spearman <= hi
     two = agreement({"a": {0: 1.0}, "b": {0: 2.0}}, {"a": {0: 1.0}, "b": {0: 2.0}}, ("s", "l"))
     assert two.verdict == TOO_FEW and np.isnan(two.spearman)
+    apart = agreement(small, {a: {s + 10: v for s, v in vs.items()} for a, vs in small.items()}, ("s", "l"))
+    assert apart.verdict == NO_SEEDS and apart.seeds == 0
 
 
 def scaled_trainer(names: list[str], noise_sd: float):
