@@ -77,8 +77,8 @@ def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str,
                  context: int) -> TaskTokens:
     """The task's cached tokens (made if missing). Each example is end-of-text (the start of a
     document, when the tokenizer has one), the context, then the continuation, tokenized apart so
-    the continuation's tokens are exactly its own; a continuation longer than `context` tokens
-    (the smallest model context) cannot be scored and is an error."""
+    the continuation's tokens are exactly its own; a continuation longer than the model's
+    `context` tokens cannot be scored and is an error."""
     key = stable_hash({"content": content, "tok": tok_id, "fields": [task.context_field, task.continuation_field],
                        "format": FORMAT})
     final = cache / "tokens" / f"{task.name}-task-{key}.npz"
@@ -91,9 +91,6 @@ def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str,
             if len(prefix) + len(c) == 0:
                 raise UserError(f"example {i + 1}: empty context and the tokenizer has no end-of-text token to "
                                 "start from", where=f"eval_set {task.name}")
-            if len(k) > context:
-                raise UserError(f"example {i + 1}: the continuation has {len(k)} tokens, more than the model "
-                                f"context of {context}", where=f"eval_set {task.name}")
             seqs.append(np.concatenate([prefix, c, k]))
             conts.append(len(k))
             nbytes.append(len(cont.encode("utf-8")))
@@ -103,5 +100,9 @@ def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str,
                  continuation=np.array(conts, np.int64), bytes=np.array(nbytes, np.int64))
         os.replace(tmp, final)
     arrays = TaskTokens(task.name, str(final), 0, 0, 0).arrays()
+    longest = int(np.argmax(arrays["continuation"]))
+    if arrays["continuation"][longest] > context:  # checked on every prepare: the context may have changed
+        raise UserError(f"example {longest + 1}: the continuation has {arrays['continuation'][longest]} tokens, "
+                        f"more than the model context of {context}", where=f"eval_set {task.name}")
     return TaskTokens(task.name, str(final), len(arrays["continuation"]), int(arrays["continuation"].sum()),
                       int(arrays["bytes"].sum()))

@@ -123,6 +123,14 @@ def test_bad_task_files_are_one_line_errors(recipe_dict, tmp_path, rows, message
     assert "\n" not in str(exc.value)
 
 
+def test_a_smaller_context_is_checked_against_cached_tasks(recipe_dict, tmp_path):
+    recipe_dict = task_recipe(recipe_dict, tmp_path, [{"question": "a", "answer": "x" * 20}])
+    assert prepare(parse_recipe(recipe_dict, "t.yaml")).tasks["qa"].continuation_tokens == 20
+    recipe_dict["proxy"]["model"]["context"] = 16
+    with pytest.raises(UserError, match="example 1: the continuation has 20 tokens, more than the model context of 16"):
+        prepare(parse_recipe(recipe_dict, "t.yaml"))
+
+
 def test_bad_task_on_the_command_line(recipe_dict, tmp_path):
     write_recipe(tmp_path / "r.yaml", task_recipe(recipe_dict, tmp_path, []))
     (tmp_path / "task.jsonl").write_text('{"question": "a"}\n')
