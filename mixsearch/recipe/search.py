@@ -39,7 +39,8 @@ class Objective(Strict):
 
     @property
     def label(self) -> str:
-        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else self.kind)
+        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else
+                                                          f"mean:{'+'.join(self.over)}" if self.over else self.kind)
         return f"{name} (max)" if self.direction == "maximize" else name
 
     @model_validator(mode="after")

@@ -138,3 +138,16 @@ def test_bad_task_on_the_command_line(recipe_dict, tmp_path):
     errors = [ln for ln in res.stderr.splitlines() if ln.startswith("error:")]
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert errors == [f"error: eval_set qa: source: {tmp_path / 'task.jsonl'}:1: no field 'answer'"]
+
+
+@pytest.mark.slow
+def test_a_study_searches_a_mean_over_text_and_a_task_in_bits_per_byte(recipe_dict, tmp_path):
+    recipe_dict = task_recipe(recipe_dict, tmp_path)
+    recipe_dict["proxy"]["train"].update(report_units="bpb", eval_tokens=1024)
+    recipe_dict["objective"] = {"kind": "mean", "over": ["docs", "qa"], "weights": {"qa": 3}}
+    recipe_dict["search"].update(initial_runs=4, rounds=0)
+    summary = json.loads(cli("run", str(write_recipe(tmp_path / "r.yaml", recipe_dict)), "--json", cwd=tmp_path).stdout)
+    best = summary["best"]
+    assert set(best["losses"]) == {"code", "docs", "news", "qa"}
+    assert best["objective"] == pytest.approx(0.25 * best["losses"]["docs"] + 0.75 * best["losses"]["qa"])
+    assert all(0 < v < 12 for v in best["losses"].values())  # bits per byte: at most ~8 for an untrained byte model

@@ -21,7 +21,7 @@ def _recipe(recipe_dict: dict, objective: dict, tmp_path):
 def test_mean_over_domains_eval_sets_and_tasks(recipe_dict, tmp_path):
     r = _recipe(recipe_dict, {"kind": "mean", "over": ["docs", "held", "qa"], "weights": {"qa": 2}}, tmp_path)
     weights = objective_weights(r.objective, r.domain_names)
-    assert weights == {"docs": 0.25, "held": 0.25, "qa": 0.5}
+    assert weights == {"docs": 0.25, "held": 0.25, "qa": 0.5} and r.objective.label == "mean:docs+held+qa"
     losses = {"code": 9.0, "docs": 2.0, "news": 9.0, "held": 4.0, "qa": 1.0}
     assert objective_value(r.objective, losses, r.domain_names) == pytest.approx(0.25 * 2 + 0.25 * 4 + 0.5 * 1)
     with pytest.raises(KeyError, match="loss_qa"):
