@@ -42,7 +42,7 @@ class EvalData:
 
     windows: torch.Tensor
     counts: dict[str, int]
-    scale: dict[str, float]
+    unit_factor: dict[str, float]
     tasks: dict[str, TaskRows] = field(default_factory=dict)
 
 
@@ -66,16 +66,16 @@ def eval_set(data: PreparedData, arrays: dict, context: int, train: Train) -> Ev
     arrays), the unit factor of each, and the tasks' rows."""
     texts = {**data.domains, **data.eval_sets}
     windows = {name: eval_windows(arrays[name], context, train.eval_tokens) for name in texts}
-    scale = {}
+    factor = {}
     for name, d in texts.items():
         if train.report_units == "nats":
-            scale[name] = 1.0
+            factor[name] = 1.0
         elif d.val_bytes > 0:
-            scale[name] = d.val_tokens / d.val_bytes / math.log(2)
+            factor[name] = d.val_tokens / d.val_bytes / math.log(2)
         else:
             raise ValueError(f"bits per byte: the bytes of {name}'s validation tokens are unknown")
     tasks = {name: task_rows(t, context, train.eval_tokens) for name, t in data.tasks.items()}
-    return EvalData(torch.cat(list(windows.values())), {n: len(w) for n, w in windows.items()}, scale, tasks)
+    return EvalData(torch.cat(list(windows.values())), {n: len(w) for n, w in windows.items()}, factor, tasks)
 
 
 def _token_losses(p: Params, rows: torch.Tensor, heads: int) -> torch.Tensor:
@@ -100,7 +100,7 @@ def evaluate(p: Params, heads: int, evals: EvalData, chunk: int,
             parts.append(batched.seq_losses(p, x, y, heads).float())
     per_window = torch.cat(parts, 1)
     means = torch.stack([s.mean(1) for s in per_window.split(list(evals.counts.values()), 1)], 1)
-    out = [{n: v * evals.scale[n] for n, v in zip(evals.counts, row)} for row in means.tolist()]
+    out = [{n: v * evals.unit_factor[n] for n, v in zip(evals.counts, row)} for row in means.tolist()]
     for name, task in evals.tasks.items():
         nats = torch.zeros(k, device=device)
         for rows, mask in zip(task.rows.split(chunk), task.mask.split(chunk)):

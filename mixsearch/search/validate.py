@@ -135,7 +135,8 @@ def _snapped(mixtures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
+def validate(study: Study, rec: Recommendation, seeds: int = 3,
+             fid: FidelityConfig | list[FidelityConfig] | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
              fn: Callable[[dict, dict], dict] | None = None,
              on_result: Callable[[dict], None] | None = None,
@@ -189,9 +190,9 @@ def _measure(study: Study, rec: Recommendation, mixtures: dict[str, np.ndarray],
             stopped_by = "decided" if uniform.decided else "max-seeds"
             break
         n += 1
-    scale = {"tokens": fid.train.tokens, "params": fid.params, "layers": fid.model.layers,
-             "width": fid.model.width, "value": fid.value}
-    return Validation(fid.name, seed_list, out, comps, launched, rec, stopped_by, scale), opened
+    size = {"tokens": fid.train.tokens, "params": fid.params, "layers": fid.model.layers,
+            "width": fid.model.width, "value": fid.value}
+    return Validation(fid.name, seed_list, out, comps, launched, rec, stopped_by, size), opened
 
 
 def _train(study: Study, mixtures: dict[str, np.ndarray], seed_list: list[int], fid: FidelityConfig,
