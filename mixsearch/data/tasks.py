@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,6 +75,18 @@ def read_examples(recipe: Recipe, task: EvalSet) -> list[tuple[str, str]]:
     return out
 
 
+def _readable(task: TaskTokens) -> dict[str, np.ndarray] | None:
+    """A task's cached arrays; None when there are none, or (with a one-line warning) when the file
+    is damaged: it is made again."""
+    if not Path(task.path).exists():
+        return None
+    try:
+        return task.arrays()
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        print(f"warning: {task.path}: unreadable, made again ({str(exc).splitlines()[0][:200]})", file=sys.stderr)
+        return None
+
+
 def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str, content: str, cache: Path,
                  context: int) -> TaskTokens:
     """The task's cached tokens (made if missing). Each example is end-of-text (the start of a
@@ -82,7 +96,8 @@ def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str,
     key = stable_hash({"content": content, "tok": tok_id, "fields": [task.context_field, task.continuation_field],
                        "format": FORMAT})
     final = cache / "tokens" / f"{task.name}-task-{key}.npz"
-    if not final.exists():
+    arrays = _readable(TaskTokens(task.name, str(final), 0, 0, 0))
+    if arrays is None:
         examples = read_examples(recipe, task)
         prefix = np.array([tok.eot] if tok.eot >= 0 else [], np.int64)
         seqs, conts, nbytes = [], [], []
@@ -96,10 +111,13 @@ def prepare_task(recipe: Recipe, task: EvalSet, tok: TextTokenizer, tok_id: str,
             nbytes.append(len(cont.encode("utf-8")))
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".{final.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, tokens=np.concatenate(seqs), offsets=np.cumsum([0, *map(len, seqs)]),
-                 continuation=np.array(conts, np.int64), bytes=np.array(nbytes, np.int64))
-        os.replace(tmp, final)
-    arrays = TaskTokens(task.name, str(final), 0, 0, 0).arrays()
+        try:
+            np.savez(tmp, tokens=np.concatenate(seqs), offsets=np.cumsum([0, *map(len, seqs)]),
+                     continuation=np.array(conts, np.int64), bytes=np.array(nbytes, np.int64))
+            os.replace(tmp, final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        arrays = TaskTokens(task.name, str(final), 0, 0, 0).arrays()
     longest = int(np.argmax(arrays["continuation"]))
     if arrays["continuation"][longest] > context:  # checked on every prepare: the context may have changed
         raise UserError(f"example {longest + 1}: the continuation has {arrays['continuation'][longest]} tokens, "

@@ -131,6 +131,14 @@ def test_a_smaller_context_is_checked_against_cached_tasks(recipe_dict, tmp_path
         prepare(parse_recipe(recipe_dict, "t.yaml"))
 
 
+def test_a_damaged_task_cache_is_made_again(recipe_dict, tmp_path, capsys):
+    recipe = parse_recipe(task_recipe(recipe_dict, tmp_path), "t.yaml")
+    first = prepare(recipe).tasks["qa"]
+    Path(first.path).write_bytes(b"PK\x03\x04 not a whole archive")
+    again = prepare(recipe).tasks["qa"]
+    assert again == first and "unreadable, made again" in capsys.readouterr().err
+
+
 def test_bad_task_on_the_command_line(recipe_dict, tmp_path):
     write_recipe(tmp_path / "r.yaml", task_recipe(recipe_dict, tmp_path, []))
     (tmp_path / "task.jsonl").write_text('{"question": "a"}\n')
