@@ -90,7 +90,8 @@ class Validation:
 def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, width: int | None = None,
           layers: int | None = None) -> FidelityConfig:
     """The fidelity validation runs train at: the target, a named fidelity of the plan, or an
-    off-plan scale from overrides (registered with the study as `validate-<hash>`)."""
+    off-plan scale from overrides (registered with the study as `validate-<hash>`); overrides that
+    give a fidelity of the plan exactly are that fidelity (its runs and name)."""
     if fidelity is not None and fidelity not in study.fidelities:
         raise UserError(f"unknown fidelity '{fidelity}' (the plan has {', '.join(study.fidelities)})",
                         where="--fidelity")
@@ -101,6 +102,9 @@ def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, 
     if model.width % model.heads:
         raise UserError(f"width {model.width} is not divisible by heads {model.heads}", where="--width")
     train = base.train.model_copy(update={"tokens": tokens} if tokens else {})
+    planned = next((f for f in study.fidelities.values() if f.model == model and f.train == train), None)
+    if planned is not None:
+        return planned
     params = model_params(model, study.data().vocab_size)
     target = study.target
     value = params * train.tokens / (target.params * target.train.tokens)

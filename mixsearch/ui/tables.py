@@ -157,7 +157,7 @@ def validation_table(result: Validation) -> Table:
 def transfer_table(t: Transfer) -> Table:
     """Scale transfer: each smaller scale's ranking of the mixtures against the largest's (Spearman
     with its bootstrap interval over seeds), and the recommendation's gain over uniform per scale."""
-    holds = {True: "holds", False: "reversed", None: "not distinguishable"}[t.gain_holds]
+    holds = {True: "holds", False: "is reversed", None: "is not distinguishable"}[t.gain_holds]
     table = Table(title=f"scale transfer to {t.larger}: the gain over uniform {holds} there",
                   caption="Spearman of the mixtures' mean objective, 95% bootstrap interval over seeds; "
                           "gain = uniform - recommendation")

@@ -45,6 +45,15 @@ def test_agreement_of_rankings():
     assert apart.verdict == NO_SEEDS and apart.seeds == 0
 
 
+def test_overrides_that_give_a_planned_fidelity_are_that_fidelity(recipe_dict, tmp_path):
+    recipe_dict["proxy"]["fidelities"] = [{"name": "small", "tokens": 1024}, {"name": "full"}]
+    study = Study.open(parse_recipe(recipe_dict, "t.yaml"), tmp_path / "runs")
+    assert va.scale(study, tokens=4096) is study.fidelities["full"]  # the target's budget: its runs, its name
+    assert va.scale(study, "full", tokens=1024) is study.fidelities["small"]
+    other = va.scale(study, tokens=2048)
+    assert other.name.startswith("validate-") and other.train.tokens == 2048 and other.value == 0.5
+
+
 def scaled_trainer(names: list[str], noise_sd: float):
     """A 'proxy run' whose best mixture is SMALL below SWITCH training tokens and LARGE from it on."""
 
@@ -99,7 +108,7 @@ def test_a_ranking_that_flips_between_scales_is_reported(recipe_dict, tmp_path, 
     console = Console(record=True, width=250)
     console.print(transfer_table(t))
     text = console.export_text()
-    assert "ranking flips" in text and "the gain over uniform reversed there" in text
+    assert "ranking flips" in text and "the gain over uniform is reversed there" in text
 
 
 @pytest.mark.slow
