@@ -10,7 +10,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from mixsearch.errors import UserError
 from mixsearch.recipe.base import Int, Strict
-from mixsearch.recipe.data import Data, Domain, Tokenizer
+from mixsearch.recipe.data import Data, Domain, EvalSet, Tokenizer
 from mixsearch.recipe.proxy import Proxy
 from mixsearch.recipe.search import Bounds, BudgetSpec, Constraints, Objective, Search
 
@@ -19,7 +19,7 @@ class Recipe(Strict):
     study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
     domains: list[Domain] = Field(min_length=2)
-    eval_sets: list[Domain] = []
+    eval_sets: list[EvalSet] = []
     tokenizer: Tokenizer = Tokenizer()
     data: Data = Data()
     proxy: Proxy = Proxy()
@@ -67,9 +67,13 @@ class Recipe(Strict):
                 raise ValueError(f"{field_name}.target '{obj.target}' is not a domain")
             if obj.kind == "eval" and obj.target not in evals:
                 raise ValueError(f"{field_name}.target '{obj.target}' is not an eval_set")
+            for name in obj.over or []:
+                if name not in domains | evals:
+                    raise ValueError(f"{field_name}.over names '{name}', neither a domain nor an eval_set")
             for name in (obj.weights or {}):
-                if name not in domains:
-                    raise ValueError(f"{field_name}.weights names unknown domain '{name}'")
+                if name not in (set(obj.over) if obj.over else domains | evals):
+                    raise ValueError(f"{field_name}.weights names '{name}', "
+                                     + ("not one of over" if obj.over else "neither a domain nor an eval_set"))
         fids = [f[0] for f in self.proxy.fidelity_configs()]
         for name in self.search.initial_fidelities or []:
             if name not in fids:
