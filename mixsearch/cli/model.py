@@ -28,8 +28,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch.search import answer
     from mixsearch.store.lock import StudyLock
-    from mixsearch.report.plots import save_png
-    from mixsearch.report.html import predicted_vs_actual
+    from mixsearch.report.plots import predicted_vs_actual, save_png
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):

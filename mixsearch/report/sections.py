@@ -1,0 +1,172 @@
+"""The page's sections after the answer, each built from the study's stored runs and fit (nothing
+is fitted or written): objective against each domain's weight, search history, surrogate fit,
+fidelity agreement, Pareto front, runs, and what produced them. A section returns "" when it does
+not apply to the study, and the page leaves it out."""
+
+from __future__ import annotations
+
+import html
+import platform
+from importlib import metadata
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from mixsearch.report import figures
+from mixsearch.report.tables import runs_table, table
+from mixsearch.search.modelling import FitResult
+from mixsearch.search.objectives import objectives_matrix, pareto_runs
+from mixsearch.search.study import Study, is_validation
+from mixsearch.store.schema import WEIGHT, mixture_of, weights_matrix
+from mixsearch.surrogate.cv import POOR_RANK, spearman
+
+PD_GRID = 25  # weights at which each domain's partial dependence is evaluated
+PD_BACKGROUND = 200  # runs' mixtures it averages over (the most recent)
+
+
+def best_so_far(y: np.ndarray, counted: np.ndarray, sign: float) -> np.ndarray:
+    """The best objective among the `counted` runs up to each one (inf where none is yet)."""
+    return sign * np.minimum.accumulate(np.where(counted, sign * y, np.inf))
+
+
+def partial_dependence(fit: FitResult, W: np.ndarray, names: list[str]) -> dict[str, tuple]:
+    """Per domain: a grid of its weight and the surrogate's mean, 10th and 90th percentile
+    prediction (sign-adjusted) over the background mixtures W with that weight set and the other
+    domains scaled in proportion to fill the rest."""
+    W = W[-PD_BACKGROUND:]
+    out = {}
+    for j, n in enumerate(names):
+        grid = np.linspace(0.0, min(1.0, float(W[:, j].max()) + 0.1), PD_GRID)
+        rest = 1.0 - W[:, j]
+        others = np.where(rest[:, None] > 1e-9, W / np.where(rest > 1e-9, rest, 1.0)[:, None],
+                          1.0 / max(len(names) - 1, 1))
+        others[:, j] = 0.0
+        preds = []
+        for g in grid:
+            X = others * (1.0 - g)
+            X[:, j] = g
+            preds.append(fit.surrogate.predict(X))
+        P = np.array(preds)
+        out[n] = (grid, P.mean(1), np.percentile(P, 10, axis=1), np.percentile(P, 90, axis=1))
+    return out
+
+
+def objective_by_weight(study: Study, fit: FitResult | None) -> str:
+    """Target-fidelity runs of the search against each domain's weight, with the surrogate's partial dependence."""
+    runs = study.completed_at_target()
+    runs = runs[~is_validation(runs)] if len(runs) else runs
+    if runs.empty:
+        return ""
+    names = study.recipe.domain_names
+    curves = partial_dependence(fit, weights_matrix(runs, names), names) if fit is not None else None
+    fig = figures.partial_dependence(runs, names, curves, float(study.signs[0]))
+    note = "" if fit is not None else "<p>No stored fit of the current runs: the surrogate's lines are not drawn.</p>"
+    return note + figures.div(fig, "by-weight", 330 * -(-len(names) // 3))
+
+
+def device_hours(done: pd.DataFrame) -> np.ndarray | None:
+    """Each run's device-hours (CPU + GPU), or None when no run counted any (imported runs)."""
+    hours = np.zeros(len(done))
+    for col in ("cpu_hours", "gpu_hours"):
+        if col in done:
+            hours += pd.to_numeric(done[col], errors="coerce").fillna(0).to_numpy(float)
+    return hours if hours.any() else None
+
+
+def history(study: Study, done: pd.DataFrame) -> str:
+    """Every completed run in finishing order by origin; the best so far counts the search's
+    target-fidelity runs only (validation runs are shown and never count)."""
+    done = done.sort_values("finished_at", kind="stable") if "finished_at" in done else done
+    counted = np.isclose(study.fidelity_values(done), 1.0) & ~is_validation(done).to_numpy()
+    best = best_so_far(done["objective"].to_numpy(float), counted, float(study.signs[0]))
+    hours = device_hours(done)
+    fig = figures.history(done, study.recipe.domain_names, best, None if hours is None else np.cumsum(hours))
+    return figures.div(fig, "history", 380)
+
+
+def surrogate(study: Study, fit: FitResult | None, min_runs: int) -> str:
+    """Out-of-fold predicted against actual with the noise band, and every candidate's CV scores."""
+    if fit is None:
+        if len(study.completed_at_target()) < min_runs:
+            return ""
+        return ("<p>No stored fit of the current runs (runs finished since the last fit): <code>mixsearch fit</code> "
+                "or <code>report --refit</code>.</p>")
+    chosen, sign = fit.chosen, float(study.signs[0])
+    rows = [[s.name, s.spearman, s.mae, s.fit_seconds, s.skipped or ("chosen" if s.name == fit.name else "")]
+            for s in fit.scores]
+    parts = [table(["surrogate", "Spearman", "MAE", "fit s", ""], rows, "cv")]
+    parts += [f"<p class='warn'><b>warning:</b> {html.escape(w)}</p>" for w in fit.warnings]
+    if chosen.predicted is not None:
+        pred, actual = sign * chosen.predicted, sign * chosen.actual
+        rho = spearman(pred, actual)
+        noise = fit.noise.sd if fit.noise is not None else None
+        title = f"{fit.name}: {chosen.folds}-fold Spearman {rho:.3f}"
+        if fit.noise is not None:
+            title += f" (seed noise allows at most {fit.noise.max_spearman:.2f})"
+        parts.append(figures.div(figures.predicted_vs_actual(actual, pred, noise, title), "fit", 420))
+    return "\n".join(parts)
+
+
+def fidelities(study: Study, done: pd.DataFrame) -> str:
+    """With several fidelities: per cheaper fidelity, the same mixtures there and at the target, with Spearman."""
+    if "fidelity" not in done or done["fidelity"].nunique() < 2:
+        return ""
+    done = done[~is_validation(done)]
+    value = pd.Series(study.fidelity_values(done), index=done.index)
+    names = study.recipe.domain_names
+    key = pd.Series(weights_matrix(done, names).round(4).astype(str).tolist(), index=done.index).str.join("|")
+    means = done.assign(key=key).groupby(["fidelity", "key"])["objective"].mean()
+    order = value.groupby(done["fidelity"]).first().sort_values()
+    target = order.index[-1]
+    pairs = {}
+    for name in order.index[:-1]:
+        both = pd.concat([means[name], means[target]], axis=1, join="inner")
+        a, b = both.iloc[:, 0].to_numpy(float), both.iloc[:, 1].to_numpy(float)
+        pairs[name] = (a, b, spearman(a, b) if len(a) > 2 else float("nan"))
+    if not pairs:
+        return ""
+    warn = "".join(f"<p class='warn'><b>warning:</b> fidelity {html.escape(k)} ranks mixtures poorly against the "
+                   f"target (Spearman {rho:.2f} &lt; {POOR_RANK}): its runs say little about the target.</p>"
+                   for k, (_, _, rho) in pairs.items() if np.isfinite(rho) and rho < POOR_RANK)
+    return warn + figures.div(figures.fidelity_agreement(pairs, str(target)), "fidelities", 360)
+
+
+def pareto(study: Study) -> str:
+    """Two or more objectives: the first two of every target-fidelity run, the front drawn and listed."""
+    r = study.recipe
+    done = study.completed_at_target()
+    Y = objectives_matrix(study, done)
+    if Y is None or done.empty or not np.isfinite(Y).all(1).any():
+        return ""
+    front = pareto_runs(study)
+    F = objectives_matrix(study, front) * study.signs
+    labels = [o.label for o in r.objective_list]
+    rows = [[str(row["run_id"])[:12], *y, *mixture_of(row, r.domain_names).values()]
+            for row, y in zip(front.to_dict("records"), F)]
+    fig = figures.pareto(done, Y * study.signs, front, F, labels, r.domain_names)
+    return figures.div(fig, "pareto", 420) + table(["run", *labels, *[WEIGHT + n for n in r.domain_names]], rows,
+                                                   "pareto")
+
+
+def runs(study: Study, view: pd.DataFrame) -> str:
+    """Every run of the study, newest first."""
+    return "" if view.empty else runs_table(view, study.recipe.domain_names)
+
+
+def _version(package: str) -> str:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def provenance(study: Study, view: pd.DataFrame) -> str:
+    """The recipe as loaded, the data and trainer hashes of the runs, and the versions that produced the page."""
+    hashes = [[col, ", ".join(sorted(map(str, view[col].dropna().unique())))] for col in ("data_hash", "trainer_hash", "torch")
+              if col in view and view[col].notna().any()]
+    versions = [["mixsearch", _version("mixsearch")], ["python", platform.python_version()],
+                ["plotly", _version("plotly")]]
+    recipe = yaml.safe_dump(study.recipe.model_dump(mode="json", exclude_none=True), sort_keys=False)
+    return (table(["of the runs", "value"], hashes + versions, "provenance")
+            + f"<details><summary>recipe</summary><pre>{html.escape(recipe)}</pre></details>")
