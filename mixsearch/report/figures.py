@@ -49,8 +49,10 @@ def run_labels(runs: pd.DataFrame, names: Sequence[str]) -> list[str]:
     return out
 
 
-def _runs_trace(x, y, runs: pd.DataFrame, names: Sequence[str], name: str, colour: str, **kw) -> go.Scatter:
-    return go.Scatter(x=x, y=y, mode="markers", name=name, marker={"color": colour, "size": 7, "opacity": 0.75},
+def _runs_trace(x, y, runs: pd.DataFrame, names: Sequence[str], name: str, colour: str, symbol: str = "circle",
+                **kw) -> go.Scatter:
+    return go.Scatter(x=x, y=y, mode="markers", name=name,
+                      marker={"color": colour, "size": 7, "opacity": 0.75, "symbol": symbol},
                       text=run_labels(runs, names), hovertemplate="%{text}<extra></extra>", **kw)
 
 
@@ -66,7 +68,7 @@ def gains(comparisons: list[dict], sign: float, unit: str) -> go.Figure:
                            hovertemplate="%{x}: gain %{y:.4f}<extra></extra>"))
     fig.add_hline(y=0, line_color="grey")
     fig.update_layout(title="measured gain of the recommendation over each mixture (95% interval)",
-                      yaxis_title=f"gain in {unit} (positive: the recommendation is better)", showlegend=False)
+                      yaxis_title=f"{unit} gain (+: recommendation better)", showlegend=False)
     return fig
 
 
@@ -112,9 +114,11 @@ def partial_dependence(runs: pd.DataFrame, names: Sequence[str], curves: dict | 
     return fig
 
 
-def history(done: pd.DataFrame, names: Sequence[str], best: np.ndarray, hours: np.ndarray | None) -> go.Figure:
-    """Every run's objective in finishing order, coloured by origin, with the best so far of the
-    search's target-fidelity runs; beside it against device-hours when they were counted."""
+def history(done: pd.DataFrame, names: Sequence[str], target: np.ndarray, best: np.ndarray,
+            hours: np.ndarray | None) -> go.Figure:
+    """Every run's objective in finishing order, the target-fidelity ones coloured by origin, the
+    cheaper ones apart, with the best so far of the search's target-fidelity runs; beside it
+    against device-hours when they were counted."""
     panels = [("completed runs", np.arange(1, len(done) + 1))] + ([("device-hours", hours)] if hours is not None
                                                                     else [])
     fig = make_subplots(rows=1, cols=len(panels), shared_yaxes=True)
@@ -122,10 +126,13 @@ def history(done: pd.DataFrame, names: Sequence[str], best: np.ndarray, hours: n
     groups = origin_group(done["origin"]) if "origin" in done else pd.Series("imported", index=done.index)
     for p, (label, x) in enumerate(panels, start=1):
         for g, colour in ORIGIN_COLOURS.items():
-            sel = (groups == g).to_numpy()
+            sel = (groups == g).to_numpy() & target
             if sel.any():
                 fig.add_trace(_runs_trace(x[sel], y[sel], done[sel], names, g, colour, showlegend=p == 1,
                                           legendgroup=g), 1, p)
+        if not target.all():
+            fig.add_trace(_runs_trace(x[~target], y[~target], done[~target], names, "lower fidelity", "#bbbbbb",
+                                      "x", showlegend=p == 1, legendgroup="low"), 1, p)
         ok = np.isfinite(best)
         fig.add_trace(go.Scatter(x=x[ok], y=best[ok], mode="lines", line={"shape": "hv", "color": "#d62728"},
                                  name="best so far (the search's target-fidelity runs)", showlegend=p == 1,

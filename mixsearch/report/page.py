@@ -43,7 +43,7 @@ def build(study: Study, recipe: str) -> list[Section]:
     parts = [("answer", "Recommendation", summary + answer_section.section(study, state, recipe)),
              ("by-weight", "Objective against each domain's weight", sections.objective_by_weight(study, fitted)),
              ("history", "Search history", sections.history(study, done)),
-             ("surrogate", "Surrogate", sections.surrogate(study, fitted, MIN_RUNS_TO_FIT)),
+             ("surrogate", "Surrogate", sections.surrogate(study, fitted)),
              ("fidelities", "Fidelity agreement", sections.fidelities(study, done)),
              ("pareto", "Pareto front", sections.pareto(study) if len(study.recipe.objective_list) > 1 else ""),
              ("runs", "Runs", sections.runs(study, view)),

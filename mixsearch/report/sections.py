@@ -19,6 +19,7 @@ from mixsearch.search.modelling import FitResult
 from mixsearch.search.objectives import objectives_matrix, pareto_runs
 from mixsearch.search.study import Study, is_validation
 from mixsearch.store.schema import WEIGHT, mixture_of, weights_matrix
+from mixsearch.surrogate import fitstore
 from mixsearch.surrogate.cv import POOR_RANK, spearman
 
 PD_GRID = 25  # weights at which each domain's partial dependence is evaluated
@@ -78,33 +79,45 @@ def history(study: Study, done: pd.DataFrame) -> str:
     """Every completed run in finishing order by origin; the best so far counts the search's
     target-fidelity runs only (validation runs are shown and never count)."""
     done = done.sort_values("finished_at", kind="stable") if "finished_at" in done else done
-    counted = np.isclose(study.fidelity_values(done), 1.0) & ~is_validation(done).to_numpy()
-    best = best_so_far(done["objective"].to_numpy(float), counted, float(study.signs[0]))
+    target = np.isclose(study.fidelity_values(done), 1.0)
+    best = best_so_far(done["objective"].to_numpy(float), target & ~is_validation(done).to_numpy(),
+                       float(study.signs[0]))
     hours = device_hours(done)
-    fig = figures.history(done, study.recipe.domain_names, best, None if hours is None else np.cumsum(hours))
+    fig = figures.history(done, study.recipe.domain_names, target, best,
+                          None if hours is None else np.cumsum(hours))
     return figures.div(fig, "history", 380)
 
 
-def surrogate(study: Study, fit: FitResult | None, min_runs: int) -> str:
-    """Out-of-fold predicted against actual with the noise band, and every candidate's CV scores."""
-    if fit is None:
-        if len(study.completed_at_target()) < min_runs:
+def surrogate(study: Study, fit: FitResult | None) -> str:
+    """Out-of-fold predicted against actual with the noise band, and every candidate's CV scores;
+    without a fit of the current runs, the last stored cross-validation, marked as such."""
+    sign = float(study.signs[0])
+    if fit is not None:
+        chosen = fit.chosen
+        rows = [[s.name, s.spearman, s.mae, s.fit_seconds, s.skipped or ("chosen" if s.name == fit.name else "")]
+                for s in fit.scores]
+        name, runs, pred, actual, folds = fit.name, fit.n_runs, chosen.predicted, chosen.actual, chosen.folds
+        noise, notes = fit.noise, [f"<p class='warn'><b>warning:</b> {html.escape(w)}</p>" for w in fit.warnings]
+    else:
+        doc = fitstore.summary(study.store.root)
+        if doc is None:
             return ""
-        return ("<p>No stored fit of the current runs (runs finished since the last fit): <code>mixsearch fit</code> "
-                "or <code>report --refit</code>.</p>")
-    chosen, sign = fit.chosen, float(study.signs[0])
-    rows = [[s.name, s.spearman, s.mae, s.fit_seconds, s.skipped or ("chosen" if s.name == fit.name else "")]
-            for s in fit.scores]
-    parts = [table(["surrogate", "Spearman", "MAE", "fit s", ""], rows, "cv")]
-    parts += [f"<p class='warn'><b>warning:</b> {html.escape(w)}</p>" for w in fit.warnings]
-    if chosen.predicted is not None:
-        pred, actual = sign * chosen.predicted, sign * chosen.actual
-        rho = spearman(pred, actual)
-        noise = fit.noise.sd if fit.noise is not None else None
-        title = f"{fit.name}: {chosen.folds}-fold Spearman {rho:.3f}"
-        if fit.noise is not None:
-            title += f" (seed noise allows at most {fit.noise.max_spearman:.2f})"
-        parts.append(figures.div(figures.predicted_vs_actual(actual, pred, noise, title), "fit", 420))
+        rows = [[s.get("name"), s.get("spearman"), s.get("mae"), s.get("fit_seconds"),
+                 s.get("skipped") or ("chosen" if s.get("name") == doc["chosen"] else "")] for s in doc["scores"]]
+        chosen_doc = next((s for s in doc["scores"] if s.get("name") == doc["chosen"]), {})
+        name, runs, folds, noise = doc["chosen"], doc["runs"], chosen_doc.get("folds"), None
+        pred, actual = (None if chosen_doc.get(k) is None else np.asarray(chosen_doc[k], float)
+                        for k in ("predicted", "actual"))
+        notes = [f"<p>No stored fit of the current runs: this is the last fit, of {runs} runs; runs have finished "
+                 "since (<code>mixsearch fit</code> fits them; <code>report --refit</code> too).</p>"]
+    parts = notes + [table(["surrogate", "Spearman", "MAE", "fit s", ""], rows, "cv")]
+    if pred is not None and actual is not None and len(pred) == len(actual) > 1:
+        pred, actual = sign * pred, sign * actual
+        title = f"{name} on {runs} runs: {folds}-fold Spearman {spearman(pred, actual):.3f}"
+        if noise is not None:
+            title += f" (seed noise allows at most {noise.max_spearman:.2f})"
+        parts.append(figures.div(figures.predicted_vs_actual(actual, pred, noise.sd if noise else None, title),
+                                 "fit", 420))
     return "\n".join(parts)
 
 
