@@ -19,8 +19,8 @@ from mixsearch.store.schema import mixture_of
 def _heading(rec: Recommendation, label: str) -> list[str]:
     """A recommendation's line: which fit made it, its prediction and interval, its warnings."""
     parts = [f"<p><b>{html.escape(label)}</b> {html.escape(rec.id)} (the {html.escape(rec.surrogate)} surrogate's "
-             f"optimum on {rec.runs} runs, {html.escape(rec.created)}): predicted objective <b>{rec.predicted:.4f}</b>, "
-             f"95% interval for one run [{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
+             f"optimum on {rec.runs} runs, {html.escape(rec.created)}): predicted objective "
+             f"<b>{rec.predicted:.4f}</b>, 95% interval for one run [{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
     if rec.distrust:
         parts.append(f"<p class='warn'><b>warning:</b> {html.escape(rec.distrust)}.</p>")
     stab = rec.stability

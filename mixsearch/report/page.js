@@ -46,6 +46,8 @@ function showSections(doc) {
   const main = document.querySelector("main");
   const filters = {};
   main.querySelectorAll("input.filter").forEach((i) => { filters[i.dataset.table] = i.value; });
+  const sorted = Array.from(main.querySelectorAll("table.sortable th[data-order]")).map((th) => [
+    th.closest("table").id, Array.from(th.parentNode.children).indexOf(th), th.dataset.order]);
   main.querySelectorAll("section").forEach((s) => s.remove());
   doc.sections.forEach((s) => {
     const sec = document.createElement("section");
@@ -58,6 +60,10 @@ function showSections(doc) {
   });
   main.querySelectorAll("input.filter").forEach((i) => {
     if (filters[i.dataset.table]) { i.value = filters[i.dataset.table]; filterRows(i); }
+  });
+  sorted.forEach(([id, col, order]) => {
+    const th = document.querySelector(`#${id} th:nth-child(${col + 1})`);
+    if (th) { sortBy(th); if (order === "desc") sortBy(th); }
   });
   plotFigures(main);
   document.body.dataset.live = doc.fingerprint;

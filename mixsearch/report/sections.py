@@ -176,8 +176,8 @@ def _version(package: str) -> str:
 
 def provenance(study: Study, view: pd.DataFrame) -> str:
     """The recipe as loaded, the data and trainer hashes of the runs, and the versions that produced the page."""
-    hashes = [[col, ", ".join(sorted(map(str, view[col].dropna().unique())))] for col in ("data_hash", "trainer_hash", "torch")
-              if col in view and view[col].notna().any()]
+    hashes = [[col, ", ".join(sorted(map(str, view[col].dropna().unique())))]
+              for col in ("data_hash", "trainer_hash", "torch") if col in view and view[col].notna().any()]
     versions = [["mixsearch", _version("mixsearch")], ["python", platform.python_version()],
                 ["plotly", _version("plotly")]]
     recipe = yaml.safe_dump(study.recipe.model_dump(mode="json", exclude_none=True), sort_keys=False)

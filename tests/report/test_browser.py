@@ -65,9 +65,33 @@ def test_the_dashboard_renders_hovers_and_updates_live(dashboard, tmp_path):
 
         table = driver.find_element(By.ID, "table-runs")
         assert len(table.find_elements(By.CSS_SELECTOR, "tbody tr")) == 24
-        ids = add_runs(study, tmp_path, np.array([[0.25, 0.25, 0.5]]), [3.4], "landed")
+        heads = [th.text for th in table.find_elements(By.CSS_SELECTOR, "th")]
+        driver.execute_script("arguments[0].scrollIntoView()", table)
+        table.find_elements(By.CSS_SELECTOR, "th")[heads.index("objective")].click()  # sort: lowest first
+        driver.find_element(By.CSS_SELECTOR, "input.filter").send_keys("import")  # every run matches
+        ids = add_runs(study, tmp_path, np.array([[0.25, 0.25, 0.5]]), [3.4], "landed")  # the worst run
         wait.until(lambda d: ids[0][:12] in d.find_element(By.ID, "table-runs").text)
-        assert len(driver.find_elements(By.CSS_SELECTOR, "#table-runs tbody tr")) == 25
+        rows = driver.find_elements(By.CSS_SELECTOR, "#table-runs tbody tr")
+        assert len(rows) == 25 and rows[-1].text.startswith(ids[0][:12])  # still sorted by objective
+        objective = [float(r.find_elements(By.TAG_NAME, "td")[heads.index("objective")].text) for r in rows]
+        assert objective == sorted(objective)
+        assert driver.find_element(By.CSS_SELECTOR, "input.filter").get_attribute("value") == "import"
         wait.until(lambda d: all(f.find_elements(By.CSS_SELECTOR, ".main-svg")
                                  for f in d.find_elements(By.CSS_SELECTOR, "div.fig")))
+        assert console_errors(driver) == []
+
+
+def test_the_report_file_renders_offline_with_no_console_error(page_study, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from mixsearch.report.html import write_report
+
+    study, path = page_study
+    page = write_report(study, tmp_path / "report.html", str(path))
+    with chromium() as driver:
+        driver.get(page.as_uri())
+        figs = driver.find_elements(By.CSS_SELECTOR, "div.fig")
+        assert len(figs) >= 4
+        WebDriverWait(driver, WAIT_S).until(lambda d: all(f.find_elements(By.CSS_SELECTOR, ".main-svg") for f in figs))
         assert console_errors(driver) == []
