@@ -122,23 +122,25 @@ def surrogate(study: Study, fit: FitResult | None) -> str:
 
 
 def fidelities(study: Study, done: pd.DataFrame) -> str:
-    """With several fidelities: per cheaper fidelity, the same mixtures there and at the target, with Spearman."""
-    if "fidelity" not in done or done["fidelity"].nunique() < 2:
-        return ""
+    """With several fidelities: per cheaper fidelity, the same mixtures there and at the target, with
+    Spearman. A run's fidelity is its name in the plan, else (imported runs) its cost relative to the target."""
     done = done[~is_validation(done)]
-    value = pd.Series(study.fidelity_values(done), index=done.index)
+    value = pd.Series(np.round(study.fidelity_values(done), 6), index=done.index)
+    if value.nunique() < 2:
+        return ""
+    named = done["fidelity"] if "fidelity" in done else pd.Series(None, index=done.index, dtype=object)
+    label = pd.Series([n if isinstance(n, str) and n else f"{v:.3g} of the target" for n, v in zip(named, value)],
+                      index=done.index)
     names = study.recipe.domain_names
     key = pd.Series(weights_matrix(done, names).round(4).astype(str).tolist(), index=done.index).str.join("|")
-    means = done.assign(key=key).groupby(["fidelity", "key"])["objective"].mean()
-    order = value.groupby(done["fidelity"]).first().sort_values()
+    means = done.assign(key=key, label=label).groupby(["label", "key"])["objective"].mean()
+    order = value.groupby(label).first().sort_values()
     target = order.index[-1]
     pairs = {}
     for name in order.index[:-1]:
         both = pd.concat([means[name], means[target]], axis=1, join="inner")
         a, b = both.iloc[:, 0].to_numpy(float), both.iloc[:, 1].to_numpy(float)
         pairs[name] = (a, b, spearman(a, b) if len(a) > 2 else float("nan"))
-    if not pairs:
-        return ""
     warn = "".join(f"<p class='warn'><b>warning:</b> fidelity {html.escape(k)} ranks mixtures poorly against the "
                    f"target (Spearman {rho:.2f} &lt; {POOR_RANK}): its runs say little about the target.</p>"
                    for k, (_, _, rho) in pairs.items() if np.isfinite(rho) and rho < POOR_RANK)

@@ -36,13 +36,15 @@ def page_study(tmp_path) -> tuple[Study, Path]:
     return imported_study(tmp_path)
 
 
-def add_runs(study: Study, tmp_path: Path, mixtures: np.ndarray, losses: list[float], tag: str) -> list[str]:
-    """Import finished runs of the given mixtures and losses into the study; their ids in the store."""
+def add_runs(study: Study, tmp_path: Path, mixtures: np.ndarray, losses: list[float], tag: str,
+             tokens: int | None = None) -> list[str]:
+    """Import finished runs of the given mixtures and losses (trained on `tokens`, default the
+    target's) into the study; their ids in the store."""
     import pandas as pd
 
     ids = [f"{tag}{i}" for i in range(len(losses))]
-    pd.DataFrame({"run": ids, **{f"train_{d}": mixtures[:, j] for j, d in enumerate(DOMAINS)},
-                  "loss_web": losses}).to_csv(tmp_path / f"{tag}.csv", index=False)
+    pd.DataFrame({"run": ids, **{f"train_{d}": mixtures[:, j] for j, d in enumerate(DOMAINS)}, "loss_web": losses,
+                  **({"tokens": tokens} if tokens else {})}).to_csv(tmp_path / f"{tag}.csv", index=False)
     before = set(study.store.runs()["run_id"])
     import_table(study, tmp_path / f"{tag}.csv", ImportOptions(id_column="run", weights_prefix="train_"))
     return sorted(set(study.store.runs()["run_id"]) - before)

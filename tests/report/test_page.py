@@ -74,3 +74,13 @@ def test_the_fingerprint_moves_when_a_run_lands_and_the_page_shows_it(page_study
     assert fingerprint(study) != mark
     runs = next(s for s in build(study, "page.yaml") if s.key == "runs")
     assert ids[0][:12] in runs.html
+
+
+def test_imported_runs_at_fewer_tokens_are_a_cheaper_fidelity_beside_the_target(page_study, tmp_path):
+    study, path = page_study
+    runs = study.completed()
+    W = runs[[f"w_{n}" for n in study.recipe.domain_names]].to_numpy()
+    cheap = study.recipe.proxy.train.tokens // 4
+    add_runs(study, tmp_path, W, list(runs["objective"] + 0.5), "cheap", tokens=cheap)  # the same order
+    page = write_report(study, tmp_path / "r.html", str(path)).read_text()
+    assert "<h2>Fidelity agreement</h2>" in page and "0.25 of the target: Spearman 1.00" in page
