@@ -15,6 +15,8 @@ from mixsearch.search.recommendation import Recommendation
 from mixsearch.search.study import Study
 from mixsearch.store.schema import mixture_of
 
+SAME_L1 = 0.01  # a later recommendation closer than this (L1) to the validated one is the same mixture
+
 
 def _heading(rec: Recommendation, label: str) -> list[str]:
     """A recommendation's line: which fit made it, its prediction and interval, its warnings."""
@@ -66,11 +68,14 @@ def section(study: Study, state: Answer, recipe: str) -> str:
         return "<p>No recommendation yet: too few completed runs to fit a surrogate.</p>"
     validated = state.validation is not None
     parts = []
-    if state.current is not None:
+    if state.current is not None and state.distance >= SAME_L1:
         parts.append(f"<p class='moved'><b>The recommendation moved:</b> a later fit recommends "
                      f"{html.escape(state.current.id)}, L1 {state.distance:.3f} from the validated "
                      f"{html.escape(rec.id)}, which stays the answer until <code>mixsearch validate "
                      f"{html.escape(recipe)}</code> measures the new one.</p>")
+    elif state.current is not None:
+        parts.append(f"<p>A later fit ({html.escape(state.current.id)}, on {state.current.runs} runs) recommends "
+                     f"the same mixture (L1 {state.distance:.3f} from the validated one).</p>")
     parts += _heading(rec, "Recommended mixture (validated)" if validated else "Recommended mixture (not validated)")
     rows: dict[str, np.ndarray] = {"recommendation" + (" (validated)" if validated else ""):
                                    np.array([rec.mixture[n] for n in names])}
