@@ -1,6 +1,6 @@
 """The answer section: the validated recommendation (else the latest, marked not validated) with
-the validation that measured it, the later recommendation beside it when a fit moved it, and the
-weights per domain with their bootstrap ranges."""
+the validation that measured it, the later recommendation beside it when a fit moved it, the
+weights per domain with their bootstrap ranges, and how the recommendation moved over the study."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy as np
 
 from mixsearch.report import figures
 from mixsearch.report.tables import table
+from mixsearch.search import answer
 from mixsearch.search.answer import Answer
 from mixsearch.search.recommendation import Recommendation
 from mixsearch.search.study import Study
@@ -22,7 +23,8 @@ def _heading(rec: Recommendation, label: str) -> list[str]:
     """A recommendation's line: which fit made it, its prediction and interval, its warnings."""
     parts = [f"<p><b>{html.escape(label)}</b> {html.escape(rec.id)} (the {html.escape(rec.surrogate)} surrogate's "
              f"optimum on {rec.runs} runs, {html.escape(rec.created)}): predicted objective "
-             f"<b>{rec.predicted:.4f}</b>, 95% interval for one run [{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
+             f"<b>{rec.predicted:.4f}</b>, 95% interval for one run "
+             f"[{rec.interval[0]:.4f}, {rec.interval[1]:.4f}].</p>"]
     if rec.distrust:
         parts.append(f"<p class='warn'><b>warning:</b> {html.escape(rec.distrust)}.</p>")
     stab = rec.stability
@@ -91,6 +93,10 @@ def section(study: Study, state: Answer, recipe: str) -> str:
     parts.append(table(["mixture", *names], [[k, *map(float, w)] for k, w in rows.items()], "mixtures"))
     parts.append(figures.div(figures.weights(names, rows, stab.low if stab else None, stab.high if stab else None),
                              "weights", 340))
+    past = answer.history(study.store.root)
+    if len(past) > 1:
+        parts.append(figures.div(figures.recommendation_path(past, names, rec.id if validated else None),
+                                 "path", 320))
     if validated:
         parts += _validation(state.validation, names, float(study.signs[0]))
     else:

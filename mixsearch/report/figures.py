@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -13,6 +14,9 @@ import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from mixsearch.store.schema import weights_matrix
+
+if TYPE_CHECKING:
+    from mixsearch.search.recommendation import Recommendation
 
 ORIGIN_COLOURS = {"initial": "#1f77b4", "replicate": "#9467bd", "proposed": "#ff7f0e", "validation": "#2ca02c",
                   "imported": "#7f7f7f"}
@@ -85,6 +89,25 @@ def weights(names: Sequence[str], rows: dict[str, np.ndarray], low: dict | None,
                                  hovertemplate=f"{html.escape(label)}<br>%{{x}}: %{{y:.3f}}<extra></extra>"))
     fig.update_layout(title="weights per domain (bars: 10-90% of the bootstrap optima)", yaxis_title="weight",
                       yaxis_rangemode="tozero")
+    return fig
+
+
+def recommendation_path(history: Sequence[Recommendation], names: Sequence[str], validated: str | None) -> go.Figure:
+    """Each recorded recommendation's weights, in the order the fits made them (x: the runs each
+    fit saw); the validated one marked."""
+    x = list(range(1, len(history) + 1))
+    text = [f"{html.escape(r.id)}: {html.escape(r.surrogate)} on {r.runs} runs, predicted {r.predicted:.4f}"
+            + (" (validated)" if r.id == validated else "") for r in history]
+    fig = go.Figure()
+    for n in names:
+        fig.add_trace(go.Scatter(x=x, y=[r.mixture[n] for r in history], mode="lines+markers", name=n, text=text,
+                                 hovertemplate=f"{html.escape(n)} %{{y:.3f}}<br>%{{text}}<extra></extra>"))
+    if validated is not None and any(r.id == validated for r in history):
+        fig.add_vline(x=next(i for i, r in zip(x, history) if r.id == validated), line_dash="dot",
+                      annotation_text="validated")
+    fig.update_layout(title="the recommendation over the study", xaxis_title="recorded recommendation (oldest first)",
+                      yaxis_title="weight", yaxis_rangemode="tozero")
+    fig.update_xaxes(tickvals=x, ticktext=[str(r.runs) + " runs" for r in history])
     return fig
 
 

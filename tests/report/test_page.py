@@ -37,6 +37,7 @@ def test_a_fit_only_study_shows_what_applies_and_nothing_empty(page_study, tmp_p
     assert "seed noise not measured" in page
     history = json.loads(re.search(r'id="fig-history" data-fig="([^"]*)"', page).group(1).replace("&quot;", '"'))
     assert "xaxis2" not in history["layout"]  # no device-hours panel: imported runs counted none
+    assert 'id="fig-path"' not in page  # one recommendation: no path over the study
     assert not re.search(r"<script[^>]*\bsrc=", page)  # the plotting library is inlined: no network
     assert re.search(r'<div class="scroll"><table id="table-runs" class="sortable">', page)
 
@@ -69,7 +70,7 @@ def test_the_page_shows_the_validated_mixture_and_a_moved_recommendation(page_st
     validation = first[first.index("Validation at fidelity"):]
     cells = re.findall(r"<td>(.*?)</td>", validation.split("</table>")[0])
     assert cells[:4] == ["recommendation", *[f"{rec.mixture[n]:.4f}" for n in names]]  # the mixture it validated
-    assert 'id="fig-gains"' in first
+    assert 'id="fig-gains"' in first and 'id="fig-path"' in first  # three recommendations recorded
 
 
 def test_the_fingerprint_moves_when_a_run_lands_and_the_page_shows_it(page_study, tmp_path):
