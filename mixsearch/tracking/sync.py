@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from mixsearch.paths import read_cached, write_atomic
 from mixsearch.recipe.schema import Recipe
+from mixsearch.recipe.tracking import MLflow, WandB
 from mixsearch.store.parts import Store
-from mixsearch.tracking.record import run_record
+from mixsearch.tracking.record import RunRecord, run_record
 
 LEDGER = "tracked.json"
 
@@ -28,19 +31,30 @@ def _ledger(root: Path) -> dict[str, dict[str, list[str]]]:
     return read_cached(root / LEDGER, parse) or {}
 
 
-def _sinks(recipe: Recipe, root: Path) -> list[tuple[str, object]]:
-    """(name, a factory of the sink) per tracker the recipe names."""
+class Sink(Protocol):
+    """A tracker destination: `key` names it in the ledger; `logged` the study's run ids it is
+    known to have; `log` sends one run."""
+
+    key: str
+
+    def logged(self) -> set[str]: ...
+
+    def log(self, rec: RunRecord) -> None: ...
+
+
+def _sinks(recipe: Recipe, root: Path) -> list[tuple[str, Callable[[], Sink]]]:
+    """(name, a factory of its sink) per tracker the recipe names; the client is imported when called."""
     t = recipe.tracking
-    out: list[tuple[str, object]] = []
+    out: list[tuple[str, Callable[[], Sink]]] = []
     if t.mlflow is not None:
-        def mlflow_sink(cfg=t.mlflow):
+        def mlflow_sink(cfg: MLflow = t.mlflow) -> Sink:
             from mixsearch.tracking.mlflow import MLflowSink
 
             return MLflowSink(cfg, recipe.study)
 
         out.append(("mlflow", mlflow_sink))
     if t.wandb is not None:
-        def wandb_sink(cfg=t.wandb):
+        def wandb_sink(cfg: WandB = t.wandb) -> Sink:
             from mixsearch.tracking.wandb import WandbSink
 
             return WandbSink(cfg, recipe.study, root)
@@ -65,7 +79,8 @@ def sync(recipe: Recipe, store: Store) -> dict[str, int]:
         try:
             sink = make()
             logged = ledger.setdefault(name, {}).setdefault(sink.key, [])
-            todo = [r for r in rows if str(r["run_id"]) not in set(logged)]
+            seen = set(logged)
+            todo = [r for r in rows if str(r["run_id"]) not in seen]
             known = sink.logged() if todo else set()  # runs the tracker has that the ledger lost
             for row in todo:
                 if str(row["run_id"]) not in known:

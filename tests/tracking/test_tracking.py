@@ -15,6 +15,12 @@ from mixsearch.tracking.sync import LEDGER, sync
 from tests.report.conftest import add_runs, imported_study
 
 
+@pytest.fixture(scope="module")
+def mlflow_uri(tmp_path_factory) -> str:
+    """One local MLflow store for the module (creating its tables takes seconds); tests use their own experiments."""
+    return f"sqlite:///{tmp_path_factory.mktemp('mlflow') / 'mlflow.db'}"
+
+
 def _mlflow_runs(uri: str, experiment: str):
     from mlflow import MlflowClient
 
@@ -23,8 +29,8 @@ def _mlflow_runs(uri: str, experiment: str):
     return client.search_runs([exp.experiment_id], max_results=1000)
 
 
-def test_runs_are_logged_to_mlflow_once_with_params_metrics_and_tags(tmp_path):
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+def test_runs_are_logged_to_mlflow_once_with_params_metrics_and_tags(tmp_path, mlflow_uri):
+    uri = mlflow_uri
     study, _ = imported_study(tmp_path, n=6, fitted=False, tracking={"mlflow": {"uri": uri, "experiment": "mix"}})
     assert sync(study.recipe, study.store) == {"mlflow": 6}
     runs = _mlflow_runs(uri, "mix")
@@ -64,7 +70,7 @@ def test_runs_are_logged_to_wandb_offline_once(tmp_path, monkeypatch):
     assert sorted(ledger["wandb"]["/mix#offline"]) == sorted(study.store.runs()["run_id"])
 
 
-def test_an_unreachable_tracker_warns_once_and_is_retried_by_the_next_command(tmp_path, capsys):
+def test_an_unreachable_tracker_warns_once_and_is_retried_by_the_next_command(tmp_path, capsys, mlflow_uri):
     with socket.socket() as s:  # a loopback port nothing listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -74,8 +80,9 @@ def test_an_unreachable_tracker_warns_once_and_is_retried_by_the_next_command(tm
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("warning: tracking.mlflow: could not log runs (")
     assert err[0].endswith("4 run(s) are left for the next command")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"  # the tracker is back (here: a local store)
+    uri = mlflow_uri  # the tracker is back (here: a local store)
     data = study.recipe.model_dump(mode="json", exclude_none=True)
     data["tracking"]["mlflow"]["uri"] = uri
+    data["tracking"]["mlflow"]["experiment"] = "retried"
     assert sync(parse_recipe(data, "page.yaml"), study.store) == {"mlflow": 4}
-    assert len(_mlflow_runs(uri, "mix")) == 4
+    assert len(_mlflow_runs(uri, "retried")) == 4
