@@ -81,7 +81,7 @@ def test_the_dashboard_renders_hovers_and_updates_live(dashboard, tmp_path):
         assert console_errors(driver) == []
 
 
-def test_the_report_file_renders_offline_with_no_console_error(page_study, tmp_path):
+def test_the_report_file_renders_offline_and_wide_tables_scroll_in_their_box(page_study, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -89,9 +89,12 @@ def test_the_report_file_renders_offline_with_no_console_error(page_study, tmp_p
 
     study, path = page_study
     page = write_report(study, tmp_path / "report.html", str(path))
-    with chromium() as driver:
+    with chromium(width=700) as driver:  # narrower than the runs table
         driver.get(page.as_uri())
         figs = driver.find_elements(By.CSS_SELECTOR, "div.fig")
         assert len(figs) >= 4
         WebDriverWait(driver, WAIT_S).until(lambda d: all(f.find_elements(By.CSS_SELECTOR, ".main-svg") for f in figs))
         assert console_errors(driver) == []
+        box = driver.find_element(By.CSS_SELECTOR, "#runs .scroll")
+        assert driver.execute_script("return arguments[0].scrollWidth > arguments[0].clientWidth", box)
+        assert driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
