@@ -69,12 +69,18 @@ function showSections(doc) {
   document.body.dataset.live = doc.fingerprint;
 }
 
+let polling = false;  // one request at a time: a rebuild on a large study can outlast the interval
+
 async function poll() {
+  if (polling) return;
+  polling = true;
   try {
     const res = await fetch("api/sections?since=" + encodeURIComponent(document.body.dataset.live));
     if (res.status === 200) showSections(await res.json());
   } catch (err) {
     // the dashboard stopped or the network dropped: try again at the next tick
+  } finally {
+    polling = false;
   }
 }
 
