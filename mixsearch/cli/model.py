@@ -28,8 +28,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch.search import answer
     from mixsearch.store.lock import StudyLock
-    from mixsearch.report.plots import save_png
-    from mixsearch.report.html import predicted_vs_actual
+    from mixsearch.report.plots import predicted_vs_actual, save_png
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
@@ -172,8 +171,9 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
            refit: Annotated[bool, typer.Option("--refit", help="fit anew and record its recommendation (takes "
                                                "the study lock); without it the report only reads")] = False,
            runs_dir: RunsDir = Path("runs")) -> None:
-    """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
-    fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
+    """The study's page as one self-contained HTML file (interactive, no network needed): the answer,
+    objective by domain weight, history, surrogate, fidelities, Pareto front, runs. It reads the
+    stored fit and recommendations; --refit fits anew first."""
     from mixsearch.store.lock import StudyLock
     from mixsearch.report.html import write_report
 

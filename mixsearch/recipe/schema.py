@@ -1,5 +1,5 @@
 """Recipe: the YAML file that describes a study, validated with pydantic; its sections live in
-data.py, proxy.py and search.py beside this module."""
+data.py, proxy.py, search.py and tracking.py beside this module."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from mixsearch.recipe.base import Int, Strict
 from mixsearch.recipe.data import Data, Domain, EvalSet, Tokenizer
 from mixsearch.recipe.proxy import Proxy
 from mixsearch.recipe.search import Bounds, BudgetSpec, Constraints, Objective, Search
+from mixsearch.recipe.tracking import Tracking
 
 
 class Recipe(Strict):
@@ -29,6 +30,7 @@ class Recipe(Strict):
     constraints: Constraints = Constraints()
     search: Search = Search()
     budget: BudgetSpec = BudgetSpec()
+    tracking: Tracking = Tracking()
 
     @property
     def domain_names(self) -> list[str]:
