@@ -63,9 +63,15 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
     if as_json:
         emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
                    "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
-                                   "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes}
-                               for n, d in {**data.domains, **data.eval_sets}.items()}})
+                                   "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes,
+                                   "val_bytes": d.val_bytes}
+                               for n, d in {**data.domains, **data.eval_sets}.items()},
+                   "tasks": {n: {"examples": t.examples, "continuation_tokens": t.continuation_tokens,
+                                 "continuation_bytes": t.continuation_bytes} for n, t in data.tasks.items()}})
     else:
+        for n, t in data.tasks.items():
+            err.print(f"  {n}: {t.examples:,} examples, {t.continuation_tokens:,} continuation tokens "
+                      f"({t.continuation_bytes:,} bytes)")
         err.print(f"data hash {data.data_hash}, vocabulary {data.vocab_size}")
 
 

@@ -15,7 +15,7 @@ from mixsearch.recipe.search import Search
 from mixsearch.ui import documents
 from mixsearch.ui.output import emit_json, err, out
 from mixsearch.ui.progress import RunProgress, spinner
-from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation, validation_table
+from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation, transfer_table, validation_table
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -28,8 +28,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
     from mixsearch.search import answer
     from mixsearch.store.lock import StudyLock
-    from mixsearch.report.plots import save_png
-    from mixsearch.report.html import predicted_vs_actual
+    from mixsearch.report.plots import predicted_vs_actual, save_png
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
@@ -97,8 +96,10 @@ def validate_cmd(recipe: RecipeArg,
                                                          "decided or --max-seeds")] = "3",
                  max_seeds: Annotated[int, typer.Option("--max-seeds", min=2, help="with --seeds auto: at most "
                                                         "this many seeds")] = 12,
-                 fidelity: Annotated[str | None, typer.Option(help="a fidelity of the plan (default: target)")] = None,
-                 tokens: Annotated[int | None, typer.Option(min=1, help="override: training tokens")] = None,
+                 fidelity: Annotated[list[str] | None, typer.Option(help="a fidelity of the plan (default: target); "
+                                                                  "repeat it for several scales")] = None,
+                 tokens: Annotated[list[int] | None, typer.Option(min=1, help="override: training tokens; repeat it "
+                                                                  "for several scales")] = None,
                  width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
                  layers: Annotated[int | None, typer.Option(min=1, help="override: model layers")] = None,
                  mixture: Annotated[list[str] | None, typer.Option("--mixture", help="also train name=w1,w2,... "
@@ -108,7 +109,8 @@ def validate_cmd(recipe: RecipeArg,
                  address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Train the latest recommendation beside uniform, natural and the best run's mixture (same
     seeds); print mean ± sd, paired differences with 95% intervals, an exact signed-rank test and
-    a verdict. The validated recommendation becomes the study's answer. Resumable."""
+    a verdict. At two or more scales (repeated --fidelity/--tokens) also whether the ranking and the
+    gain over uniform hold at the largest. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch.search import answer
     from mixsearch.search import validate as va
     from mixsearch.layout import Layout
@@ -127,7 +129,8 @@ def validate_cmd(recipe: RecipeArg,
         rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]
         try:
             with RunProgress("validation runs") as progress:
-                result = va.validate(study, rec, n_seeds, va.scale(study, fidelity, tokens, width, layers), extra,
+                scales = [va.scale(study, f, t, width, layers) for f in fidelity or [None] for t in tokens or [None]]
+                result = va.validate(study, rec, n_seeds, scales, extra,
                                      address, on_result=progress.on_result, on_start=progress.grow,
                                      max_seeds=max(max_seeds, n_seeds) if auto else None,
                                      on_round=lambda c: progress.note(_round_line(c)))
@@ -140,7 +143,10 @@ def validate_cmd(recipe: RecipeArg,
         emit_json({**documents.answer_json(state, str(recipe)), **measured})
     else:
         show_recommendation(state, names, str(recipe))
-        out.print(validation_table(result))
+        for measured in result.scales or [result]:
+            out.print(validation_table(measured))
+        if result.transfer is not None:
+            out.print(transfer_table(result.transfer))
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
 
 
@@ -167,8 +173,9 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
            refit: Annotated[bool, typer.Option("--refit", help="fit anew and record its recommendation (takes "
                                                "the study lock); without it the report only reads")] = False,
            runs_dir: RunsDir = Path("runs")) -> None:
-    """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
-    fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
+    """The study's page as one self-contained HTML file (interactive, no network needed): the answer,
+    objective by domain weight, history, surrogate, fidelities, Pareto front, runs. It reads the
+    stored fit and recommendations; --refit fits anew first."""
     from mixsearch.store.lock import StudyLock
     from mixsearch.report.html import write_report
 

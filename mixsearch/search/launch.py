@@ -13,6 +13,7 @@ from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_value
 from mixsearch.store.parts import now
 from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE
+from mixsearch.tracking import sync as tracking
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
@@ -77,6 +78,7 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     except Exception:
         schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
         raise
+    tracking.sync(r, study.store)  # the recipe's trackers get the finished runs (a failure is a warning)
     return counts
 
 

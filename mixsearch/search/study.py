@@ -113,7 +113,7 @@ class Study:
     def run_mixture(self, row: dict) -> tuple[dict[str, float], list[dict] | None]:
         """What a trainer gets of a run's mixture: {domain: weight} (with phases: each domain's share
         of the run's tokens) and the schedule [{name, share, mixture}] (None without phases)."""
-        from mixsearch.mixtures import Layout
+        from mixsearch.layout import Layout
 
         layout = Layout.of(self.recipe)
         mixture = mixture_of(row, self.recipe.mixture_names)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mixsearch.search.answer import Answer
     from mixsearch.search.modelling import FitResult
     from mixsearch.search.recommendation import Recommendation
+    from mixsearch.search.transfer import Transfer
     from mixsearch.search.validate import Validation
 
 
@@ -151,6 +152,24 @@ def validation_table(result: Validation) -> Table:
         t.add_row(arm.name, str(len(arm.values)), f"{arm.mean:.4f} ± {arm.sd:.4f}", diff,
                   "" if c is None or math.isnan(c.wilcoxon_p) else f"{c.wilcoxon_p:.3f}", "" if c is None else c.verdict)
     return t
+
+
+def transfer_table(t: Transfer) -> Table:
+    """Scale transfer: each smaller scale's ranking of the mixtures against the largest's (Spearman
+    with its bootstrap interval over seeds), and the recommendation's gain over uniform per scale."""
+    holds = {True: "holds", False: "is reversed", None: "is not distinguishable"}[t.gain_holds]
+    table = Table(title=f"scale transfer to {t.larger}: the gain over uniform {holds} there",
+                  caption="Spearman of the mixtures' mean objective, 95% bootstrap interval over seeds; "
+                          "gain = uniform - recommendation")
+    for col in ("scale", "ranking, best first", f"Spearman with {t.larger} [95%]", "verdict", "gain [95%]"):
+        table.add_column(col, justify="right" if col.startswith(("Spearman", "gain")) else "left")
+    agree = {a.smaller: a for a in t.agreements}
+    for name, order in t.order.items():
+        a, g = agree.get(name), t.gains.get(name)
+        rho = "" if a is None else f"{a.spearman:+.2f} [{a.interval[0]:+.2f}, {a.interval[1]:+.2f}]"
+        gain = "" if g is None else f"{g['diff']:+.4f} [{g['interval'][0]:+.4f}, {g['interval'][1]:+.4f}]"
+        table.add_row(name, ", ".join(order), rho, "" if a is None else a.verdict, gain)
+    return table
 
 
 VALIDATION_CAPTION = ("difference = mixture - recommendation over shared seeds, 95% t-interval; a verdict needs the interval "
