@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mixsearch.search.budget import run_hours
@@ -152,3 +153,18 @@ def _result_row(study: Study, base: dict, result: dict, gpus: float) -> dict:
         **{METRIC + k: float(v) for k, v in metrics.items()},
     })
     return row
+
+
+@contextmanager
+def training(study: Study, command: str) -> Iterator[None]:
+    """Hold the study lock while `command` trains runs; when it ends (also on failure) leave Ray and
+    compact the store's parts."""
+    from mixsearch.execute.schedule import shutdown
+    from mixsearch.store.lock import StudyLock
+
+    with StudyLock(study.store.root, command):
+        try:
+            yield
+        finally:
+            shutdown()
+            study.store.compact()

@@ -106,7 +106,7 @@ def test_a_ranking_that_flips_between_scales_is_reported(recipe_dict, tmp_path, 
     assert doc["scales"][1]["scale"]["tokens"] == 4 * SWITCH and doc["transfer"]["gain_holds"] is False
     assert doc["transfer"]["agreements"][0]["verdict"] == FLIPS and doc["fidelity"] == scales[0].name
     console = Console(record=True, width=250)
-    console.print(transfer_table(t))
+    console.print(transfer_table(t.to_dict()))
     text = console.export_text()
     assert "ranking flips" in text and "the gain over uniform is reversed there" in text
 
