@@ -108,9 +108,10 @@ def validation_table(measured: dict, recommendation_id: str) -> Table:
     comps = {c["name"]: c for c in measured["comparisons"]}
     seeds = measured["seeds"]
     used = {"decided": f"; --seeds auto: decided after {len(seeds)} seeds",
-            "max-seeds": f"; --seeds auto: undecided at the maximum, {len(seeds)} seeds"}.get(measured["stopped_by"], "")
+            "max-seeds": f"; --seeds auto: undecided at the maximum, {len(seeds)} seeds"}
+    note = used.get(measured["stopped_by"], "")
     t = Table(title=f"validation of recommendation {recommendation_id} at fidelity {measured['fidelity']}, "
-                    f"seeds {', '.join(map(str, seeds))}{used}", caption=VALIDATION_CAPTION)
+                    f"seeds {', '.join(map(str, seeds))}{note}", caption=VALIDATION_CAPTION)
     for col in ("mixture", "runs", "mean ± sd", "difference [95% interval]", "signed-rank p", "verdict"):
         t.add_column(col, justify="left" if col in ("mixture", "verdict") else "right")
     for arm in measured["mixtures"]:

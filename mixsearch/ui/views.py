@@ -158,7 +158,8 @@ def import_page(doc: dict) -> Page:
     page = Page()
     page.err(f"imported {doc['imported']} new runs ({doc['already_present']} of {doc['rows']} rows were already "
              "in the store)")
-    for key, what in (("renormalized", "rows renormalized to sum to one"), ("skipped_not_done", "rows skipped: not done"),
+    for key, what in (("renormalized", "rows renormalized to sum to one"),
+                      ("skipped_not_done", "rows skipped: not done"),
                       ("unmatched", "rows without a partner in the other file")):
         if doc[key]:
             page.err(f"{doc[key]} {what}")
