@@ -3,9 +3,9 @@ recommendation with fresh runs, write the HTML report."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from functools import partial
-from typing import Annotated, get_args
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
@@ -17,6 +17,11 @@ from mixsearch.ui import documents, views
 from mixsearch.ui.output import err
 from mixsearch.ui.page import show
 from mixsearch.ui.progress import RunProgress, spinner
+
+if TYPE_CHECKING:
+    from mixsearch.search.modelling import FitResult
+    from mixsearch.search.recommendation import Recommendation
+    from mixsearch.search.study import Study
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -39,7 +44,7 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
          partial(views.fit_command_page, ctx=context(study, recipe)), as_json)
 
 
-def _fit_and_recommend(study, surrogate: str | None, refit: bool):
+def _fit_and_recommend(study: Study, surrogate: str | None, refit: bool) -> tuple[FitResult, Recommendation]:
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
     from mixsearch.search import modelling
 
@@ -119,7 +124,7 @@ def _extra_mixtures(given: list[str] | None, path: Path | None, names: list[str]
     return extra
 
 
-def _recommendation(study):
+def _recommendation(study: Study) -> Recommendation:
     """The latest recommendation; without one, the surrogate is fitted and its optimum recorded."""
     from mixsearch.search.recommendation import load
 
