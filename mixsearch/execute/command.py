@@ -4,9 +4,10 @@
 For each run it writes `config.json` (the run, its fidelity, the domains' data paths and the
 recipe's `proxy.trainer.params`) and a fresh `out/` directory under runs/<study>/logs/<run_id>/,
 runs the command there (no shell) with stdout/stderr copied into stdout.log/stderr.log (each kept
-to its last LOG_CAP bytes, while the command runs too), and reads `out/metrics.json`. Failures
-raise TrainerFailed, so the scheduler's retry policy applies and a run that still fails is stored
-as `failed` with the reason.
+to its last LOG_CAP bytes, while the command runs too), and reads `out/metrics.json`. Of a run
+that succeeds, only what the store does not hold stays (non-empty logs, other files in `out/`).
+Failures raise TrainerFailed, so the scheduler's retry policy applies and a run that still fails
+is stored as `failed` with the reason, its folder kept whole.
 """
 
 from __future__ import annotations
@@ -177,6 +178,20 @@ def read_metrics(path: Path, stderr: Path) -> tuple[dict[str, float], dict[str, 
     return losses, {k: v for k, v in values.items() if not k.startswith(LOSS)}, curve if isinstance(curve, list) else []
 
 
+def _keep_what_counts(log_dir: Path) -> None:
+    """Of a run that succeeded, keep only what is not in the store: its non-empty logs and what
+    its program wrote in out/ besides metrics.json; the folder goes when nothing is left."""
+    out_dir = log_dir / "out"
+    for path in (log_dir / "config.json", out_dir / METRICS_FILE,
+                 *(log_dir / f"{stream}.log" for stream in ("stdout", "stderr"))):
+        with contextlib.suppress(FileNotFoundError):
+            if path.suffix == ".json" or path.stat().st_size == 0:
+                path.unlink()
+    for folder in (out_dir, log_dir):
+        with contextlib.suppress(OSError):  # not empty
+            folder.rmdir()
+
+
 def run_command(spec: dict, data: dict) -> dict:
     """Train one run with the recipe's command trainer (the `fn` Study.launch passes to schedule)."""
     run = RunSpec(**spec)
@@ -197,6 +212,7 @@ def run_command(spec: dict, data: dict) -> dict:
     _execute(argv, log_dir, {**os.environ, **t.get("env", {})}, cwd, float(t["timeout"]))
     wall = time.perf_counter() - start
     losses, metrics, curve = read_metrics(out_dir / METRICS_FILE, log_dir / "stderr.log")
+    _keep_what_counts(log_dir)
     return {"status": "done", "error": None, "losses": losses, "metrics": metrics, "curve": curve,
             "tokens": run.train["tokens"], "wall_time": wall, "tokens_per_s": run.train["tokens"] / max(wall, 1e-9),
             "host": socket.gethostname(), "device": f"cuda:{gpus}" if (gpus := os.environ.get("CUDA_VISIBLE_DEVICES")) else "cpu"}
