@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mixsearch.execute import schedule
+from mixsearch.execute.workers import WorkerPool
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.launch import launch
 from mixsearch.search.study import Study
@@ -65,13 +66,14 @@ def bare_ray(root: Path, mixtures: list[dict]) -> float:
 
     @ray.remote(num_cpus=1)
     def task(i: int, mixture: dict) -> dict:
-        run = root / "bare" / str(i)
+        run = root / f"bare{len(mixtures)}" / str(i)
         (run / "out").mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"mixture": mixture}))
         subprocess.run([sys.executable, str(root / "trainer.py"), str(run / "config.json"), str(run / "out")],
                        check=True, capture_output=True)
         return json.loads((run / "out" / "metrics.json").read_text())
 
+    WorkerPool.clear()  # mixsearch's warm workers hold the CPUs the tasks need
     start = time.perf_counter()
     results = ray.get([task.remote(i, m) for i, m in enumerate(mixtures)])
     assert len(results) == len(mixtures)
