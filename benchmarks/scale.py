@@ -64,9 +64,11 @@ def bare_ray(root: Path, mixtures: list[dict]) -> float:
     """Seconds for a bare Ray script to run the trainer once per mixture, one task each."""
     import ray
 
+    base = root / f"bare{len(mixtures)}"
+
     @ray.remote(num_cpus=1)
     def task(i: int, mixture: dict) -> dict:
-        run = root / f"bare{len(mixtures)}" / str(i)
+        run = base / str(i)
         (run / "out").mkdir(parents=True)
         (run / "config.json").write_text(json.dumps({"mixture": mixture}))
         subprocess.run([sys.executable, str(root / "trainer.py"), str(run / "config.json"), str(run / "out")],

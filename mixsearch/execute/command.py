@@ -31,10 +31,10 @@ from pathlib import Path
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
 from mixsearch.execute.logtail import TailLog
+from mixsearch.execute.reaper import Guard
 from mixsearch.proxy.train import RunSpec
 from mixsearch.store.schema import LOSS
 
-REAPER = Path(__file__).with_name("reaper.py")
 METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
@@ -86,30 +86,49 @@ def _tail(path: Path) -> str:
     return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the command's whole process group (it leads one) and reap it."""
+def _end_group(proc: subprocess.Popen) -> int | None:
+    """SIGKILL what is left of the command's process group (it leads one), then reap the leader;
+    its exit code, or None if it was still running. The leader is reaped only after the kill, so
+    the group's id cannot have passed to another process. Once reaped, its code again."""
+    if proc.returncode is not None:
+        return proc.returncode
+    code = _exited(proc)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait()
+    return code
+
+
+def _exited(proc: subprocess.Popen) -> int | None:
+    """The leader's exit code once it has ended (left unreaped), else None."""
+    info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None or info.si_pid == 0:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | None, timeout: float) -> None:
-    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout. Its stdout and
-    stderr are copied into stdout.log/stderr.log as they arrive, each kept to its tail (TailLog)."""
+    """Run argv as the leader of its own process group, watched by the worker's guard (`reaper`);
+    raise TrainerFailed on a non-zero exit or timeout. Its stdout and stderr are copied into
+    stdout.log/stderr.log as they arrive, each kept to its tail (TailLog); what the group leaves
+    running when the leader ends is killed."""
     logs: dict[str, TailLog] = {}
     proc = code = None
     try:
         logs = {stream: TailLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
-        proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                start_new_session=True)
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                    env=env, cwd=cwd, start_new_session=True)
+        except OSError as exc:
+            raise TrainerFailed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        Guard.watch(proc.pid)
         code = _copy_output(proc, {proc.stdout: logs["stdout"], proc.stderr: logs["stderr"]}, timeout)
     finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
         if proc is not None:
-            if proc.poll() is None:
-                _kill(proc)
+            _end_group(proc)
+            Guard.forget(proc.pid)
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
         for log in logs.values():
@@ -117,27 +136,26 @@ def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | Non
     if code is None:
         raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}")
     if code:
-        raise TrainerFailed(f"exit code {code}: {_tail(log_dir / 'stderr.log') or 'no stderr'}")
+        raise TrainerFailed(f"exit code {code if code > 0 else 128 - code}: "
+                            f"{_tail(log_dir / 'stderr.log') or 'no stderr'}")
 
 
 def _copy_output(proc: subprocess.Popen, logs: dict, timeout: float) -> int | None:
     """Copy the command's pipes into their logs until it ends (its exit code) or `timeout` seconds
-    pass (None: its process group is killed), then what its pipes still hold; a process it left
-    running that keeps writing to them is not waited for."""
+    pass (None), then, with what is left of its group killed, what its pipes still hold."""
     deadline = time.monotonic() + timeout
     with selectors.DefaultSelector() as sel:
         for pipe, log in logs.items():
             sel.register(pipe, selectors.EVENT_READ, log)
-        while (code := proc.poll()) is None:
+        while (code := _exited(proc)) is None:
             left = deadline - time.monotonic()
             if left <= 0:
-                _kill(proc)
                 break
             if sel.get_map():
                 _copy_ready(sel, min(left, POLL_S))
             else:  # it closed both pipes and runs on
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(min(left, POLL_S))
+                time.sleep(min(left, POLL_S / 10))
+        _end_group(proc)
         for _ in range(DRAIN_READS):
             if not (sel.get_map() and _copy_ready(sel, 0)):
                 break
