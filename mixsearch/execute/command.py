@@ -39,6 +39,7 @@ METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
 POLL_S = 1.0  # the wait for output checks the command's exit this often
+EXIT_POLL_S = 0.01  # without a pidfd, the wait for a command that closed its pipes checks this often
 CHUNK = 1 << 16  # bytes of one read from a pipe
 DRAIN_READS = 64  # reads of what an ended command left in its pipes, at most
 
@@ -142,19 +143,28 @@ def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | Non
 
 def _copy_output(proc: subprocess.Popen, logs: dict, timeout: float) -> int | None:
     """Copy the command's pipes into their logs until it ends (its exit code) or `timeout` seconds
-    pass (None), then, with what is left of its group killed, what its pipes still hold."""
+    pass (None), then, with what is left of its group killed, what its pipes still hold. Its end
+    wakes the wait at once (a pidfd: its pipes close a moment before its exit can be read)."""
     deadline = time.monotonic() + timeout
+    ended = _pidfd(proc.pid)
     with selectors.DefaultSelector() as sel:
         for pipe, log in logs.items():
             sel.register(pipe, selectors.EVENT_READ, log)
-        while (code := _exited(proc)) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            if sel.get_map():
-                _copy_ready(sel, min(left, POLL_S))
-            else:  # it closed both pipes and runs on
-                time.sleep(min(left, POLL_S / 10))
+        if ended is not None:
+            sel.register(ended, selectors.EVENT_READ, None)
+        try:
+            while (code := _exited(proc)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if sel.get_map():
+                    _copy_ready(sel, min(left, POLL_S))
+                else:  # it closed both pipes and runs on (and no pidfd tells its end)
+                    time.sleep(min(left, EXIT_POLL_S))
+        finally:
+            if ended is not None:
+                sel.unregister(ended)
+                os.close(ended)
         _end_group(proc)
         for _ in range(DRAIN_READS):
             if not (sel.get_map() and _copy_ready(sel, 0)):
@@ -162,10 +172,20 @@ def _copy_output(proc: subprocess.Popen, logs: dict, timeout: float) -> int | No
     return code
 
 
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that turns readable when process `pid` ends (Linux 5.3+), else None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _copy_ready(sel: selectors.BaseSelector, timeout: float) -> bool:
     """Copy one read from each pipe that has data (or forget one at its end); whether any was ready."""
     ready = sel.select(timeout)
     for key, _ in ready:
+        if key.data is None:  # the pidfd: the command ended
+            continue
         data = os.read(key.fd, CHUNK)
         if data:
             key.data.write(data)
