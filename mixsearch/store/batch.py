@@ -5,10 +5,18 @@ the part count nor the work per result grows with the study."""
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from mixsearch.store.parts import Store
+
+class Batchable(Protocol):
+    """What a batch needs of a store (mixsearch.store.parts.Store)."""
+
+    def start_batch(self) -> None: ...
+    def end_batch(self) -> None: ...
+    def flush(self) -> int: ...
+    def part_files(self) -> list[Path]: ...
+    def compact(self) -> int: ...
 
 
 class Batch:
@@ -16,7 +24,7 @@ class Batch:
     `interval` seconds and compacts when more than `max_parts` parts are in place; leaving the
     block flushes the rest. A write that fails stops the thread and is raised on leaving."""
 
-    def __init__(self, store: Store, interval: float, max_parts: int) -> None:
+    def __init__(self, store: Batchable, interval: float, max_parts: int) -> None:
         self.store, self.interval, self.max_parts = store, interval, max_parts
         self.error: BaseException | None = None
         self._stop = threading.Event()
