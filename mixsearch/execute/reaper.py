@@ -36,14 +36,26 @@ class Guard:
     _lock = threading.Lock()
 
     @classmethod
+    def start(cls) -> None:
+        """Start the guard unless it runs: before a command starts, so the command is never
+        without one (a guard started after it would leave a window where the worker could die
+        with nobody told of the command)."""
+        with cls._lock:
+            cls._start()
+
+    @classmethod
+    def _start(cls) -> None:
+        if cls._proc is None or cls._proc.stdin.closed:
+            cls._proc = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                         start_new_session=True, text=True, bufsize=1)
+            cls._proc.wait()  # the first process: it exits once the guard is forked
+
+    @classmethod
     def _send(cls, line: str) -> None:
         with cls._lock:
             for _ in range(2):
-                if cls._proc is None:
-                    cls._proc = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                                 start_new_session=True, text=True, bufsize=1)
-                    cls._proc.wait()  # the first process: it exits once the guard is forked
+                cls._start()
                 try:
                     cls._proc.stdin.write(line + "\n")
                     return
