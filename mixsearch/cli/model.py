@@ -3,19 +3,25 @@ recommendation with fresh runs, write the HTML report."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable,
-                                  warning_unreadable)
+from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, context, open_study, prepare_data,
+                                  warn_unreadable, warning_unreadable)
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe.search import Search
-from mixsearch.ui import documents
-from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui import documents, views
+from mixsearch.ui.output import err
+from mixsearch.ui.page import show
 from mixsearch.ui.progress import RunProgress, spinner
-from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation, transfer_table, validation_table
+
+if TYPE_CHECKING:
+    from mixsearch.search.modelling import FitResult
+    from mixsearch.search.recommendation import Recommendation
+    from mixsearch.search.study import Study
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -26,25 +32,19 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
         refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
-    from mixsearch.search import answer
-    from mixsearch.store.lock import StudyLock
     from mixsearch.report.plots import predicted_vs_actual, save_png
+    from mixsearch.store.lock import StudyLock
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
         result, _ = _fit_and_recommend(study, surrogate, refit)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
-    state = answer.state(study.store.root)
-    if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), **documents.fit_json(result), "plot": str(plot)})
-    else:
-        show_recommendation(state, study.recipe.mixture_names, str(recipe))
-        print_fit(result)
-        err.print(f"predicted vs actual: {plot}")
+    show(documents.fit_document(study, result, str(plot), str(recipe)),
+         partial(views.fit_command_page, ctx=context(study, recipe)), as_json)
 
 
-def _fit_and_recommend(study, surrogate: str | None, refit: bool):
+def _fit_and_recommend(study: Study, surrogate: str | None, refit: bool) -> tuple[FitResult, Recommendation]:
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
     from mixsearch.search import modelling
 
@@ -61,7 +61,6 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
-    from mixsearch.search import answer
     from mixsearch.search import modelling
     from mixsearch.store.lock import StudyLock
 
@@ -73,21 +72,8 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         result, _ = _fit_and_recommend(study, surrogate, refit)
         with spinner("proposing"):
             frame = modelling.propose_next(study, result, n, method)
-        rows = frame.to_dict("records")
-    names = study.recipe.mixture_names
-    state = answer.state(study.store.root)
-    if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), "fit": documents.fit_json(result),
-                   "proposals": documents.proposal_json(rows, names),
-                   "mf_recommendation": frame.attrs.get("recommendation"), "reason": frame.attrs.get("reason") or None})
-    else:
-        show_recommendation(state, names, str(recipe))
-        out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
-        if frame.attrs.get("recommendation"):
-            rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
-            out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
-        if frame.attrs.get("reason"):
-            err.print(f"fidelities: {frame.attrs['reason']}")
+    show(documents.propose_document(study, result, frame.to_dict("records"), frame.attrs, str(recipe)),
+         partial(views.propose_page, ctx=context(study, recipe)), as_json)
 
 
 def validate_cmd(recipe: RecipeArg,
@@ -111,43 +97,42 @@ def validate_cmd(recipe: RecipeArg,
     seeds); print mean ± sd, paired differences with 95% intervals, an exact signed-rank test and
     a verdict. At two or more scales (repeated --fidelity/--tokens) also whether the ranking and the
     gain over uniform hold at the largest. The validated recommendation becomes the study's answer. Resumable."""
-    from mixsearch.search import answer
     from mixsearch.search import validate as va
-    from mixsearch.layout import Layout
-    from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
-    from mixsearch.search.recommendation import load as load_recommendation
-    from mixsearch.store.lock import StudyLock
-    from mixsearch.execute.schedule import shutdown
+    from mixsearch.search.launch import training
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)
-    names, layout = study.recipe.mixture_names, Layout.of(study.recipe)
-    extra = dict(parse_mixture(m, names, layout) for m in mixture or [])
-    extra.update(read_mixtures(mixtures, names, layout) if mixtures else {})
-    with StudyLock(study.store.root, "validate"):
+    extra = _extra_mixtures(mixture, mixtures, study)
+    with training(study, "validate"):
         prepare_data(study, as_json)
-        rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]
-        try:
-            with RunProgress("validation runs") as progress:
-                scales = [va.scale(study, f, t, width, layers) for f in fidelity or [None] for t in tokens or [None]]
-                result = va.validate(study, rec, n_seeds, scales, extra,
-                                     address, on_result=progress.on_result, on_start=progress.grow,
-                                     max_seeds=max(max_seeds, n_seeds) if auto else None,
-                                     on_round=lambda c: progress.note(_round_line(c)))
-        finally:
-            shutdown()
-            study.store.compact()
-    state = answer.state(study.store.root)
-    if as_json:
-        measured = {k: v for k, v in result.to_dict().items() if k != "recommendation"}  # answer_json holds it
-        emit_json({**documents.answer_json(state, str(recipe)), **measured})
-    else:
-        show_recommendation(state, names, str(recipe))
-        for measured in result.scales or [result]:
-            out.print(validation_table(measured))
-        if result.transfer is not None:
-            out.print(transfer_table(result.transfer))
+        rec = _recommendation(study)
+        with RunProgress("validation runs") as progress:
+            scales = [va.scale(study, f, t, width, layers) for f in fidelity or [None] for t in tokens or [None]]
+            result = va.validate(study, rec, n_seeds, scales, extra, address, on_result=progress.on_result,
+                                 on_start=progress.grow, max_seeds=max(max_seeds, n_seeds) if auto else None,
+                                 on_round=lambda scale, c: progress.note(_round_line(scale, c)))
+    show(documents.validate_document(study, result, str(recipe)),
+         partial(views.validate_page, ctx=context(study, recipe)), as_json)
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
+
+
+def _extra_mixtures(given: list[str] | None, path: Path | None, study: Study) -> dict:
+    """The mixtures named on the command line (--mixture) and in a file (--mixtures): name -> weights
+    (with phases: a schedule, or one static mixture for every phase)."""
+    from mixsearch.layout import Layout
+    from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
+
+    names, layout = study.recipe.mixture_names, Layout.of(study.recipe)
+    extra = dict(parse_mixture(m, names, layout) for m in given or [])
+    extra.update(read_mixtures(path, names, layout) if path else {})
+    return extra
+
+
+def _recommendation(study: Study) -> Recommendation:
+    """The latest recommendation; without one, the surrogate is fitted and its optimum recorded."""
+    from mixsearch.search.recommendation import load
+
+    return load(study.store.root) or _fit_and_recommend(study, None, False)[1]
 
 
 def _seeds(text: str) -> tuple[int, bool]:
@@ -163,9 +148,9 @@ def _seeds(text: str) -> tuple[int, bool]:
     return n, False
 
 
-def _round_line(c) -> str:
+def _round_line(scale: str, c) -> str:
     lo, hi = c.interval
-    return (f"{c.seeds} seeds: uniform - recommendation {c.diff:+.4f} [{lo:+.4f}, {hi:+.4f}], "
+    return (f"{scale}, {c.seeds} seeds: uniform - recommendation {c.diff:+.4f} [{lo:+.4f}, {hi:+.4f}], "
             f"signed-rank p {c.wilcoxon_p:.3f}: {c.verdict}")
 
 

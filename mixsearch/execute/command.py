@@ -4,9 +4,10 @@
 For each run it writes `config.json` (the run, its fidelity, the domains' data paths and the
 recipe's `proxy.trainer.params`) and a fresh `out/` directory under runs/<study>/logs/<run_id>/,
 runs the command there (no shell) with stdout/stderr copied into stdout.log/stderr.log (each kept
-to its last LOG_CAP bytes, while the command runs too), and reads `out/metrics.json`. Failures
-raise TrainerFailed, so the scheduler's retry policy applies and a run that still fails is stored
-as `failed` with the reason.
+to its last LOG_CAP bytes, while the command runs too), and reads `out/metrics.json`. Of a run
+that succeeds, only what the store does not hold stays (non-empty logs, other files in `out/`).
+Failures raise TrainerFailed, so the scheduler's retry policy applies and a run that still fails
+is stored as `failed` with the reason, its folder kept whole.
 """
 
 from __future__ import annotations
@@ -30,14 +31,15 @@ from pathlib import Path
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
 from mixsearch.execute.logtail import TailLog
+from mixsearch.execute.reaper import Guard
 from mixsearch.proxy.train import RunSpec
 from mixsearch.store.schema import LOSS
 
-REAPER = Path(__file__).with_name("reaper.py")
 METRICS_FILE = "metrics.json"
 TAIL_LINES = 5
 TAIL_CHARS = 400
 POLL_S = 1.0  # the wait for output checks the command's exit this often
+EXIT_POLL_S = 0.01  # without a pidfd, the wait for a command that closed its pipes checks this often
 CHUNK = 1 << 16  # bytes of one read from a pipe
 DRAIN_READS = 64  # reads of what an ended command left in its pipes, at most
 
@@ -61,8 +63,14 @@ def run_config(run: RunSpec, data: dict) -> dict:
         if d and d.get("index"):
             shards = [asdict(s) for s in read_index(d["index"])[0]]
             out.update({"index": d["index"], "shards": shards, "dtype": d["dtype"],
-                        "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"]})
+                        "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"],
+                        "val_bytes": d.get("val_bytes") or None})
         return out
+
+    def task(name: str, d: dict) -> dict:
+        """A task's tokens: an .npz of plain arrays (tokens, offsets, continuation, bytes)."""
+        return {"sources": paths.get(name, {}), "tokens": d["path"], "examples": d["examples"],
+                "continuation_tokens": d["continuation_tokens"], "continuation_bytes": d["continuation_bytes"]}
 
     return {
         "run_id": run.run_id, "study": t.get("study"), "mixture": run.mixture, "seed": run.seed,
@@ -70,7 +78,8 @@ def run_config(run: RunSpec, data: dict) -> dict:
         "tokens": run.train["tokens"], "vocab_size": data.get("vocab_size") or None,
         "eot": data.get("eot") if data.get("vocab_size") else None,
         "domains": {n: domain(n, data.get("domains", {}).get(n)) for n in run.mixture},
-        "eval_sets": {n: domain(n, d) for n, d in data.get("eval_sets", {}).items()},
+        "eval_sets": {**{n: domain(n, d) for n, d in data.get("eval_sets", {}).items()},
+                      **{n: task(n, d) for n, d in data.get("tasks", {}).items()}},
         "params": t.get("params", {}),
         **({"phases": run.phases} if run.phases else {}),
     }
@@ -86,30 +95,50 @@ def _tail(path: Path) -> str:
     return text if len(text) <= TAIL_CHARS else "…" + text[-TAIL_CHARS:]
 
 
-def _kill(proc: subprocess.Popen) -> None:
-    """SIGKILL the command's whole process group (it leads one) and reap it."""
+def _end_group(proc: subprocess.Popen) -> int | None:
+    """SIGKILL what is left of the command's process group (it leads one), then reap the leader;
+    its exit code, or None if it was still running. The leader is reaped only after the kill, so
+    the group's id cannot have passed to another process. Once reaped, its code again."""
+    if proc.returncode is not None:
+        return proc.returncode
+    code = _exited(proc)
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     proc.wait()
+    return code
+
+
+def _exited(proc: subprocess.Popen) -> int | None:
+    """The leader's exit code once it has ended (left unreaped), else None."""
+    info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    if info is None or info.si_pid == 0:
+        return None
+    return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
 def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | None, timeout: float) -> None:
-    """Run argv under the reaper; raise TrainerFailed on a non-zero exit or timeout. Its stdout and
-    stderr are copied into stdout.log/stderr.log as they arrive, each kept to its tail (TailLog)."""
+    """Run argv as the leader of its own process group, watched by the worker's guard (`reaper`);
+    raise TrainerFailed on a non-zero exit or timeout. Its stdout and stderr are copied into
+    stdout.log/stderr.log as they arrive, each kept to its tail (TailLog); what the group leaves
+    running when the leader ends is killed."""
     logs: dict[str, TailLog] = {}
     proc = code = None
     try:
         logs = {stream: TailLog(log_dir / f"{stream}.log") for stream in ("stdout", "stderr")}
-        proc = subprocess.Popen([sys.executable, str(REAPER), str(os.getpid()), "--", *argv], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=env, cwd=cwd,
-                                start_new_session=True)
+        Guard.start()
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                    env=env, cwd=cwd, start_new_session=True)
+        except OSError as exc:
+            raise TrainerFailed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        Guard.watch(proc.pid)
         code = _copy_output(proc, {proc.stdout: logs["stdout"], proc.stderr: logs["stderr"]}, timeout)
     finally:  # cancelled (KeyboardInterrupt in the worker) or anything else: leave nothing running
         if proc is not None:
-            if proc.poll() is None:
-                _kill(proc)
+            _end_group(proc)
+            Guard.forget(proc.pid)
             for pipe in (proc.stdout, proc.stderr):
                 pipe.close()
         for log in logs.values():
@@ -117,37 +146,55 @@ def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | Non
     if code is None:
         raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}")
     if code:
-        raise TrainerFailed(f"exit code {code}: {_tail(log_dir / 'stderr.log') or 'no stderr'}")
+        raise TrainerFailed(f"exit code {code if code > 0 else 128 - code}: "
+                            f"{_tail(log_dir / 'stderr.log') or 'no stderr'}")
 
 
 def _copy_output(proc: subprocess.Popen, logs: dict, timeout: float) -> int | None:
     """Copy the command's pipes into their logs until it ends (its exit code) or `timeout` seconds
-    pass (None: its process group is killed), then what its pipes still hold; a process it left
-    running that keeps writing to them is not waited for."""
+    pass (None), then, with what is left of its group killed, what its pipes still hold. Its end
+    wakes the wait at once (a pidfd: its pipes close a moment before its exit can be read)."""
     deadline = time.monotonic() + timeout
+    ended = _pidfd(proc.pid)
     with selectors.DefaultSelector() as sel:
         for pipe, log in logs.items():
             sel.register(pipe, selectors.EVENT_READ, log)
-        while (code := proc.poll()) is None:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                _kill(proc)
-                break
-            if sel.get_map():
-                _copy_ready(sel, min(left, POLL_S))
-            else:  # it closed both pipes and runs on
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(min(left, POLL_S))
+        if ended is not None:
+            sel.register(ended, selectors.EVENT_READ, None)
+        try:
+            while (code := _exited(proc)) is None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if sel.get_map():
+                    _copy_ready(sel, min(left, POLL_S))
+                else:  # it closed both pipes and runs on (and no pidfd tells its end)
+                    time.sleep(min(left, EXIT_POLL_S))
+        finally:
+            if ended is not None:
+                sel.unregister(ended)
+                os.close(ended)
+        _end_group(proc)
         for _ in range(DRAIN_READS):
             if not (sel.get_map() and _copy_ready(sel, 0)):
                 break
     return code
 
 
+def _pidfd(pid: int) -> int | None:
+    """A file descriptor that turns readable when process `pid` ends (Linux 5.3+), else None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 def _copy_ready(sel: selectors.BaseSelector, timeout: float) -> bool:
     """Copy one read from each pipe that has data (or forget one at its end); whether any was ready."""
     ready = sel.select(timeout)
     for key, _ in ready:
+        if key.data is None:  # the pidfd: the command ended
+            continue
         data = os.read(key.fd, CHUNK)
         if data:
             key.data.write(data)
@@ -178,6 +225,20 @@ def read_metrics(path: Path, stderr: Path) -> tuple[dict[str, float], dict[str, 
     return losses, {k: v for k, v in values.items() if not k.startswith(LOSS)}, curve if isinstance(curve, list) else []
 
 
+def _keep_what_counts(log_dir: Path) -> None:
+    """Of a run that succeeded, keep only what is not in the store: its non-empty logs and what
+    its program wrote in out/ besides metrics.json; the folder goes when nothing is left."""
+    out_dir = log_dir / "out"
+    for path in (log_dir / "config.json", out_dir / METRICS_FILE,
+                 *(log_dir / f"{stream}.log" for stream in ("stdout", "stderr"))):
+        with contextlib.suppress(FileNotFoundError):
+            if path.suffix == ".json" or path.stat().st_size == 0:
+                path.unlink()
+    for folder in (out_dir, log_dir):
+        with contextlib.suppress(OSError):  # not empty
+            folder.rmdir()
+
+
 def run_command(spec: dict, data: dict) -> dict:
     """Train one run with the recipe's command trainer (the `fn` Study.launch passes to schedule)."""
     run = RunSpec(**spec)
@@ -198,6 +259,7 @@ def run_command(spec: dict, data: dict) -> dict:
     _execute(argv, log_dir, {**os.environ, **t.get("env", {})}, cwd, float(t["timeout"]))
     wall = time.perf_counter() - start
     losses, metrics, curve = read_metrics(out_dir / METRICS_FILE, log_dir / "stderr.log")
+    _keep_what_counts(log_dir)
     return {"status": "done", "error": None, "losses": losses, "metrics": metrics, "curve": curve,
             "tokens": run.train["tokens"], "wall_time": wall, "tokens_per_s": run.train["tokens"] / max(wall, 1e-9),
             "host": socket.gethostname(), "device": f"cuda:{gpus}" if (gpus := os.environ.get("CUDA_VISIBLE_DEVICES")) else "cpu"}

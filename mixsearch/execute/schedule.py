@@ -55,7 +55,7 @@ def call(fn: Callable[..., Any], *args: Any, resources: Resources, num_gpus: flo
     import ray
 
     gpus = resources.num_gpus if num_gpus is None else num_gpus
-    pool = WorkerPool.get(resources.num_cpus, gpus)
+    pool = WorkerPool.get(resources.num_cpus, gpus, resources.runtime_env)
     worker = pool.workers(1)[0]
     with signals.deferred() as check:
         try:
@@ -102,7 +102,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
         raise UserError("asks for GPUs but the Ray cluster has none", where="proxy.resources.num_gpus")
     if not groups:
         return
-    pool = WorkerPool.get(resources.num_cpus, gpus)
+    pool = WorkerPool.get(resources.num_cpus, gpus, resources.runtime_env)
     idle = list(pool.workers(len(groups)))
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)

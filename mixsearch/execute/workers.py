@@ -2,7 +2,8 @@
 
 A worker keeps its process between runs, so CUDA stays initialised, token arrays stay mapped and
 compiled graphs stay cached (`mixsearch.proxy.compiled`). Each is declared with the task's
-`num_cpus` and (fractional) `num_gpus`, so one or a few share a GPU. The pool lives as long as
+`num_cpus` and (fractional) `num_gpus`, so one or a few share a GPU, and the recipe's Ray
+`runtime_env`, if any. The pool lives as long as
 the driver's Ray connection and is reused by every `schedule.execute` call. Each worker's first
 task reports its node, so a worker lost with its node is told apart from one that crashed, and a
 pool on a cluster that lost a node shrinks to what the remaining nodes hold.
@@ -10,6 +11,7 @@ pool on a cluster that lost a node shrinks to what the remaining nodes hold.
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -19,11 +21,16 @@ class Worker:
     """Runs trainer functions in one long-lived process."""
 
     def run(self, fn: Callable[[Any, dict], Any], payload: Any, data: dict) -> Any:
+        """fn(payload, data): a result dict, or a list of them, each given the Ray node's id."""
+        import ray
+
         _release_cuda_cache()  # what a failed run (e.g. out of memory) still held is free by now
         try:
-            return fn(payload, data)
+            out = fn(payload, data)
         finally:
             _release_cuda_cache()
+        node = ray.get_runtime_context().get_node_id()
+        return [{**r, "node_id": node} for r in out] if isinstance(out, list) else {**out, "node_id": node}
 
     def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Any function on this worker's device (e.g. measuring memory for `ensemble: auto`)."""
@@ -53,24 +60,30 @@ class WorkerPool:
 
     _pools: dict[tuple, "WorkerPool"] = {}
 
-    def __init__(self, num_cpus: float, num_gpus: float) -> None:
+    def __init__(self, num_cpus: float, num_gpus: float, runtime_env: dict | None = None) -> None:
         import ray
 
         self.options = {"num_cpus": num_cpus, "num_gpus": num_gpus, "max_restarts": 0}
+        if runtime_env:
+            self.options["runtime_env"] = runtime_env
         self.actor_class = ray.remote(Worker)
         self.actors: list = []
         self.nodes: dict = {}  # actor -> the ref of its node() task
 
     @classmethod
-    def get(cls, num_cpus: float, num_gpus: float) -> "WorkerPool":
-        """The pool for this shape in the current Ray session (a new session starts empty)."""
+    def get(cls, num_cpus: float, num_gpus: float, runtime_env: dict | None = None) -> "WorkerPool":
+        """The pool for this shape (and Ray runtime_env) in the current Ray session (a new session
+        starts empty)."""
         import ray
 
         ctx = ray.get_runtime_context()
         session = (ctx.get_job_id(), ctx.get_node_id())
         if any(key[0] != session for key in cls._pools):
             cls._pools.clear()
-        return cls._pools.setdefault((session, num_cpus, num_gpus), cls(num_cpus, num_gpus))
+        key = (session, num_cpus, num_gpus, json.dumps(runtime_env or {}, sort_keys=True))
+        if key not in cls._pools:
+            cls._pools[key] = cls(num_cpus, num_gpus, runtime_env)
+        return cls._pools[key]
 
     def capacity(self) -> int:
         """How many workers of this shape the cluster's live nodes hold at once (0: none fits)."""

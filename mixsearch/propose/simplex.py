@@ -13,6 +13,7 @@ from mixsearch.propose.base import FidelityLevel, ProposalContext, feasible
 from mixsearch.recipe.schema import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
+SUPPORT_CHUNK = 1024  # candidates checked for nearby runs at a time
 
 def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
     """What proposals minimise: the predicted objective plus search.kl_to_natural x KL(w || natural)."""
@@ -56,12 +57,20 @@ def trust_radius(support: np.ndarray) -> float:
     return float(np.median(cKDTree(pts).query(pts, k=2, p=1)[0][:, 1]))
 
 
-def supported(W: np.ndarray, support: np.ndarray, radius: float) -> np.ndarray:
-    """Per row of W: whether some run lies within `radius` (L1) of it."""
+def supported(W: np.ndarray, support: np.ndarray, radius: float, first: int | None = None) -> np.ndarray:
+    """Per row of W: whether some run lies within `radius` (L1) of it. With `first`, rows are
+    checked in order, a chunk at a time, until that many are inside: rows after are False."""
     from scipy.spatial import cKDTree
 
     bound = radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
-    return cKDTree(support).query(W, k=1, p=1, distance_upper_bound=bound)[0] <= bound
+    tree = cKDTree(support)
+    inside = np.zeros(len(W), dtype=bool)
+    step = len(W) if first is None else max(SUPPORT_CHUNK, first)
+    for i in range(0, len(W), step):  # a query in many dimensions costs ~1 ms a row: stop when enough are in
+        inside[i: i + step] = tree.query(W[i: i + step], k=1, p=1, distance_upper_bound=bound)[0] <= bound
+        if first is not None and inside.sum() >= first:
+            break
+    return inside
 
 
 def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support: np.ndarray | None = None) -> np.ndarray:
@@ -73,7 +82,7 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int, support:
     cands, order = ranked_candidates(ctx)
     if surrogate.piecewise:  # trees, linear models: RegMix top-k average, near the runs
         if support is not None and len(support):
-            inside = supported(cands[order], support, trust_radius(support))
+            inside = supported(cands[order], support, trust_radius(support), first=cfg.top_k)
             order = order[inside] if inside.any() else order
         w = cands[order[: cfg.top_k]].mean(0)
     else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate

@@ -60,6 +60,9 @@ class Resources(Strict):
     ensemble: Int | Literal["auto"] = Field(
         1, description="train this many runs of one fidelity as one batched model per task (auto: from memory)")
     retries: Int = Field(2, ge=0, le=100, description="retries of a task that raised or whose worker died")
+    runtime_env: dict[str, Any] = Field(
+        {}, description="Ray runtime_env of the workers that train runs, e.g. {pip: [...], env_vars: {...}} "
+                        "(docs/cluster.md); empty: each node's own environment")
 
     @model_validator(mode="after")
     def _positive(self) -> "Resources":

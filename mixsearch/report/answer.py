@@ -59,7 +59,24 @@ def _validation(val: dict, names: list[str], sign: float) -> list[str]:
     usable = [c for c in val["comparisons"] if np.isfinite(c["diff"]) and np.all(np.isfinite(c["interval"]))]
     if usable:
         parts.append(figures.div(figures.gains(usable, sign, "objective"), "gains", 320))
+    if val.get("transfer"):
+        parts += _transfer(val["transfer"])
     return parts
+
+
+def _transfer(moved: dict) -> list[str]:
+    """Validation at several scales: whether the arms' ranking and the gain over uniform hold at the
+    largest scale."""
+    rows = [[a["smaller"], a["larger"], a["spearman"], f"[{a['interval'][0]:+.2f}, {a['interval'][1]:+.2f}]",
+             a["arms"], a["seeds"], a["verdict"]] for a in moved["agreements"]]
+    gains = [[scale, "" if g is None else f"{g['diff']:+.4f} [{g['interval'][0]:+.4f}, {g['interval'][1]:+.4f}]",
+              "" if g is None else g["verdict"]] for scale, g in moved["gains"].items()]
+    holds = {True: "holds", False: "does not hold (worse than uniform)", None: "is not distinguishable"}
+    return [f"<h3>Scale transfer (largest: {html.escape(moved['larger'])})</h3>",
+            table(["smaller", "larger", "Spearman", "95% interval", "mixtures", "seeds", "verdict"], rows, "transfer"),
+            table(["scale", "uniform − recommendation [95% CI]", "verdict"], gains, "transfer-gains"),
+            f"<p>The recommendation's gain over uniform at the largest scale {holds[moved['gain_holds']]}.</p>",
+            figures.div(figures.ranks_across_scales(moved["order"]), "ranks", 320)]
 
 
 def section(study: Study, state: Answer, recipe: str) -> str:

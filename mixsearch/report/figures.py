@@ -194,6 +194,20 @@ def fidelity_agreement(pairs: dict[str, tuple[np.ndarray, np.ndarray, float]], t
     return fig
 
 
+def ranks_across_scales(order: dict[str, list[str]]) -> go.Figure:
+    """Each validated mixture's rank (1 = best) at each scale, smallest scale first: crossing lines
+    are a ranking that does not transfer."""
+    scales = list(order)
+    fig = go.Figure()
+    for arm in order[scales[-1]]:
+        ranks = [order[s].index(arm) + 1 if arm in order[s] else None for s in scales]
+        fig.add_trace(go.Scatter(x=scales, y=ranks, mode="lines+markers", name=arm,
+                                 hovertemplate=f"{html.escape(arm)}: rank %{{y}} at %{{x}}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed", title_text="rank (1 = best)", dtick=1)
+    fig.update_xaxes(title_text="scale")
+    return fig
+
+
 def pareto(runs: pd.DataFrame, Y: np.ndarray, front: pd.DataFrame, F: np.ndarray, labels: Sequence[str],
            names: Sequence[str]) -> go.Figure:
     """The first two objectives of every run, the non-dominated front as a line."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mixsearch.search.budget import run_hours
@@ -29,7 +30,8 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     """Train the open (pending/proposed) runs on Ray, oldest round first, at most `max_runs`;
     each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
     run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
-    (validation runs included), else every open search run."""
+    (validation runs included), else every open search run. Results are written to the store in
+    batches, one part per flush interval (`Store.batched`), and read back at once in this process."""
     from mixsearch.execute import schedule
     from mixsearch.execute.command import run_command
     from mixsearch.proxy.train import RunSpec, train_proxy
@@ -74,7 +76,8 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
             on_result(row)
 
     try:
-        schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
+        with study.store.batched():  # results are durable within a flush interval (FLUSH_S)
+            schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
     except Exception:
         schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
         raise
@@ -147,9 +150,24 @@ def _result_row(study: Study, base: dict, result: dict, gpus: float) -> dict:
         "cpu_hours": cpu_hours, "gpu_hours": gpu_hours,
         "ensemble": int(result.get("ensemble") or 1),
         "tokens_per_s": result.get("tokens_per_s") or math.nan, "compile_s": float(result.get("compile_s") or 0.0),
-        "host": result.get("host"), "torch": result.get("torch"), "threads": result.get("threads"),
+        "host": result.get("host"), "node_id": result.get("node_id"), "torch": result.get("torch"), "threads": result.get("threads"),
         "device": result.get("device"), "curve": json.dumps(result.get("curve") or []),
         "finished_at": now(), **{LOSS + k: float(v) for k, v in losses.items()},
         **{METRIC + k: float(v) for k, v in metrics.items()},
     })
     return row
+
+
+@contextmanager
+def training(study: Study, command: str) -> Iterator[None]:
+    """Hold the study lock while `command` trains runs; when it ends (also on failure) leave Ray and
+    compact the store's parts."""
+    from mixsearch.execute.schedule import shutdown
+    from mixsearch.store.lock import StudyLock
+
+    with StudyLock(study.store.root, command):
+        try:
+            yield
+        finally:
+            shutdown()
+            study.store.compact()

@@ -2,12 +2,15 @@
 
 Every write is a new part file, written to a temp name and renamed into place, so concurrent
 writers never touch the same file and readers never see half a part. A run's current state is
-its newest row (by `seq`); `runs()` returns that view, one row per run.
+its newest row (by `seq`); `runs()` returns that view, one row per run. A long command writes
+through `batched()`: rows are flushed as one part per interval, and the parts are compacted as
+they pile up (`mixsearch.store.batch`).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,6 +29,8 @@ STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
 EXPORT_FORMATS = ("parquet", "csv", "dataset")
 READ_ATTEMPTS = 50  # re-reads of a store whose parts change (compaction) while it is read
+FLUSH_S = 1.0  # a batch writes its rows this often
+MAX_PARTS = 32  # a batch compacts the store when more parts than this are in place
 
 
 def now() -> pd.Timestamp:
@@ -59,6 +64,8 @@ class Store:
         self.columns = list(columns)
         self.unreadable: dict[Path, str] = {}  # parts that failed to read in the last read, with the reason
         self._cache: dict[Path, tuple[tuple[int, int], pa.Table]] = {}  # parts are immutable once in place
+        self._pending: list[dict] | None = None  # rows not yet in a part, while batched (see `batched`)
+        self._mutex = threading.RLock()  # the flushing thread and this process's readers share the cache
 
     def part_files(self) -> list[Path]:
         return sorted(self.parts.glob("part-*.parquet")) if self.parts.exists() else []
@@ -68,16 +75,54 @@ class Store:
         return build_schema(self.columns, table.schema if table is not None else None)
 
     def append(self, rows: Sequence[dict]) -> Path | None:
-        """Append rows as one new part; each row gets a `seq` that orders updates."""
+        """Append rows as one new part; each row gets a `seq` that orders updates. While batched,
+        the rows wait for the next flush instead (this process's reads see them already)."""
         if not rows:
             return None
         base = time.time_ns()
         stamped = [{**r, "seq": base + i, "updated_at": now()} for i, r in enumerate(rows)]
-        name = f"part-{base:020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
+        with self._mutex:
+            if self._pending is not None:
+                self._pending.extend(stamped)
+                return None
+        return self._write(stamped)
+
+    def _write(self, stamped: list[dict]) -> Path:
+        name = f"part-{stamped[0]['seq']:020d}-{os.getpid()}-{uuid.uuid4().hex[:8]}.parquet"
         path = self.parts / name
         table = pa.Table.from_pandas(pd.DataFrame(stamped), preserve_index=False)
         atomic_write_table(conform(table, self.schema(table)), path)
         return path
+
+    def flush(self) -> int:
+        """Write the rows waiting in a batch as one part (see `batched`); returns how many."""
+        with self._mutex:
+            rows = self._pending or []
+            if rows:
+                self._write(rows)
+                self._pending = []
+        return len(rows)
+
+    def batched(self, interval: float = FLUSH_S, max_parts: int = MAX_PARTS) -> "Batch":
+        """`with store.batched():` appends wait in memory and are written as one part every
+        `interval` seconds, and at the end; parts are compacted whenever more than `max_parts`
+        are in place. A process killed meanwhile loses the rows of the last interval only."""
+        from mixsearch.store.batch import Batch
+
+        return Batch(self, interval, max_parts)
+
+    def start_batch(self) -> None:
+        with self._mutex:
+            if self._pending is None:
+                self._pending = []
+
+    def end_batch(self) -> None:
+        """Flush what waits and write each append at once again."""
+        with self._mutex:
+            try:
+                self.flush()
+            finally:
+                self._pending = None
 
     def _read_part(self, path: Path) -> pa.Table:
         st = path.stat()
@@ -89,8 +134,23 @@ class Store:
             self._cache[path] = hit
         return hit[1]
 
-    def _read(self) -> tuple[list[Path], pa.Table]:
-        """Read every part, conformed to the store's schema, as one table in `seq` order.
+    def _read(self, pending: bool = True) -> tuple[list[Path], pa.Table]:
+        """Read every part (`_read_parts`) and, with `pending`, the rows waiting in a batch, as one
+        table in `seq` order."""
+        with self._mutex:
+            read, tables = self._read_parts()
+            if pending and self._pending:
+                table = pa.Table.from_pandas(pd.DataFrame(self._pending), preserve_index=False)
+                tables.append(conform(table, self.schema(table)))
+        tables = [t for t in tables if len(t)] or [self.schema().empty_table()]
+        table = pa.concat_tables(tables, promote_options="permissive")
+        order = table.select(["run_id", "seq"]).to_pandas()
+        # a row can be in a part and in the compacted part that replaces it, when both were listed
+        order = order.sort_values("seq", kind="stable").drop_duplicates(["run_id", "seq"])
+        return read, table.take(pa.array(order.index.to_numpy()))
+
+    def _read_parts(self) -> tuple[list[Path], list[pa.Table]]:
+        """Every part in place, conformed to the store's schema.
 
         A part that cannot be parsed is recorded in `self.unreadable` (never silently dropped:
         callers report it) and left in place. A part that vanishes while being read was removed
@@ -116,13 +176,7 @@ class Store:
             time.sleep(0.002 * attempt)
         else:
             raise UserError("the store kept changing while being read; try again", where=str(self.parts))
-        schema = self.schema()
-        tables = [t for t in tables if len(t)] or [schema.empty_table()]
-        table = pa.concat_tables(tables, promote_options="permissive")
-        order = table.select(["run_id", "seq"]).to_pandas()
-        # a row can be in a part and in the compacted part that replaces it, when both were listed
-        order = order.sort_values("seq", kind="stable").drop_duplicates(["run_id", "seq"])
-        return read, table.take(pa.array(order.index.to_numpy()))
+        return read, tables
 
     def log(self) -> pd.DataFrame:
         """Every readable row ever written, in write order."""
@@ -135,16 +189,17 @@ class Store:
     def compact(self) -> int:
         """Rewrite the current view as one part, then remove the parts it replaced; returns rows
         kept. The new part is in place before any old one goes. Unreadable parts are left where
-        they are."""
-        read, table = self._read()
-        view = _latest(table)
-        if len(read) <= 1:
+        they are, and so are rows waiting in a batch."""
+        with self._mutex:
+            read, table = self._read(pending=False)
+            view = _latest(table)
+            if len(read) <= 1:
+                return len(view)
+            name = f"part-{time.time_ns():020d}-{os.getpid()}-compact.parquet"
+            atomic_write_table(conform(view, self.schema(view)), self.parts / name)
+            for f in read:
+                f.unlink(missing_ok=True)
             return len(view)
-        name = f"part-{time.time_ns():020d}-{os.getpid()}-compact.parquet"
-        atomic_write_table(conform(view, self.schema(view)), self.parts / name)
-        for f in read:
-            f.unlink(missing_ok=True)
-        return len(view)
 
     def export(self, path: str | Path, fmt: str) -> int:
         """Write the one-row-per-run view, with a `schema_version` column, atomically: a single

@@ -29,7 +29,7 @@ KNOWN: dict[str, pa.DataType] = {
     "ensemble": pa.int64(), "predicted": pa.float64(), "objective": pa.float64(), "train_loss": pa.float64(),
     "wall_time": pa.float64(), "tokens_trained": pa.int64(), "tokens_per_s": pa.float64(), "compile_s": pa.float64(),
     "num_cpus": pa.float64(), "num_gpus": pa.float64(), "cpu_hours": pa.float64(), "gpu_hours": pa.float64(),
-    "host": pa.string(), "device": pa.string(), "error": pa.string(), "curve": pa.string(),
+    "host": pa.string(), "node_id": pa.string(), "device": pa.string(), "error": pa.string(), "curve": pa.string(),
     "trainer_hash": pa.string(), "torch": pa.string(), "threads": pa.int64(),
     "created_at": _TS, "finished_at": _TS, "updated_at": _TS, "seq": pa.int64(),
 }

@@ -24,6 +24,7 @@ from tests.conftest import cli, write_recipe
 from tests.execute.test_ray_failures import gated_recipe
 
 RAY = str(Path(sys.executable).parent / "ray")
+pytestmark = pytest.mark.slow  # each test starts a cluster and runs a command on it
 
 
 class Cluster(NamedTuple):
@@ -62,7 +63,9 @@ def _raylets(port: int) -> set[int]:
 
 
 @contextmanager
-def _two_nodes(head_cpus: int) -> Iterator[Cluster]:
+def _two_nodes(head_cpus: int, cpus: int = 1, gpus: int = 0) -> Iterator[Cluster]:
+    """A head node with `head_cpus` CPUs and a worker node with `cpus`; each declares `gpus` GPUs
+    (none real: only what Ray schedules by)."""
     env = {**os.environ, "RAY_AUTH_MODE": "token"}  # as users run a cluster: token authentication
     port = _free_port()
     address = f"127.0.0.1:{port}"
@@ -72,11 +75,12 @@ def _two_nodes(head_cpus: int) -> Iterator[Cluster]:
         subprocess.run([RAY, *args], env=env, check=True, capture_output=True, timeout=180)
 
     ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
+    common = [*common, "--num-gpus", str(gpus)]
     ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
         "--num-cpus", str(head_cpus), *common)
     try:
         head = _raylets(port)
-        ray("start", "--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", "1", *common)
+        ray("start", "--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus), *common)
         (second,) = _raylets(port) - head
         yield Cluster(address, second)
     finally:
@@ -97,7 +101,6 @@ def cluster_training_on_one_node():
         yield c
 
 
-@pytest.mark.slow
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     res = json.loads(cli("sweep", str(recipe), "--address", cluster.address, "--json", cwd=tmp_path,
@@ -106,6 +109,47 @@ def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
     assert len(res["rounds"][0]["proposals"]) == 2
     view = Store(tmp_path / "runs", "tiny").runs()
     assert (view["status"] == "done").sum() == 6 and view["run_id"].is_unique
+    done = view[view["status"] == "done"]
+    assert done["node_id"].nunique() == 2 and done["host"].nunique() == 1  # both nodes trained, on one machine
+
+
+@pytest.fixture
+def cluster_with_gpus():
+    """Two nodes of four CPUs and one (declared) GPU each."""
+    with _two_nodes(head_cpus=4, cpus=4, gpus=1) as c:
+        yield c
+
+
+def test_fractional_gpus_pack_runs_on_each_nodes_gpu(recipe_dict, tmp_path, cluster_with_gpus):
+    """num_gpus 0.5: two runs share each GPU at once, and the GPUs, not the CPUs (8), bound the
+    runs in flight (4)."""
+    recipe_dict = gated_recipe(recipe_dict, tmp_path)
+    recipe_dict["proxy"]["resources"]["num_gpus"] = 0.5
+    recipe_dict["search"]["initial_runs"] = 8
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    (tmp_path / "gate").touch()
+    started = tmp_path / "started"
+    env = {**os.environ, "RAY_AUTH_MODE": "token"}
+    with open(tmp_path / "stderr.txt", "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "run", str(recipe), "--address",
+                                 cluster_with_gpus.address], cwd=tmp_path, env=env, stdout=subprocess.DEVNULL,
+                                stderr=err)
+        try:
+            deadline = time.time() + 300  # a hang guard
+            while time.time() < deadline and proc.poll() is None and len(list(started.glob("*"))) < 4:
+                time.sleep(0.3)
+            assert len(list(started.glob("*"))) == 4, (tmp_path / "stderr.txt").read_text()[-3000:]  # at the gate
+            (tmp_path / "gate").unlink()
+            assert proc.wait(timeout=600) == 0, (tmp_path / "stderr.txt").read_text()[-3000:]
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    view = Store(tmp_path / "runs", "tiny").runs()
+    done = view[view["status"] == "done"]
+    assert len(done) == 8 and view["run_id"].is_unique
+    assert done["node_id"].nunique() == 2 and set(done["num_gpus"]) == {0.5} and set(done["device"]) == {"cuda:0"}
+    workers = {f.read_text().split()[0] for f in started.iterdir()}
+    assert len(workers) == 4  # two per GPU: the pool is sized by the GPUs
 
 
 def _run_and_lose_the_second_node(recipe: Path, tmp_path: Path, cluster: Cluster, in_flight: int) -> tuple[int, str]:
@@ -130,6 +174,12 @@ def _run_and_lose_the_second_node(recipe: Path, tmp_path: Path, cluster: Cluster
             if proc.poll() is None:
                 proc.kill()
     print(f"the node was lost {time.time() - lost_at:.0f} s before the command ended")
+    attempts = (tmp_path / "attempts.txt").read_text().split()
+    retried = {r for r in attempts if attempts.count(r) > 1}
+    view = Store(tmp_path / "runs", "tiny").runs()
+    for _, row in view[view["run_id"].isin(retried)].iterrows():  # the runs lost with the node (goal: 30 s)
+        print(f"run {row['run_id'][:10]} was stored {row['finished_at'].timestamp() - lost_at:.1f} s after its node "
+              f"was lost")
     return rc, (tmp_path / "stderr.txt").read_text()
 
 
@@ -137,9 +187,17 @@ def test_losing_a_node_mid_run_retries_its_run_on_the_node_left(recipe_dict, tmp
     recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
     rc, stderr = _run_and_lose_the_second_node(recipe, tmp_path, cluster, in_flight=2)  # one on each node
     assert rc == 0, stderr[-3000:]
-    view = Store(tmp_path / "runs", "tiny").runs()
+    store = Store(tmp_path / "runs", "tiny")
+    view = store.runs()
     assert view["run_id"].is_unique and (view["status"] == "done").sum() == 6
     assert set(view["status"]) <= {"done", "proposed"}
+    log = store.log()
+    assert not log[log["status"] == "done"]["run_id"].duplicated().any()  # each run stored once
+    attempts = (tmp_path / "attempts.txt").read_text().split()
+    retried = {r for r in attempts if attempts.count(r) > 1}
+    assert len(retried) == 1  # the run in flight on the lost node, trained again on the node left
+    nodes = set(view[view["run_id"].isin(retried)]["node_id"])
+    assert len(nodes) == 1 and nodes == set(view[view["status"] == "done"]["node_id"])
 
 
 def test_losing_the_only_node_with_room_is_one_line_and_exit_5(recipe_dict, tmp_path, cluster_training_on_one_node):

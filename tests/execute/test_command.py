@@ -17,6 +17,7 @@ import pytest
 from mixsearch.search.budget import Budget, spent
 from mixsearch.errors import UserError
 from mixsearch.execute.logtail import LOG_CAP
+from mixsearch.execute.workers import WorkerPool
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.runlogs import run_logs
 from mixsearch.search.study import Study
@@ -37,7 +38,7 @@ def command_recipe(recipe_dict: dict, tmp_path: Path, **params) -> dict:
 
 @pytest.mark.slow
 def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path):
-    recipe_dict = command_recipe(recipe_dict, tmp_path)
+    recipe_dict = command_recipe(recipe_dict, tmp_path, save_config=True)
     recipe_dict["search"].update({"initial_runs": 16, "surrogate": "gp", "proposer": "argmin", "candidates": 4000})
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     summary = json.loads(cli("run", str(recipe), "--rounds", "1", "--json", cwd=tmp_path).stdout)
@@ -52,7 +53,9 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     assert top["predicted"] > 0.85
 
     logs = tmp_path / "runs" / "tiny" / "logs" / best["run_id"]
-    config = json.loads((logs / "config.json").read_text())
+    assert sorted(p.relative_to(logs).as_posix() for p in logs.rglob("*")) == [
+        "out", "out/config.json", "stdout.log"]  # what the store does not hold: no config, metrics or empty log
+    config = json.loads((logs / "out" / "config.json").read_text())
     assert config["run_id"] == best["run_id"] and config["fidelity"]["name"] == "target"
     assert config["tokens"] == recipe_dict["proxy"]["train"]["tokens"] and config["vocab_size"] == 257
     docs = config["domains"]["docs"]
@@ -60,7 +63,6 @@ def test_run_through_ray_with_the_cli_maximizes_the_metric(recipe_dict, tmp_path
     assert all(Path(s["path"]).is_file() for s in docs["shards"]) and docs["sources"]["format"] == "files"
     assert config["params"]["optimum"] == OPTIMUM
     assert "attempt 1" in (logs / "stdout.log").read_text()
-    assert json.loads((logs / "out" / "metrics.json").read_text())["acc"] == pytest.approx(acc)
     shown = cli("logs", str(recipe), best["run_id"][:8], cwd=tmp_path).stdout
     assert "attempt 1" in shown and "curve" in shown  # the command's stdout and its metrics.json curve
 
@@ -111,6 +113,36 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
         assert _gone(int((tmp_path / "attempts.pid").read_text()))
     if status == "done":
         assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
+
+
+def test_a_quiet_run_that_succeeds_keeps_no_folder_and_a_failed_one_keeps_its_whole_folder(ray_local, recipe_dict,
+                                                                                            tmp_path):
+    recipe_dict = command_recipe(recipe_dict, tmp_path, raw=True, quiet=True)
+    recipe_dict["proxy"]["trainer"]["data"] = "raw"
+    recipe_dict["proxy"]["resources"]["retries"] = 0
+    recipe_dict["search"]["initial_runs"] = 4
+    for mode, runs, outcome in [("ok", 1, "done"), ("nofile", 1, "failed")]:
+        recipe_dict["proxy"]["trainer"]["params"]["mode"] = mode
+        study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / mode)
+        study.seed_initial()
+        assert launch(study, max_runs=runs)[outcome] == runs
+    assert list((tmp_path / "ok" / "tiny").glob("logs/*")) == []
+    (failed,) = (tmp_path / "nofile" / "tiny" / "logs").iterdir()
+    assert sorted(p.name for p in failed.iterdir()) == ["config.json", "out", "stderr.log", "stdout.log"]
+
+
+def test_workers_run_in_the_recipes_ray_runtime_env(ray_local, recipe_dict, tmp_path):
+    recipe_dict = command_recipe(recipe_dict, tmp_path, raw=True, report_env="MIXSEARCH_RUNTIME_VALUE")
+    recipe_dict["proxy"]["trainer"]["data"] = "raw"
+    recipe_dict["proxy"]["resources"]["runtime_env"] = {"env_vars": {"MIXSEARCH_RUNTIME_VALUE": "7"}}
+    recipe_dict["search"]["initial_runs"] = 4
+    study = Study.open(parse_recipe(recipe_dict, "r"), tmp_path / "runs")
+    study.seed_initial()
+    try:
+        assert launch(study, max_runs=1)["done"] == 1
+    finally:
+        WorkerPool.clear()  # its worker holds a CPU the next tests' workers need
+    assert study.store.runs().query("status == 'done'")["metric_from_env"].tolist() == [7.0]
 
 
 def test_command_output_is_stored_up_to_its_last_mebibyte(ray_local, recipe_dict, tmp_path):
@@ -227,3 +259,16 @@ def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
                             "logs": str(tmp_path / "logs")}).to_dict()
     assert run_command(spec, {})["status"] == "done"
     assert _gone(int(pid.read_text()))
+
+
+def test_a_command_ends_where_no_pidfd_tells_its_end(tmp_path, monkeypatch):
+    from mixsearch.execute import command
+    from mixsearch.proxy.train import RunSpec
+
+    monkeypatch.setattr(command, "_pidfd", lambda pid: None)  # a kernel before Linux 5.3
+    script = tmp_path / "quiet.py"
+    script.write_text('import json, sys\nopen(sys.argv[1] + "/metrics.json", "w").write(json.dumps({"acc": 0.5}))\n')
+    spec = RunSpec("quiet", {"docs": 1.0}, 0, {}, {"tokens": 1},
+                   trainer={"command": f"{sys.executable} {script} {{out}}", "timeout": 600,
+                            "logs": str(tmp_path / "logs")}).to_dict()
+    assert command.run_command(spec, {})["metrics"] == {"acc": 0.5}

@@ -4,6 +4,7 @@ the ranking of the mixtures and the recommendation's gain over uniform hold at t
 from __future__ import annotations
 
 import json
+import re
 import sys
 import zlib
 
@@ -106,7 +107,7 @@ def test_a_ranking_that_flips_between_scales_is_reported(recipe_dict, tmp_path, 
     assert doc["scales"][1]["scale"]["tokens"] == 4 * SWITCH and doc["transfer"]["gain_holds"] is False
     assert doc["transfer"]["agreements"][0]["verdict"] == FLIPS and doc["fidelity"] == scales[0].name
     console = Console(record=True, width=250)
-    console.print(transfer_table(t))
+    console.print(transfer_table(t.to_dict()))
     text = console.export_text()
     assert "ranking flips" in text and "the gain over uniform is reversed there" in text
 
@@ -130,3 +131,7 @@ def test_validate_at_two_token_budgets_with_a_command_trainer(recipe_dict, tmp_p
     assert doc["transfer"]["order"][doc["transfer"]["larger"]][0] == "large"
     table = cli(*args, cwd=tmp_path).stdout  # every run is reused: nothing trains again
     assert "scale transfer to validate-" in table and "ranking flips" in table
+    cli("report", str(recipe), "--out", "r.html", cwd=tmp_path)  # the page shows the transfer too
+    page = (tmp_path / "r.html").read_text()
+    assert "Scale transfer (largest: validate-" in page and "ranking flips" in page and 'id="fig-ranks"' in page
+    assert re.search(r"gain over uniform at the largest scale (holds|does not hold|is not distinguishable)", page)

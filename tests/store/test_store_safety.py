@@ -114,7 +114,7 @@ def test_parts_of_every_command_share_one_schema(recipe_dict, tmp_path, monkeypa
     import_runs(study, tmp_path / "x.csv", {})  # imported rows
     parts = study.store.part_files()
     statuses = set(study.store.log()["status"])
-    assert len(parts) == 9 and {"pending", "done", "failed", "proposed"} <= statuses
+    assert len(parts) == 4 and {"pending", "done", "failed", "proposed"} <= statuses  # the launch: one part
     schemas = {str(pq.read_schema(p).remove_metadata()) for p in parts}
     assert len(schemas) == 1, "parts differ in columns or types"
     schema = pq.read_schema(parts[0])

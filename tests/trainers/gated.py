@@ -1,8 +1,10 @@
 """quadratic.py behind a gate: `gated.py --config CONFIG --out OUT` notes that the run started
-(a file named after the run in params.started), waits while the file params.gate exists (at most
-10 minutes), then scores the mixture as quadratic.py does."""
+(a file named after the run in params.started, holding the pid of the Ray worker that runs it and
+its CUDA_VISIBLE_DEVICES), waits while the file params.gate exists (at most 10 minutes), then
+scores the mixture as quadratic.py does."""
 
 import json
+import os
 import runpy
 import sys
 import time
@@ -12,7 +14,7 @@ config = json.loads(Path(sys.argv[sys.argv.index("--config") + 1]).read_text())
 params = config["params"]
 started = Path(params["started"])
 started.mkdir(parents=True, exist_ok=True)
-(started / config["run_id"]).touch()
+(started / config["run_id"]).write_text(f"{os.getppid()} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}")
 deadline = time.time() + 600
 while Path(params["gate"]).exists() and time.time() < deadline:
     time.sleep(0.2)
