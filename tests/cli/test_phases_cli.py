@@ -63,7 +63,8 @@ def test_a_command_trainer_receives_each_run_schedule(recipe_dict, tmp_path):
     recipe_dict["phases"] = PHASES
     recipe_dict["proxy"]["trainer"] = {
         "command": f"{sys.executable} {TRAINERS / 'quadratic.py'} --config {{config}} --out {{out}}", "timeout": 60,
-        "params": {"optimum": {"code": 0.2, "docs": 0.5, "news": 0.3}, "attempts": str(tmp_path / "attempts.txt")}}
+        "params": {"optimum": {"code": 0.2, "docs": 0.5, "news": 0.3}, "attempts": str(tmp_path / "attempts.txt"),
+                   "save_config": True}}
     recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
     recipe_dict["search"]["initial_runs"] = 4
     recipe = write_recipe(tmp_path / "cmd.yaml", recipe_dict)
@@ -72,7 +73,8 @@ def test_a_command_trainer_receives_each_run_schedule(recipe_dict, tmp_path):
     done = view[view["status"] == "done"]
     assert len(done) == 4
     for row in done.to_dict("records"):
-        config = json.loads((tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "config.json").read_text())
+        logs = tmp_path / "runs" / "tiny" / "logs" / row["run_id"]
+        config = json.loads((logs / "out" / "config.json").read_text())
         assert [p["name"] for p in config["phases"]] == ["main", "anneal"]
         assert [p["share"] for p in config["phases"]] == [0.75, 0.25]
         for p in config["phases"]:
