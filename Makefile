@@ -5,9 +5,15 @@ BIN := $(VENV)/bin
 # CPU build of PyTorch from this machine's disk; on a GPU machine use e.g. `make demo TORCH=torch`.
 TORCH ?= torch==2.13.0
 
-.PHONY: install demo test test-fast bench clean
+.PHONY: install browser demo test test-fast bench clean
 
-install: $(VENV)/.installed
+install: $(VENV)/.installed browser
+
+# Debian's headless Chromium and its driver for the page's browser tests (they skip without them)
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; } || \
+		echo "warning: chromium and chromium-driver not installed: the browser tests will skip"
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -38,8 +38,10 @@ NOTES = {
     "domains[].fetch": "download the text with `mixsearch data fetch` (into `data.raw_dir/<name>`)",
     "domains[].fetch.exclude": "glob patterns of archive members to skip",
     "domains[].fetch.format": "text: members as they are; chitchat: the messages of a chitchat-dataset JSON",
-    "eval_sets": "held-out text evaluated on, never trained on (`loss_<name>` per run); "
-                 "each entry as `domains[]`",
+    "eval_sets": "held-out text or tasks evaluated on, never trained on (`loss_<name>` per run)",
+    "eval_sets[].name": "the eval set's name; it names the store column `loss_<name>`",
+    "eval_sets[].source": "where the text lives (a task: `jsonl`, a local file)",
+    "eval_sets[].fetch": "text only: download it with `mixsearch data fetch` (into `data.raw_dir/<name>`)",
     "tokenizer": "how text becomes tokens",
     "tokenizer.kind": "byte: byte-level (256 ids); bpe: trained on the domains; file: a tokenizer.json file",
     "data": "where text and tokens are kept",
@@ -72,7 +74,8 @@ NOTES = {
     "proxy.fidelities[].heads": "default: proxy.model.heads",
     "proxy.fidelities[].mlp": "default: proxy.model.mlp",
     "objective": "what the search optimises (one objective)",
-    "objective.kind": "domain: a domain's validation loss; mean: the (weighted) mean of the domains' losses; "
+    "objective.kind": "domain: a domain's validation loss; mean: the (weighted) mean of the losses of `over` "
+                      "(default: the domains); "
                       "eval: an eval set's loss; metric: a number the trainer reports or an import brings",
     "objective.direction": "minimize or maximize; values are stored and shown as given",
     "constraints": "bounds on the mixtures searched",

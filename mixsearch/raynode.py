@@ -39,6 +39,7 @@ START_ATTEMPTS = 2
 RERUN = "rerun the command to resume the open runs"
 
 _watched: list[tuple[str, str, int]] = []  # (what failed if it stops, host, port)
+_embedded: list = []  # the processes of the embedded instance this process started (psutil.Process)
 
 
 def connect(address: str | None = None, num_cpus: int | None = None) -> None:
@@ -95,6 +96,7 @@ def _start(num_cpus: int | None) -> None:
             ray.init(address="local", num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,  # never
                      logging_level=logging.WARNING, log_to_driver=False,  # a cluster `ray start` left running
                      _system_config=LOADED_MACHINE)
+            _embedded[:] = [p for p in me.children(recursive=True) if p.pid not in before]
             return
         except Exception as exc:
             error = exc
@@ -106,6 +108,7 @@ def _start(num_cpus: int | None) -> None:
 
 
 def _end(procs: list) -> None:
+    """Kill `procs` (those already gone are skipped) and wait for them."""
     import psutil
 
     for p in procs:
@@ -162,9 +165,27 @@ def watching() -> bool:
 
 
 def shutdown() -> None:
-    """Leave Ray (stopping the embedded instance)."""
+    """Leave Ray, stopping the embedded instance. After one of its processes failed, Ray's
+    shutdown leaves the others waiting a minute for the GCS to come back: they are ended here."""
     import ray
 
+    instance = _tree(_embedded)  # with the agents and workers they started
     if ray.is_initialized():
         ray.shutdown()
     _watched.clear()
+    _embedded.clear()
+    _end(instance)
+
+
+def _tree(procs: list) -> list:
+    """Those of `procs` still running, with the processes they started."""
+    import psutil
+
+    left = []
+    for p in procs:
+        try:
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                left += [p, *p.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    return left

@@ -18,6 +18,7 @@ STAGES = [
     ("store",),
     ("proxy",),
     ("execute",),
+    ("tracking",),
     ("surrogate",),
     ("propose",),
     ("search",),

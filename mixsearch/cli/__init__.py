@@ -1,7 +1,7 @@
 """The `mixsearch` command line: thin wiring of the study steps, with rich output or --json.
 
 The commands live in loop.py (init, run, sweep, status), model.py (fit, propose, validate,
-report), data_io.py (data fetch/prepare, import, logs, export) and replay.py; this module
+report), data_io.py (data fetch/prepare, import, logs, export), dashboard.py and replay.py; this module
 registers them in the order `--help` lists them. Heavy modules (the study, torch, Ray,
 surrogates, plotting) are imported inside the commands that need them, so `--help`, `status`
 and errors start fast.
@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from mixsearch import __version__, signals
-from mixsearch.cli import data_io, loop, model, replay
+from mixsearch.cli import dashboard, data_io, loop, model, replay
 from mixsearch.ui import entry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -49,6 +49,7 @@ app.command("import")(data_io.import_cmd)
 app.command()(data_io.logs)
 app.command()(data_io.export)
 app.command()(model.report)
+app.command()(dashboard.dashboard)
 app.command("replay")(replay.replay_cmd)
 
 

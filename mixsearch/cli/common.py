@@ -13,6 +13,7 @@ import typer
 
 from mixsearch.recipe.schema import load_recipe
 from mixsearch.ui.output import err
+from mixsearch.ui.views import Context
 
 if TYPE_CHECKING:
     from mixsearch.data.prepare import DomainTokens
@@ -30,6 +31,13 @@ def open_study(recipe: Path, runs_dir: Path) -> Study:
     from mixsearch.search.study import Study
 
     return Study.open(r, runs_dir)
+
+
+def context(study: Study, recipe: Path) -> Context:
+    """What the views show beside a command's document: the recipe's path (for the hints), whether
+    the study trains runs, the objectives' labels."""
+    r = study.recipe
+    return Context(str(recipe), not r.fit_only, tuple(o.label for o in r.objective_list))
 
 
 def prepare_data(study: Study, quiet: bool) -> None:

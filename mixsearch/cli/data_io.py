@@ -3,17 +3,17 @@ export the runs, print a run's logs."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, print_domain,
                                   warn_unreadable, warning_unreadable)
 from mixsearch.recipe.schema import load_recipe
-from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui import documents, views
+from mixsearch.ui.output import emit_json, err
+from mixsearch.ui.page import show
 from mixsearch.ui.progress import bytes_progress
 
 
@@ -60,13 +60,7 @@ def data_prepare(recipe: RecipeArg, runs_dir: RunsDir = Path("runs"), as_json: J
     finally:
         if address:
             schedule.shutdown()
-    if as_json:
-        emit_json({"data_hash": data.data_hash, "vocab_size": data.vocab_size,
-                   "domains": {n: {"train_tokens": d.train_tokens, "val_tokens": d.val_tokens,
-                                   "text_bytes": d.text_bytes, "undecodable_bytes": d.undecodable_bytes}
-                               for n, d in {**data.domains, **data.eval_sets}.items()}})
-    else:
-        err.print(f"data hash {data.data_hash}, vocabulary {data.vocab_size}")
+    show(documents.prepare_document(data), views.prepare_page, as_json)
 
 
 def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV or Parquet of runs done elsewhere "
@@ -80,8 +74,6 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
                renormalize: Annotated[float | None, typer.Option(min=0, help="rescale weights summing to 1 within this")] = None,
                runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Bring runs done elsewhere into the recipe's study (all rows validated first; none or all stored)."""
-    from dataclasses import asdict
-
     from mixsearch.search.importer import ImportOptions, import_table, parse_mapping
     from mixsearch.store.lock import StudyLock
 
@@ -89,16 +81,7 @@ def import_cmd(recipe: RecipeArg, file: Annotated[Path, typer.Argument(help="CSV
     opts = ImportOptions(parse_mapping(mapping or []), metrics, id_column, weights_prefix, renormalize)
     with warning_unreadable(study), StudyLock(study.store.root, "import"):
         s = import_table(study, file, opts)
-    if as_json:
-        emit_json({"imported": s.new, "rows": s.rows, "already_present": s.rows - s.new,
-                   **{k: v for k, v in asdict(s).items() if k not in ("new", "rows")}})
-    else:
-        err.print(f"imported {s.new} new runs ({s.rows - s.new} of {s.rows} rows were already in the store)")
-        for count, what in ((s.renormalized, "rows renormalized to sum to one"),
-                            (s.skipped_not_done, "rows skipped: not done"),
-                            (s.unmatched, "rows without a partner in the other file")):
-            if count:
-                err.print(f"{count} {what}")
+    show(documents.import_document(s), views.import_page, as_json)
 
 
 def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id, or a unique prefix of one",
@@ -107,29 +90,7 @@ def logs(recipe: RecipeArg, run_id: Annotated[str, typer.Argument(help="a run id
     """Print a run's stored stdout/stderr (command trainer) and its loss curve."""
     from mixsearch.search.runlogs import run_logs
 
-    found = run_logs(open_study(recipe, runs_dir), run_id)
-    if as_json:
-        emit_json(vars(found))
-        return
-    out.print(f"run {found.run_id}: {found.status}" + (f" ({found.error})" if found.error else ""), highlight=False)
-    for stream, text in found.logs.items():
-        out.rule(stream)
-        out.print(text, end="" if text.endswith("\n") else "\n", markup=False, highlight=False)
-    if found.curve and not (isinstance(found.curve, list) and all(isinstance(p, dict) for p in found.curve)):
-        err.print(f"curve: not a list of points, shown as stored: {json.dumps(found.curve)[:2000]}",
-                  markup=False, highlight=False, soft_wrap=True)
-    elif found.curve:
-        keys = list(dict.fromkeys(k for point in found.curve for k in point))
-        table = Table(title="curve")
-        for k in keys:
-            table.add_column(k, justify="right")
-        for point in found.curve:
-            table.add_row(*[f"{point[k]:.4g}" if isinstance(point.get(k), float) else str(point.get(k, "-"))
-                            for k in keys])
-        out.print(table)
-    if not found.logs and not found.curve:
-        err.print("no logs or curve stored for this run (the built-in trainer records a curve with "
-                  "proxy.train.eval_every)")
+    show(vars(run_logs(open_study(recipe, runs_dir), run_id)), views.logs_page, as_json)
 
 
 def export(recipe: RecipeArg,

@@ -3,19 +3,25 @@ recommendation with fresh runs, write the HTML report."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import TYPE_CHECKING, Annotated, get_args
 
 import typer
 
-from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, open_study, prepare_data, warn_unreadable,
-                                  warning_unreadable)
+from mixsearch.cli.common import (AddressOpt, JsonOpt, RecipeArg, RunsDir, context, open_study, prepare_data,
+                                  warn_unreadable, warning_unreadable)
 from mixsearch.errors import EXIT_OK, EXIT_RUNS_FAILED, UserError
 from mixsearch.recipe.search import Search
-from mixsearch.ui import documents
-from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui import documents, views
+from mixsearch.ui.output import err
+from mixsearch.ui.page import show
 from mixsearch.ui.progress import RunProgress, spinner
-from mixsearch.ui.tables import mixture_table, print_fit, show_recommendation, validation_table
+
+if TYPE_CHECKING:
+    from mixsearch.search.modelling import FitResult
+    from mixsearch.search.recommendation import Recommendation
+    from mixsearch.search.study import Study
 
 PROPOSERS = get_args(Search.model_fields["proposer"].annotation)
 
@@ -26,26 +32,19 @@ def fit(recipe: RecipeArg, surrogate: Annotated[str | None, typer.Option(help="a
         refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Cross-validate surrogates on the completed runs, report Spearman / MAE / fit time,
     and save the chosen one's predicted-vs-actual plot (the fit is stored and reused)."""
-    from mixsearch.search import answer
+    from mixsearch.report.plots import predicted_vs_actual, save_png
     from mixsearch.store.lock import StudyLock
-    from mixsearch.report.plots import save_png
-    from mixsearch.report.html import predicted_vs_actual
 
     study = open_study(recipe, runs_dir)
     with warning_unreadable(study), StudyLock(study.store.root, "fit"):
         result, _ = _fit_and_recommend(study, surrogate, refit)
         fig, _ = predicted_vs_actual(study, result)
         plot = save_png(fig, study.store.root / "fit.png")
-    state = answer.state(study.store.root)
-    if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), **documents.fit_json(result), "plot": str(plot)})
-    else:
-        show_recommendation(state, study.recipe.domain_names, str(recipe))
-        print_fit(result)
-        err.print(f"predicted vs actual: {plot}")
+    show(documents.fit_document(study, result, str(plot), str(recipe)),
+         partial(views.fit_command_page, ctx=context(study, recipe)), as_json)
 
 
-def _fit_and_recommend(study, surrogate: str | None, refit: bool):
+def _fit_and_recommend(study: Study, surrogate: str | None, refit: bool) -> tuple[FitResult, Recommendation]:
     """Fit (or reuse the stored fit) and record its recommendation, with progress on stderr."""
     from mixsearch.search import modelling
 
@@ -62,7 +61,6 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
             surrogate: Annotated[str | None, typer.Option(help="auto or a surrogate name")] = None,
             refit: RefitOpt = False, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Fit the surrogate (or reuse the stored fit) and store the next batch of mixtures as 'proposed' runs."""
-    from mixsearch.search import answer
     from mixsearch.search import modelling
     from mixsearch.store.lock import StudyLock
 
@@ -74,21 +72,8 @@ def propose(recipe: RecipeArg, n: Annotated[int | None, typer.Option("--n", min=
         result, _ = _fit_and_recommend(study, surrogate, refit)
         with spinner("proposing"):
             frame = modelling.propose_next(study, result, n, method)
-        rows = frame.to_dict("records")
-    names = study.recipe.domain_names
-    state = answer.state(study.store.root)
-    if as_json:
-        emit_json({**documents.answer_json(state, str(recipe)), "fit": documents.fit_json(result),
-                   "proposals": documents.proposal_json(rows, names),
-                   "mf_recommendation": frame.attrs.get("recommendation"), "reason": frame.attrs.get("reason") or None})
-    else:
-        show_recommendation(state, names, str(recipe))
-        out.print(mixture_table(rows, names, "proposed mixtures", "predicted"))
-        if frame.attrs.get("recommendation"):
-            rec = ", ".join(f"{k}={v:.3f}" for k, v in frame.attrs["recommendation"].items())
-            out.print(f"recommended at the target fidelity (posterior-mean optimum): {rec}")
-        if frame.attrs.get("reason"):
-            err.print(f"fidelities: {frame.attrs['reason']}")
+    show(documents.propose_document(study, result, frame.to_dict("records"), frame.attrs, str(recipe)),
+         partial(views.propose_page, ctx=context(study, recipe)), as_json)
 
 
 def validate_cmd(recipe: RecipeArg,
@@ -97,8 +82,10 @@ def validate_cmd(recipe: RecipeArg,
                                                          "decided or --max-seeds")] = "3",
                  max_seeds: Annotated[int, typer.Option("--max-seeds", min=2, help="with --seeds auto: at most "
                                                         "this many seeds")] = 12,
-                 fidelity: Annotated[str | None, typer.Option(help="a fidelity of the plan (default: target)")] = None,
-                 tokens: Annotated[int | None, typer.Option(min=1, help="override: training tokens")] = None,
+                 fidelity: Annotated[list[str] | None, typer.Option(help="a fidelity of the plan (default: target); "
+                                                                  "repeat it for several scales")] = None,
+                 tokens: Annotated[list[int] | None, typer.Option(min=1, help="override: training tokens; repeat it "
+                                                                  "for several scales")] = None,
                  width: Annotated[int | None, typer.Option(min=8, help="override: model width")] = None,
                  layers: Annotated[int | None, typer.Option(min=1, help="override: model layers")] = None,
                  mixture: Annotated[list[str] | None, typer.Option("--mixture", help="also train name=w1,w2,... "
@@ -107,39 +94,41 @@ def validate_cmd(recipe: RecipeArg,
                  address: AddressOpt = None, runs_dir: RunsDir = Path("runs"), as_json: JsonOpt = False) -> None:
     """Train the latest recommendation beside uniform, natural and the best run's mixture (same
     seeds); print mean ± sd, paired differences with 95% intervals, an exact signed-rank test and
-    a verdict. The validated recommendation becomes the study's answer. Resumable."""
-    from mixsearch.search import answer
+    a verdict. At two or more scales (repeated --fidelity/--tokens) also whether the ranking and the
+    gain over uniform hold at the largest. The validated recommendation becomes the study's answer. Resumable."""
     from mixsearch.search import validate as va
-    from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
-    from mixsearch.search.recommendation import load as load_recommendation
-    from mixsearch.store.lock import StudyLock
-    from mixsearch.execute.schedule import shutdown
+    from mixsearch.search.launch import training
 
     n_seeds, auto = _seeds(seeds)
     study = open_study(recipe, runs_dir)
-    names = study.recipe.domain_names
-    extra = dict(parse_mixture(m, names) for m in mixture or [])
-    extra.update(read_mixtures(mixtures, names) if mixtures else {})
-    with StudyLock(study.store.root, "validate"):
+    extra = _extra_mixtures(mixture, mixtures, study.recipe.domain_names)
+    with training(study, "validate"):
         prepare_data(study, as_json)
-        rec = load_recommendation(study.store.root) or _fit_and_recommend(study, None, False)[1]
-        try:
-            with RunProgress("validation runs") as progress:
-                result = va.validate(study, rec, n_seeds, va.scale(study, fidelity, tokens, width, layers), extra,
-                                     address, on_result=progress.on_result, on_start=progress.grow,
-                                     max_seeds=max(max_seeds, n_seeds) if auto else None,
-                                     on_round=lambda c: progress.note(_round_line(c)))
-        finally:
-            shutdown()
-            study.store.compact()
-    state = answer.state(study.store.root)
-    if as_json:
-        measured = {k: v for k, v in result.to_dict().items() if k != "recommendation"}  # answer_json holds it
-        emit_json({**documents.answer_json(state, str(recipe)), **measured})
-    else:
-        show_recommendation(state, names, str(recipe))
-        out.print(validation_table(result))
+        rec = _recommendation(study)
+        with RunProgress("validation runs") as progress:
+            scales = [va.scale(study, f, t, width, layers) for f in fidelity or [None] for t in tokens or [None]]
+            result = va.validate(study, rec, n_seeds, scales, extra, address, on_result=progress.on_result,
+                                 on_start=progress.grow, max_seeds=max(max_seeds, n_seeds) if auto else None,
+                                 on_round=lambda c: progress.note(_round_line(c)))
+    show(documents.validate_document(study, result, str(recipe)),
+         partial(views.validate_page, ctx=context(study, recipe)), as_json)
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
+
+
+def _extra_mixtures(given: list[str] | None, path: Path | None, names: list[str]) -> dict:
+    """The mixtures named on the command line (--mixture) and in a file (--mixtures): name -> weights."""
+    from mixsearch.search.named_mixtures import parse_mixture, read_mixtures
+
+    extra = dict(parse_mixture(m, names) for m in given or [])
+    extra.update(read_mixtures(path, names) if path else {})
+    return extra
+
+
+def _recommendation(study: Study) -> Recommendation:
+    """The latest recommendation; without one, the surrogate is fitted and its optimum recorded."""
+    from mixsearch.search.recommendation import load
+
+    return load(study.store.root) or _fit_and_recommend(study, None, False)[1]
 
 
 def _seeds(text: str) -> tuple[int, bool]:
@@ -165,8 +154,9 @@ def report(recipe: RecipeArg, out_path: Annotated[Path | None, typer.Option("--o
            refit: Annotated[bool, typer.Option("--refit", help="fit anew and record its recommendation (takes "
                                                "the study lock); without it the report only reads")] = False,
            runs_dir: RunsDir = Path("runs")) -> None:
-    """A self-contained HTML report: the answer, history, surrogate fit, mixtures, per-domain losses,
-    fidelities. It reads the stored fit and recommendations; --refit fits anew first."""
+    """The study's page as one self-contained HTML file (interactive, no network needed): the answer,
+    objective by domain weight, history, surrogate, fidelities, Pareto front, runs. It reads the
+    stored fit and recommendations; --refit fits anew first."""
     from mixsearch.store.lock import StudyLock
     from mixsearch.report.html import write_report
 

@@ -7,15 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from mixsearch.cli.common import JsonOpt, RunsDir, open_study, warning_unreadable
 from mixsearch.errors import UserError
-from mixsearch.ui.output import emit_json, err, out
+from mixsearch.ui import documents, views
+from mixsearch.ui.page import show
 from mixsearch.ui.progress import spinner
 
 if TYPE_CHECKING:
-    from mixsearch.replay.strategies import Pool, Trace
+    from mixsearch.replay.pool import Pool, Trace
     from mixsearch.search.study import Study
 
 
@@ -39,31 +39,26 @@ def replay_cmd(recipe: Annotated[Path | None, typer.Argument(help="replay this s
     """Benchmark search strategies by replaying them on a pool of completed runs: best found vs cost."""
     from mixsearch.replay import bench as rp
 
-    names = [s.strip() for s in strategies.split(",") if s.strip()]
-    unknown = [n for n in names if n not in rp.STRATEGIES]
-    if unknown or not names:
-        raise UserError(f"unknown strategy '{unknown[0] if unknown else ''}' (use {', '.join(rp.STRATEGIES)})",
-                        where="--strategies")
+    names = _strategies(strategies)
     study = open_study(recipe, runs_dir) if recipe is not None else None
     out_path = out_path or Path(runs_dir) / (study.recipe.study if study else "synthetic") / "replay.png"
     pools = _study_pools(study, seeds) if study is not None else _synthetic_pools(family, domains, pool_size, seeds)
     traces = _replay_all(pools, names, budget, tolerance)
-    optima = [p.optimum for p in pools]
-    table = rp.summarize(traces, optima, tolerance)
-    rp.plot(traces, optima, out_path)
-    if as_json:
-        emit_json({"summary": table.to_dict("records"), "tolerance": tolerance, "plot": str(out_path),
-                   "per_seed": {rp.cost_key(tolerance): rp.per_seed_costs(traces, optima, tolerance)},
-                   "reasons": {t.strategy: t.reasons[-1] for t in traces[-1] if t.reasons and t.reasons[-1]},
-                   "curves": rp.regret_curves(traces, optima).to_dict("records")})
-        return
-    t = Table(title=f"replay: median over {seeds} seed(s), cost in target-run units")
-    for col in table.columns:
-        t.add_column(col, justify="left" if col == "strategy" else "right")
-    for row in table.itertuples(index=False):
-        t.add_row(*[v if isinstance(v, str) else f"{v:.3g}" for v in row])
-    out.print(t)
-    err.print(f"plot: {out_path}")
+    rp.plot(traces, [p.optimum for p in pools], out_path)
+    show(documents.replay_document(traces, [p.optimum for p in pools], tolerance, str(out_path)), views.replay_page,
+         as_json)
+
+
+def _strategies(text: str) -> list[str]:
+    """The comma-separated strategy names, each a known one."""
+    from mixsearch.replay import bench as rp
+
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in rp.STRATEGIES]
+    if unknown or not names:
+        raise UserError(f"unknown strategy '{unknown[0] if unknown else ''}' (use {', '.join(rp.STRATEGIES)})",
+                        where="--strategies")
+    return names
 
 
 def _study_pools(study: Study, seeds: int) -> list[Pool]:

@@ -7,13 +7,16 @@ import os
 import shutil
 from collections.abc import Callable
 from contextlib import closing
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from mixsearch.data.scratch import remove_abandoned, scratch_dir
 from mixsearch.data.shards import INDEX, Shard, TokenView, load_index, read_index, shard_of_file, write_index
 from mixsearch.data.sources import DecodeStats, effective_source, source_files
 from mixsearch.data.stream import ProgressFn, plan, tokenize_all
+from mixsearch.data.tasks import TaskTokens, prepare_task
 from mixsearch.data.tokenizer import recipe_tokenizer
 from mixsearch.data.workpool import WorkerDied
 from mixsearch.errors import UserError
@@ -35,6 +38,7 @@ class DomainTokens:
     dtype: str = "uint16"
     text_bytes: int = 0  # bytes of its text files
     undecodable_bytes: int = 0  # of them, not valid UTF-8 (replaced by U+FFFD)
+    val_bytes: int = 0  # UTF-8 bytes its validation tokens stand for (0: unknown)
 
     def _shards(self) -> list[Shard]:
         return read_index(self.index)[0]
@@ -54,7 +58,8 @@ class PreparedData:
     vocab_size: int
     eot: int
     domains: dict[str, DomainTokens]
-    eval_sets: dict[str, DomainTokens]
+    eval_sets: dict[str, DomainTokens]  # held-out text
+    tasks: dict[str, TaskTokens] = field(default_factory=dict)  # eval sets of kind task
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -65,6 +70,7 @@ class PreparedData:
             data_hash=d["data_hash"], vocab_size=d["vocab_size"], eot=d["eot"],
             domains={k: DomainTokens(**v) for k, v in d["domains"].items()},
             eval_sets={k: DomainTokens(**v) for k, v in d["eval_sets"].items()},
+            tasks={k: TaskTokens(**v) for k, v in d.get("tasks", {}).items()},
         )
 
 
@@ -121,8 +127,17 @@ def _tokenize(recipe: Recipe, domain: Domain, tok_spec: dict, out: Path, val_onl
     return shards, total - n_val, n_val, max((_max_id(s) for s in shards), default=-1)
 
 
-def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, content: str,
-                 cache: Path, val_only: bool, options: PrepareOptions) -> tuple[DomainTokens, int]:
+def _bytes_of(view: TokenView, token_bytes: np.ndarray) -> int:
+    """UTF-8 bytes the tokens of `view` stand for (ids outside the table: none)."""
+    step, total = 1 << 24, 0
+    for lo in range(0, len(view), step):
+        ids = np.asarray(view[lo: lo + step], np.int64)
+        total += int(token_bytes[ids[ids < len(token_bytes)]].sum())
+    return total
+
+
+def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, content: str, cache: Path,
+                 val_only: bool, options: PrepareOptions, token_bytes: np.ndarray) -> tuple[DomainTokens, int]:
     """A domain's cached tokens (made if missing) and its largest token id."""
     key = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
                        "max_tokens": recipe.data.max_tokens_per_domain, "val_only": val_only, "format": FORMAT})
@@ -132,8 +147,10 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, co
         with scratch_dir(final.parent, final.name) as tmp:
             stats = DecodeStats()
             shards, n_train, n_val, max_id = _tokenize(recipe, domain, tok_spec, tmp, val_only, options, stats)
+            val_bytes = _bytes_of(TokenView(shards, n_train, n_train + n_val), token_bytes)
             write_index(tmp, shards, n_train, n_val, {"max_id": max_id, "text_bytes": stats.bytes,
-                                                      "undecodable_bytes": stats.undecodable})  # shards in tmp: named relative to it
+                                                      "undecodable_bytes": stats.undecodable,
+                                                      "val_bytes": val_bytes})  # shards in tmp: named relative to it
             if damaged or not (final / INDEX).exists():  # else another prepare made them meanwhile
                 if final.exists():
                     shutil.rmtree(final)
@@ -141,8 +158,12 @@ def _prepare_one(recipe: Recipe, domain: Domain, tok_spec: dict, tok_id: str, co
     shards, index = read_index(final / INDEX)
     dtypes = {s.dtype for s in shards}
     dtype = dtypes.pop() if len(dtypes) == 1 else "uint32"
+    val_bytes = index.get("val_bytes")  # a cache made before it was recorded: measured now
+    if not isinstance(val_bytes, int):
+        val_bytes = _bytes_of(TokenView(shards, index["train_tokens"], index["train_tokens"] + index["val_tokens"]),
+                              token_bytes)
     return DomainTokens(domain.name, str(final / INDEX), index["train_tokens"], index["val_tokens"], dtype,
-                        index.get("text_bytes", 0), index.get("undecodable_bytes", 0)), \
+                        index.get("text_bytes", 0), index.get("undecodable_bytes", 0), val_bytes), \
         index["max_id"]
 
 
@@ -197,9 +218,12 @@ def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = Non
     tok, tok_id, tok_spec = recipe_tokenizer(recipe, {d.name: content[d.name] for d in recipe.domains}, cache)
     context = recipe.proxy.model.context
     out: dict[str, dict[str, DomainTokens]] = {"domain": {}, "eval_set": {}}
-    for kind, group in (("domain", recipe.domains), ("eval_set", recipe.eval_sets)):
+    token_bytes = tok.token_bytes()
+    texts = [e for e in recipe.eval_sets if e.kind == "text"]
+    for kind, group in (("domain", recipe.domains), ("eval_set", texts)):
         for d in group:
-            dt, max_id = _prepare_one(recipe, d, tok_spec, tok_id, content[d.name], cache, kind == "eval_set", options)
+            dt, max_id = _prepare_one(recipe, d, tok_spec, tok_id, content[d.name], cache, kind == "eval_set", options,
+                                      token_bytes)
             if max_id >= tok.vocab_size:
                 raise UserError(f"token id {max_id} is outside the tokenizer's vocabulary of {tok.vocab_size} "
                                 "(set `tokenizer` to the one that made these tokens)", where=f"{kind} {d.name}")
@@ -208,9 +232,14 @@ def prepare(recipe: Recipe, on_domain=None, options: PrepareOptions | None = Non
             out[kind][d.name] = dt
             if on_domain:
                 on_domain(d.name, dt)
-    data_hash = stable_hash({"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
-                             "max_tokens": recipe.data.max_tokens_per_domain, "format": FORMAT})
-    return PreparedData(data_hash, tok.vocab_size, tok.eot, out["domain"], out["eval_set"])
+    tasks = {e.name: prepare_task(recipe, e, tok, tok_id, content[e.name], cache, context)
+             for e in recipe.eval_sets if e.kind == "task"}
+    key = {"content": content, "tok": tok_id, "val_fraction": recipe.data.val_fraction,
+           "max_tokens": recipe.data.max_tokens_per_domain, "format": FORMAT}
+    if tasks:  # which fields a task reads changes its tokens, not its files
+        key["tasks"] = {e.name: [e.context_field, e.continuation_field] for e in recipe.eval_sets if e.kind == "task"}
+    data_hash = stable_hash(key)
+    return PreparedData(data_hash, tok.vocab_size, tok.eot, out["domain"], out["eval_set"], tasks)
 
 
 def raw_data(recipe: Recipe) -> PreparedData:

@@ -33,12 +33,18 @@ class TextTokenizer(Protocol):
 
     def encode_many(self, texts: list[str]) -> list[np.ndarray]: ...
 
+    def token_bytes(self) -> np.ndarray: ...
+
 
 class ByteTokenizer:
     """UTF-8 bytes as tokens 0..255, end-of-text 256."""
 
     vocab_size = 257
     eot = 256
+
+    def token_bytes(self) -> np.ndarray:
+        """UTF-8 bytes each id stands for: 1, and 0 for end-of-text."""
+        return np.append(np.ones(256, np.int64), 0)
 
     def encode(self, text: str) -> np.ndarray:
         return np.frombuffer(text.encode("utf-8"), dtype=np.uint8).astype(np.uint16)
@@ -62,6 +68,20 @@ class BPETokenizer:
 
     def encode(self, text: str) -> np.ndarray:
         return np.asarray(self._tok.encode(text, add_special_tokens=False).ids, dtype=self.dtype)
+
+    def token_bytes(self) -> np.ndarray:
+        """UTF-8 bytes each id stands for: exact for byte-level BPE (a token's characters map one to
+        one onto bytes), else the length of the id decoded alone; 0 for special tokens."""
+        inverse = {c: b for b, c in _byte_alphabet().items()}
+        special = {t.content for t in self._tok.get_added_tokens_decoder().values() if t.special}
+        out = np.zeros(self.vocab_size, np.int64)
+        for i in range(self.vocab_size):
+            piece = self._tok.id_to_token(i)
+            if piece is None or piece in special:
+                continue
+            out[i] = len(piece) if all(c in inverse for c in piece) else \
+                len(self._tok.decode([i], skip_special_tokens=True).encode("utf-8"))
+        return out
 
     def encode_many(self, texts: list[str]) -> list[np.ndarray]:
         """Batch encode (the library parallelises it unless TOKENIZERS_PARALLELISM=false)."""
@@ -99,6 +119,14 @@ class BPETokenizer:
         tmp = path.with_suffix(".tmp")
         tok.save(str(tmp))
         tmp.replace(path)
+
+
+def _byte_alphabet() -> dict[int, str]:
+    """Byte-level BPE's printable character for each byte (GPT-2's table)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\xa1"), ord("\xac") + 1),
+                 *range(ord("\xae"), ord("\xff") + 1)]
+    rest = [b for b in range(256) if b not in printable]
+    return {**{b: chr(b) for b in printable}, **{b: chr(256 + i) for i, b in enumerate(rest)}}
 
 
 def recipe_tokenizer(recipe: Recipe, content: dict[str, str], cache: Path) -> tuple[TextTokenizer, str, dict]:

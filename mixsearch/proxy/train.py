@@ -88,8 +88,8 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
 
     loss_fn, fresh = step_fn(k)
     val = {n: _array(d, "val") for n, d in {**prepared.domains, **prepared.eval_sets}.items()}
-    windows, counts = eval_set(prepared, val, mcfg.context, tcfg.eval_tokens)
-    ev = functools.partial(evaluate, heads=mcfg.heads, windows=windows, counts=counts, chunk=2 * tcfg.batch_size,
+    evals = eval_set(prepared, val, mcfg.context, tcfg)
+    ev = functools.partial(evaluate, heads=mcfg.heads, evals=evals, chunk=2 * tcfg.batch_size,
                            device=device, autocast=lambda: autocast(device))
 
     def draw() -> tuple[torch.Tensor, torch.Tensor]:  # every run's stream advances, trained or not

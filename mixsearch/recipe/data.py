@@ -76,6 +76,27 @@ class Domain(Strict):
         return self
 
 
+class EvalSet(Domain):
+    """A held-out evaluation set: text (a loss per token, never trained on), or a task: JSONL lines
+    of a context and a continuation (a question and its answer), scored on the continuation only,
+    in bits per byte."""
+
+    kind: Literal["text", "task"] = Field("text", description="text: held-out text; task: JSONL of context and "
+                                                              "continuation, scored on the continuation in bits "
+                                                              "per byte")
+    context_field: str = Field("context", min_length=1, description="task: the JSONL field of the context")
+    continuation_field: str = Field("continuation", min_length=1,
+                                    description="task: the JSONL field of the continuation scored")
+
+    @model_validator(mode="after")
+    def _task_reads_jsonl(self) -> "EvalSet":
+        if self.kind == "task" and (self.source is None or self.source.jsonl is None):
+            raise ValueError("kind=task reads a local source.jsonl (a context and a continuation per line)")
+        if self.kind == "task" and self.context_field == self.continuation_field:
+            raise ValueError("context_field and continuation_field must differ")
+        return self
+
+
 class Tokenizer(Strict):
     kind: Literal["byte", "bpe", "file"] = "byte"
     vocab_size: Int = Field(2048, ge=300, le=65535, description="BPE only")

@@ -44,6 +44,9 @@ class Train(Strict):
     beta2: float = Field(0.95, gt=0, lt=1)
     grad_clip: float = Field(1.0, gt=0)
     eval_tokens: Int = Field(16_384, gt=0, le=BIG, description="validation tokens per domain")
+    report_units: Literal["nats", "bpb"] = Field(
+        "nats", description="units of every loss: nats per token, or bits per byte (comparable across tokenizers); "
+                            "task eval sets are always in bits per byte")
     eval_every: Int | None = Field(None, gt=0, le=MAX_STEPS, description="steps between interim evals")
     compile: bool | Literal["auto"] = Field(
         False, description="torch.compile the training step, once per worker and shape (auto: on CUDA for long runs)")

@@ -1,5 +1,5 @@
 """Recipe: the YAML file that describes a study, validated with pydantic; its sections live in
-data.py, proxy.py and search.py beside this module."""
+data.py, proxy.py, search.py and tracking.py beside this module."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from pydantic import Field, ValidationError, model_validator
 
 from mixsearch.errors import UserError
 from mixsearch.recipe.base import Int, Strict
-from mixsearch.recipe.data import Data, Domain, Tokenizer
+from mixsearch.recipe.data import Data, Domain, EvalSet, Tokenizer
 from mixsearch.recipe.proxy import Proxy
 from mixsearch.recipe.search import Bounds, BudgetSpec, Constraints, Objective, Search
+from mixsearch.recipe.tracking import Tracking
 
 
 class Recipe(Strict):
     study: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     seed: Int = Field(0, ge=0, le=2**32 - 1)
     domains: list[Domain] = Field(min_length=2)
-    eval_sets: list[Domain] = []
+    eval_sets: list[EvalSet] = []
     tokenizer: Tokenizer = Tokenizer()
     data: Data = Data()
     proxy: Proxy = Proxy()
@@ -29,6 +30,7 @@ class Recipe(Strict):
     constraints: Constraints = Constraints()
     search: Search = Search()
     budget: BudgetSpec = BudgetSpec()
+    tracking: Tracking = Tracking()
 
     @property
     def domain_names(self) -> list[str]:
@@ -67,9 +69,13 @@ class Recipe(Strict):
                 raise ValueError(f"{field_name}.target '{obj.target}' is not a domain")
             if obj.kind == "eval" and obj.target not in evals:
                 raise ValueError(f"{field_name}.target '{obj.target}' is not an eval_set")
+            for name in obj.over or []:
+                if name not in domains | evals:
+                    raise ValueError(f"{field_name}.over names '{name}', neither a domain nor an eval_set")
             for name in (obj.weights or {}):
-                if name not in domains:
-                    raise ValueError(f"{field_name}.weights names unknown domain '{name}'")
+                if name not in (set(obj.over) if obj.over else domains | evals):
+                    raise ValueError(f"{field_name}.weights names '{name}', "
+                                     + ("not one of over" if obj.over else "neither a domain nor an eval_set"))
         fids = [f[0] for f in self.proxy.fidelity_configs()]
         for name in self.search.initial_fidelities or []:
             if name not in fids:

@@ -17,7 +17,10 @@ class Objective(Strict):
 
     kind: Literal["domain", "mean", "eval", "metric"] = "mean"
     target: str | None = Field(None, description="domain (kind=domain) or eval set (kind=eval)")
-    weights: dict[str, float] | None = Field(None, description="kind=mean: weights per domain")
+    over: list[str] | None = Field(None, min_length=1, description="kind=mean: the domains and eval sets (text or "
+                                                                   "task) averaged; default: every domain")
+    weights: dict[str, float] | None = Field(None, description="kind=mean: a weight per name (those of `over`, "
+                                                               "1 when left out), normalised to sum to one")
     metric: str | None = Field(None, pattern=r"^[A-Za-z0-9_.:/-]+$",
                                description="kind=metric: a metric name the trainer reports (or an imported column)")
     direction: Literal["minimize", "maximize"] = "minimize"
@@ -36,13 +39,18 @@ class Objective(Strict):
 
     @property
     def label(self) -> str:
-        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else self.kind)
+        name = self.metric if self.kind == "metric" else (f"{self.kind}:{self.target}" if self.target else
+                                                          f"mean:{'+'.join(self.over)}" if self.over else self.kind)
         return f"{name} (max)" if self.direction == "maximize" else name
 
     @model_validator(mode="after")
     def _target_given(self) -> "Objective":
         if self.kind in ("domain", "eval") and not self.target:
             raise ValueError(f"kind={self.kind} needs a target")
+        if self.kind != "mean" and (self.over or self.weights):
+            raise ValueError("over and weights go with kind=mean")
+        if any(w < 0 for w in (self.weights or {}).values()) or (self.weights and not sum(self.weights.values()) > 0):
+            raise ValueError("weights must be >= 0 with a positive sum")
         if (self.kind == "metric") != (self.metric is not None):
             raise ValueError("kind=metric goes with a metric name (and a metric with kind=metric)")
         return self

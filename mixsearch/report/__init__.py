@@ -1,1 +1,2 @@
-"""The study report: a self-contained HTML page, its answer sections and figures."""
+"""The study's page (report file and live dashboard): its sections, interactive figures and tables;
+static PNGs for fit and replay."""

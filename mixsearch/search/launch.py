@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from mixsearch.search.budget import run_hours
@@ -14,6 +15,7 @@ from mixsearch.search.objectives import objective_value
 from mixsearch.store.batch import Batch
 from mixsearch.store.parts import now
 from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE, mixture_of
+from mixsearch.tracking import sync as tracking
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
@@ -80,6 +82,7 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     except Exception:
         schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open
         raise
+    tracking.sync(r, study.store)  # the recipe's trackers get the finished runs (a failure is a warning)
     return counts
 
 
@@ -154,3 +157,18 @@ def _result_row(study: Study, base: dict, result: dict, gpus: float) -> dict:
         **{METRIC + k: float(v) for k, v in metrics.items()},
     })
     return row
+
+
+@contextmanager
+def training(study: Study, command: str) -> Iterator[None]:
+    """Hold the study lock while `command` trains runs; when it ends (also on failure) leave Ray and
+    compact the store's parts."""
+    from mixsearch.execute.schedule import shutdown
+    from mixsearch.store.lock import StudyLock
+
+    with StudyLock(study.store.root, command):
+        try:
+            yield
+        finally:
+            shutdown()
+            study.store.compact()

@@ -19,12 +19,17 @@ if TYPE_CHECKING:
 
 
 def objective_weights(obj: Objective, domains: list[str]) -> dict[str, float]:
-    """The losses the objective is a weighted sum of, with weights summing to one (none for a metric)."""
+    """The losses (of domains, text eval sets and tasks) the objective is a weighted sum of, with
+    weights summing to one (none for a metric): kind=mean averages `over` (weight 1 unless
+    `weights` says otherwise), else the names of `weights`, else every domain."""
     if obj.kind == "metric":
         return {}
     if obj.kind in ("domain", "eval"):
         return {obj.target: 1.0}
-    weights = obj.weights or {d: 1.0 for d in domains}
+    if obj.over:
+        weights = {n: (obj.weights or {}).get(n, 1.0) for n in obj.over}
+    else:
+        weights = obj.weights or {d: 1.0 for d in domains}
     total = sum(weights.values())
     return {d: w / total for d, w in weights.items()}
 

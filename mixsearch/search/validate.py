@@ -5,10 +5,13 @@ signed-rank test). With `max_seeds` (`--seeds auto`) seeds are added one paired 
 (every mixture gets the next seed) until the verdict against uniform is decided or the maximum is
 reached. The validation records which recommendation (by id) it measured.
 
-Rows are ordinary runs with `origin=validate:<name>`, so finished ones are reused (a run id is a
-hash of mixture, scale, seed and data). Runs at a fidelity of the plan are also training data
-for later fits (more seeds of the same mixtures); runs at an off-plan scale (`--tokens`,
-`--width`, `--layers`) never enter fits. The search's "best observed run" never counts them.
+At two or more scales (`--fidelity`/`--tokens` repeated) every mixture is trained at each, and
+transfer.py measures whether the arms' ranking and the recommendation's gain over uniform hold at
+the largest. Rows are ordinary runs with `origin=validate:<name>` and their scale as `fidelity`,
+so finished ones are reused (a run id is a hash of mixture, scale, seed and data). Runs at a
+fidelity of the plan are also training data for later fits (more seeds of the same mixtures);
+runs at an off-plan scale (`--tokens`, `--width`, `--layers`) never enter fits. The search's
+"best observed run" never counts them.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -29,6 +32,7 @@ from mixsearch.search.answer import VALIDATION
 from mixsearch.search.recommendation import Recommendation
 from mixsearch.store.schema import mixture_of
 from mixsearch.search.study import VALIDATE, Study
+from mixsearch.search.transfer import Transfer, transfer
 from mixsearch.search.verdict import Comparison, compare
 from mixsearch.search.launch import launch
 
@@ -61,21 +65,33 @@ class Validation:
     launched: dict[str, int]
     recommendation: Recommendation  # the recommendation validated (its id names it)
     stopped_by: str = "seeds"  # "seeds" (--seeds N) | "decided" | "max-seeds" (--seeds auto)
+    scale: dict = field(default_factory=dict)  # the fidelity's tokens, params, layers, width, cost value
+    scales: list[Validation] = field(default_factory=list)  # at several scales: each, smallest first
+    transfer: Transfer | None = None  # at several scales: do ranking and gain hold at the largest
 
-    def to_dict(self) -> dict:
-        rec = self.recommendation
-        return {"recommendation_id": rec.id, "recommendation": rec.to_dict(), "fidelity": self.fidelity,
-                "seeds": self.seeds, "seeds_used": len(self.seeds), "stopped_by": self.stopped_by,
-                "launched": self.launched, "predicted": rec.predicted, "interval": list(rec.interval),
+    def measured(self) -> dict:
+        """What was measured at this scale."""
+        return {"fidelity": self.fidelity, "scale": self.scale, "seeds": self.seeds, "seeds_used": len(self.seeds),
+                "stopped_by": self.stopped_by, "launched": self.launched,
                 "mixtures": [{"name": a.name, "mixture": a.mixture, "mean": a.mean, "sd": a.sd,
                               "values": {str(k): v for k, v in a.values.items()}} for a in self.arms],
                 "comparisons": [c.to_dict() for c in self.comparisons]}
+
+    def to_dict(self) -> dict:
+        """The largest scale's measurement at the top level; `scales` and `transfer` when there are several."""
+        rec = self.recommendation
+        out = {"recommendation_id": rec.id, "recommendation": rec.to_dict(), **self.measured(),
+               "predicted": rec.predicted, "interval": list(rec.interval)}
+        if self.transfer is not None:
+            out.update(scales=[v.measured() for v in self.scales], transfer=self.transfer.to_dict())
+        return out
 
 
 def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, width: int | None = None,
           layers: int | None = None) -> FidelityConfig:
     """The fidelity validation runs train at: the target, a named fidelity of the plan, or an
-    off-plan scale from overrides (registered with the study as `validate-<hash>`)."""
+    off-plan scale from overrides (registered with the study as `validate-<hash>`); overrides that
+    give a fidelity of the plan exactly are that fidelity (its runs and name)."""
     if fidelity is not None and fidelity not in study.fidelities:
         raise UserError(f"unknown fidelity '{fidelity}' (the plan has {', '.join(study.fidelities)})",
                         where="--fidelity")
@@ -86,6 +102,9 @@ def scale(study: Study, fidelity: str | None = None, tokens: int | None = None, 
     if model.width % model.heads:
         raise UserError(f"width {model.width} is not divisible by heads {model.heads}", where="--width")
     train = base.train.model_copy(update={"tokens": tokens} if tokens else {})
+    planned = next((f for f in study.fidelities.values() if f.model == model and f.train == train), None)
+    if planned is not None:
+        return planned
     params = model_params(model, study.data().vocab_size)
     target = study.target
     value = params * train.tokens / (target.params * target.train.tokens)
@@ -120,7 +139,8 @@ def _snapped(mixtures: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityConfig | None = None,
+def validate(study: Study, rec: Recommendation, seeds: int = 3,
+             fid: FidelityConfig | list[FidelityConfig] | None = None,
              extra: dict[str, np.ndarray] | None = None, address: str | None = None,
              fn: Callable[[dict, dict], dict] | None = None,
              on_result: Callable[[dict], None] | None = None,
@@ -129,12 +149,36 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityCon
     """Store the validation runs (reusing finished ones), train the missing ones (on_start: told
     how many in all so far), compare. With `max_seeds`, start with `seeds` and add one seed per
     round (on_round: told the comparison with uniform) until that verdict is decided or
-    `max_seeds` are used."""
-    fid = fid or study.target
+    `max_seeds` are used. `fid` may list two or more scales: each is validated (smallest first)
+    and the result, the largest's, carries them all and their transfer."""
+    fids = list({f.name: f for f in (fid if isinstance(fid, list) else [fid or study.target])}.values())
+    fids.sort(key=lambda f: f.value)
     mixtures = arms(study, rec, extra or {})
     sign = -1.0 if getattr(study.recipe.objective, "direction", "minimize") == "maximize" else 1.0
+    measured, opened = [], 0
+    for f in fids:
+        v, opened = _measure(study, rec, mixtures, seeds, f, sign, address, fn, on_result, on_start, max_seeds,
+                             on_round, opened)
+        measured.append(v)
+    result = measured[-1]
+    if len(measured) > 1:
+        same = {a: next(b for b, w in mixtures.items() if w is mixtures[a]) for a in mixtures}
+        moved = transfer([(v.fidelity, {a.name: a.values for a in v.arms}, v.comparisons) for v in measured], sign,
+                         {a: b for a, b in same.items() if a != b})
+        launched = {k: sum(v.launched[k] for v in measured) for k in result.launched}
+        result = replace(result, launched=launched, scales=measured, transfer=moved)
+    write_atomic(study.store.root / VALIDATION, json.dumps(result.to_dict(), indent=1, default=float))
+    return result
+
+
+def _measure(study: Study, rec: Recommendation, mixtures: dict[str, np.ndarray], seeds: int, fid: FidelityConfig,
+             sign: float, address: str | None, fn: Callable[[dict, dict], dict] | None,
+             on_result: Callable[[dict], None] | None, on_start: Callable[[int], None] | None,
+             max_seeds: int | None, on_round: Callable[[Comparison], None] | None,
+             opened: int) -> tuple[Validation, int]:
+    """Validate every mixture at one scale; returns the validation and the runs opened so far."""
     launched = {"done": 0, "failed": 0}
-    n, stopped_by, opened = seeds, "seeds", 0
+    n, stopped_by = seeds, "seeds"
     while True:
         seed_list = [study.recipe.seed + SEED_OFFSET + k for k in range(n)]
         rows, got, opened = _train(study, mixtures, seed_list, fid, address, fn, on_result, on_start, opened)
@@ -150,9 +194,9 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3, fid: FidelityCon
             stopped_by = "decided" if uniform.decided else "max-seeds"
             break
         n += 1
-    result = Validation(fid.name, seed_list, out, comps, launched, rec, stopped_by)
-    write_atomic(study.store.root / VALIDATION, json.dumps(result.to_dict(), indent=1, default=float))
-    return result
+    size = {"tokens": fid.train.tokens, "params": fid.params, "layers": fid.model.layers,
+            "width": fid.model.width, "value": fid.value}
+    return Validation(fid.name, seed_list, out, comps, launched, rec, stopped_by, size), opened
 
 
 def _train(study: Study, mixtures: dict[str, np.ndarray], seed_list: list[int], fid: FidelityConfig,

@@ -38,7 +38,7 @@ def test_steps_to_target_is_the_log_cost_distance():
 def test_mf_ar_extrapolates_two_cheap_fidelities_that_share_a_misleading_distortion():
     """The cheap batch, then MID_FIRST runs at 0.05 on cheaply run mixtures, then a first target run
     that is within 5% of the pool's optimum, although either cheap fidelity alone points at DECOY
-    (before: the cheap model's best, near DECOY, far outside the band)."""
+    (the cheap model's best, near DECOY, lies far outside the band)."""
     X = np.random.default_rng(3).dirichlet(np.ones(4), size=200)
     Y = _losses(X)
     assert np.abs(X[np.argmin(Y[:, 0])] - DECOY).sum() < np.abs(X[np.argmin(Y[:, 0])] - OPT).sum()
@@ -60,7 +60,7 @@ def test_mfar_runs_the_second_cheap_fidelity_on_cheaply_run_mixtures_then_target
     """After the cheap batch, mfar proposes mid-fidelity runs of mixtures already run cheaply
     (distinct, none open there; open mid runs count toward MID_FIRST) until MID_FIRST mixtures
     have both, then target runs, the first near the extrapolated optimum OPT although either
-    cheap fidelity alone points at DECOY (before: target runs at once, by the cheapest alone)."""
+    cheap fidelity alone points at DECOY."""
     X = np.random.default_rng(0).dirichlet(np.ones(4), size=CHEAP_FIRST)
     data = TrainSet(X, _losses(X)[:, 0], np.full(CHEAP_FIRST, 0.01))
     opened = propose(_ctx(data, pending=X[:MID_FIRST], pending_fid=np.full(MID_FIRST, 0.05)), 2, "mfar")

@@ -29,9 +29,8 @@ def test_training_lowers_validation_loss(tiny):
     recipe, data = tiny
     cfg, cpu = recipe.proxy.model, torch.device("cpu")
     arrays = {n: d.val() for n, d in {**data.domains, **data.eval_sets}.items()}
-    windows, counts = eval_set(data, arrays, cfg.context, recipe.proxy.train.eval_tokens)
-    untrained = evaluate(stack_members(cfg, data.vocab_size, [0], cpu), cfg.heads, windows, counts, 8, cpu,
-                         torch.no_grad)[0]
+    evals = eval_set(data, arrays, cfg.context, recipe.proxy.train)
+    untrained = evaluate(stack_members(cfg, data.vocab_size, [0], cpu), cfg.heads, evals, 8, cpu, torch.no_grad)[0]
     result = train_proxy(_spec(recipe, {"code": 0.4, "docs": 0.4, "news": 0.2}, tokens=40_000), data.to_dict())
     assert result["status"] == "done", result["error"]
     for name in ("code", "docs", "news"):

@@ -14,7 +14,8 @@ from mixsearch.search import answer, validate as va
 from mixsearch.store.lock import StudyLock
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.recommendation import Recommendation
-from mixsearch.report.html import best_so_far, write_report
+from mixsearch.report.html import write_report
+from mixsearch.report.sections import best_so_far
 from mixsearch.search.study import Study
 from mixsearch.search.verdict import BETTER, SAME, compare
 from mixsearch.search.launch import launch
@@ -105,9 +106,10 @@ def test_readers_write_no_answer_and_validation_runs_are_not_the_best(fake, tmp_
     best_check = checks.sort_values("objective").iloc[0]
     assert best_check["objective"] < view[~view.index.isin(checks.index)]["objective"].min()  # it would win
     assert study.best()["run_id"] != best_check["run_id"]
-    tables = page[page.index("Best runs per fidelity"):]
-    search_part, _, check_part = tables.partition("validation runs (never the search's best run)")
-    assert str(best_check["run_id"])[:10] not in search_part and str(best_check["run_id"])[:10] in check_part
+    shown_best = re.search(r"Best observed run (\w+):", page).group(1)
+    assert str(study.best()["run_id"]).startswith(shown_best)
+    runs_table = page[page.index('id="table-runs"'):]
+    assert str(best_check["run_id"])[:12] in runs_table and best_check["origin"] in runs_table
     y = np.array([3.0, 1.0, 2.0, 0.5])
     assert list(best_so_far(y, np.array([True, False, True, False]), 1.0)) == [3.0, 3.0, 2.0, 2.0]
 

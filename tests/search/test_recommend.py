@@ -234,7 +234,7 @@ def test_validate_trains_baselines_and_its_verdict_is_right(study):
     same = next(c for c in result.comparisons if c.name == "same")
     assert same.verdict == "not distinguishable" and same.diff == 0
     console = Console(record=True, width=200)
-    console.print(validation_table(result))
+    console.print(validation_table(result.measured(), result.recommendation.id))
     text = console.export_text()
     assert "uniform" in text and "natural" in text and "recommendation better" in text
     # resumable: a second validation reuses every finished run

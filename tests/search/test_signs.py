@@ -141,5 +141,5 @@ def test_a_recommendation_from_a_model_that_does_not_beat_chance_is_marked_untru
     rec = recommend(study, fit(study, "lightgbm"), stability=False)
     assert not rec.trusted and "does not rank held-out runs better than chance" in rec.distrust
     assert rec.to_dict()["trusted"] is False
-    table = recommendation_table(rec, list(rec.mixture))
+    table = recommendation_table(rec.to_dict())
     assert "not a trusted answer" in str(table.caption)

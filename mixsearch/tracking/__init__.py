@@ -1,0 +1,1 @@
+"""Experiment trackers (MLflow, Weights & Biases): each finished run of a study logged once."""
