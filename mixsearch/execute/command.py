@@ -80,12 +80,8 @@ def _tail(path: Path) -> str:
 
 
 def _execute(argv: list[str], log_dir: Path, env: dict[str, str], cwd: str | None, timeout: float) -> None:
-    """Run argv (`process.run_logged`); raise TrainerFailed when it cannot start, exits non-zero or
-    times out."""
-    try:
-        code = run_logged(argv, log_dir, env, cwd, timeout)
-    except OSError as exc:
-        raise TrainerFailed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+    """Run argv (`process.run_logged`); raise TrainerFailed on a non-zero exit or timeout."""
+    code = run_logged(argv, log_dir, env, cwd, timeout)
     if code is None:
         raise TrainerFailed(f"timed out after {timeout:g} s (killed); {_tail(log_dir / 'stderr.log')}")
     if code:
