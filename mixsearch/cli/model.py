@@ -109,7 +109,7 @@ def validate_cmd(recipe: RecipeArg,
             scales = [va.scale(study, f, t, width, layers) for f in fidelity or [None] for t in tokens or [None]]
             result = va.validate(study, rec, n_seeds, scales, extra, address, on_result=progress.on_result,
                                  on_start=progress.grow, max_seeds=max(max_seeds, n_seeds) if auto else None,
-                                 on_round=lambda c: progress.note(_round_line(c)))
+                                 on_round=lambda scale, c: progress.note(_round_line(scale, c)))
     show(documents.validate_document(study, result, str(recipe)),
          partial(views.validate_page, ctx=context(study, recipe)), as_json)
     raise typer.Exit(EXIT_RUNS_FAILED if result.launched["failed"] else EXIT_OK)
@@ -144,9 +144,9 @@ def _seeds(text: str) -> tuple[int, bool]:
     return n, False
 
 
-def _round_line(c) -> str:
+def _round_line(scale: str, c) -> str:
     lo, hi = c.interval
-    return (f"{c.seeds} seeds: uniform - recommendation {c.diff:+.4f} [{lo:+.4f}, {hi:+.4f}], "
+    return (f"{scale}, {c.seeds} seeds: uniform - recommendation {c.diff:+.4f} [{lo:+.4f}, {hi:+.4f}], "
             f"signed-rank p {c.wilcoxon_p:.3f}: {c.verdict}")
 
 

@@ -55,8 +55,14 @@ def run_config(run: RunSpec, data: dict) -> dict:
         if d and d.get("index"):
             shards = [asdict(s) for s in read_index(d["index"])[0]]
             out.update({"index": d["index"], "shards": shards, "dtype": d["dtype"],
-                        "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"]})
+                        "train_tokens": d["train_tokens"], "val_tokens": d["val_tokens"],
+                        "val_bytes": d.get("val_bytes") or None})
         return out
+
+    def task(name: str, d: dict) -> dict:
+        """A task's tokens: an .npz of plain arrays (tokens, offsets, continuation, bytes)."""
+        return {"sources": paths.get(name, {}), "tokens": d["path"], "examples": d["examples"],
+                "continuation_tokens": d["continuation_tokens"], "continuation_bytes": d["continuation_bytes"]}
 
     return {
         "run_id": run.run_id, "study": t.get("study"), "mixture": run.mixture, "seed": run.seed,
@@ -64,7 +70,8 @@ def run_config(run: RunSpec, data: dict) -> dict:
         "tokens": run.train["tokens"], "vocab_size": data.get("vocab_size") or None,
         "eot": data.get("eot") if data.get("vocab_size") else None,
         "domains": {n: domain(n, data.get("domains", {}).get(n)) for n in run.mixture},
-        "eval_sets": {n: domain(n, d) for n, d in data.get("eval_sets", {}).items()},
+        "eval_sets": {**{n: domain(n, d) for n, d in data.get("eval_sets", {}).items()},
+                      **{n: task(n, d) for n, d in data.get("tasks", {}).items()}},
         "params": t.get("params", {}),
     }
 

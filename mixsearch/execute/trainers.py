@@ -25,13 +25,16 @@ def builtin_can_report(recipe: Recipe) -> None:
 
 
 def _sources(recipe: Recipe) -> dict[str, dict]:
-    """Per domain and eval set: its source format, absolute file paths, and the text field/column."""
+    """Per domain and eval set: its source format, absolute file paths, and the text field/column (a
+    task: its context and continuation fields)."""
     out = {}
     for d in [*recipe.domains, *recipe.eval_sets]:
         src = effective_source(recipe, d)
         fmt = "files" if src.files else "jsonl" if src.jsonl else "parquet"
         entry = {"format": fmt, "paths": [str(p.resolve()) for p in source_files(recipe, d)]}
-        if fmt != "files":
+        if getattr(d, "kind", "text") == "task":  # JSONL of a context and a continuation per line
+            entry.update(kind="task", context_field=d.context_field, continuation_field=d.continuation_field)
+        elif fmt != "files":
             entry["field"] = src.field if fmt == "jsonl" else src.column
         out[d.name] = entry
     return out

@@ -145,10 +145,10 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3,
              fn: Callable[[dict, dict], dict] | None = None,
              on_result: Callable[[dict], None] | None = None,
              on_start: Callable[[int], None] | None = None, max_seeds: int | None = None,
-             on_round: Callable[[Comparison], None] | None = None) -> Validation:
+             on_round: Callable[[str, Comparison], None] | None = None) -> Validation:
     """Store the validation runs (reusing finished ones), train the missing ones (on_start: told
     how many in all so far), compare. With `max_seeds`, start with `seeds` and add one seed per
-    round (on_round: told the comparison with uniform) until that verdict is decided or
+    round (on_round: told the scale and its comparison with uniform) until that verdict is decided or
     `max_seeds` are used. `fid` may list two or more scales: each is validated (smallest first)
     and the result, the largest's, carries them all and their transfer."""
     fids = list({f.name: f for f in (fid if isinstance(fid, list) else [fid or study.target])}.values())
@@ -174,7 +174,7 @@ def validate(study: Study, rec: Recommendation, seeds: int = 3,
 def _measure(study: Study, rec: Recommendation, mixtures: dict[str, np.ndarray], seeds: int, fid: FidelityConfig,
              sign: float, address: str | None, fn: Callable[[dict, dict], dict] | None,
              on_result: Callable[[dict], None] | None, on_start: Callable[[int], None] | None,
-             max_seeds: int | None, on_round: Callable[[Comparison], None] | None,
+             max_seeds: int | None, on_round: Callable[[str, Comparison], None] | None,
              opened: int) -> tuple[Validation, int]:
     """Validate every mixture at one scale; returns the validation and the runs opened so far."""
     launched = {"done": 0, "failed": 0}
@@ -189,7 +189,7 @@ def _measure(study: Study, rec: Recommendation, mixtures: dict[str, np.ndarray],
             break
         uniform = next(c for c in comps if c.name == "uniform")
         if on_round:
-            on_round(uniform)
+            on_round(fid.name, uniform)
         if uniform.decided or n >= max_seeds:
             stopped_by = "decided" if uniform.decided else "max-seeds"
             break

@@ -5,11 +5,21 @@ the part count nor the work per result grows with the study."""
 from __future__ import annotations
 
 import threading
-
-from mixsearch.store.parts import Store
+from pathlib import Path
+from typing import Protocol
 
 FLUSH_S = 1.0  # a batch writes its rows this often
 MAX_PARTS = 32  # a batch compacts the store when more parts than this are in place
+
+
+class Batchable(Protocol):
+    """What a batch needs of a store (mixsearch.store.parts.Store)."""
+
+    def start_batch(self) -> None: ...
+    def end_batch(self) -> None: ...
+    def flush(self) -> int: ...
+    def part_files(self) -> list[Path]: ...
+    def compact(self) -> int: ...
 
 
 class Batch:
@@ -19,7 +29,7 @@ class Batch:
     loses the rows of the last interval only. A write that fails stops the thread and is raised
     on leaving."""
 
-    def __init__(self, store: Store, interval: float = FLUSH_S, max_parts: int = MAX_PARTS) -> None:
+    def __init__(self, store: Batchable, interval: float = FLUSH_S, max_parts: int = MAX_PARTS) -> None:
         self.store, self.interval, self.max_parts = store, interval, max_parts
         self.error: BaseException | None = None
         self._stop = threading.Event()

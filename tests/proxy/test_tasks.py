@@ -159,3 +159,28 @@ def test_a_study_searches_a_mean_over_text_and_a_task_in_bits_per_byte(recipe_di
     assert set(best["losses"]) == {"code", "docs", "news", "qa"}
     assert best["objective"] == pytest.approx(0.25 * best["losses"]["docs"] + 0.75 * best["losses"]["qa"])
     assert all(0 < v < 12 for v in best["losses"].values())  # bits per byte: at most ~8 for an untrained byte model
+
+
+def test_a_command_trainer_is_told_its_tasks_and_bytes(recipe_dict, tmp_path):
+    """A command trainer's config names a task's fields and its prepared tokens (plain arrays), and
+    each eval set's validation bytes, so it can report the same bits per byte."""
+    import numpy as np
+
+    from mixsearch.execute.command import run_config
+    from mixsearch.execute.trainers import command_settings
+
+    recipe_dict["proxy"]["trainer"] = {"command": "true"}
+    task_recipe(recipe_dict, tmp_path)["eval_sets"].append(
+        {"name": "held", "source": {"files": [str(STDLIB / "idlelib" / "README.txt")]}})
+    recipe = parse_recipe(recipe_dict, "t.yaml")
+    data = prepare(recipe)
+    spec = RunSpec("r", {n: 1 / len(recipe.domain_names) for n in recipe.domain_names}, 0, {}, {"tokens": 1},
+                   trainer=command_settings(recipe, tmp_path / "logs"))
+    config = run_config(spec, data.to_dict())
+    qa, held = config["eval_sets"]["qa"], config["eval_sets"]["held"]
+    assert qa["sources"]["kind"] == "task" and "field" not in qa["sources"]
+    assert (qa["sources"]["context_field"], qa["sources"]["continuation_field"]) == ("question", "answer")
+    with np.load(qa["tokens"], allow_pickle=False) as z:
+        assert int(z["bytes"].sum()) == qa["continuation_bytes"] == sum(len(e["answer"].encode()) for e in news_examples())
+        assert len(z["offsets"]) == qa["examples"] + 1
+    assert held["val_bytes"] == data.eval_sets["held"].val_bytes > 0

@@ -156,9 +156,10 @@ def test_sequential_validation_stops_early_on_a_large_gain_and_runs_to_the_maxim
     uniform = float(LAW(np.full((1, len(names)), 1 / len(names)))[0])
     assert uniform - float(LAW(np.array([[rec.mixture[n] for n in names]]))[0]) > 0.1  # a large gain
     rounds = []
-    gain = va.validate(study, rec, seeds=3, fn=trainer, max_seeds=12, on_round=rounds.append)
+    gain = va.validate(study, rec, seeds=3, fn=trainer, max_seeds=12,
+                       on_round=lambda scale, c: rounds.append((scale, c.seeds)))
     assert gain.stopped_by == "decided" and len(gain.seeds) == 6 < 12
-    assert [c.seeds for c in rounds] == [3, 4, 5, 6]
+    assert rounds == [("target", 3), ("target", 4), ("target", 5), ("target", 6)]
     assert next(c for c in gain.comparisons if c.name == "uniform").verdict == BETTER
     assert all(len(a.values) == 6 for a in gain.arms)  # every mixture gets each round's seed
 
