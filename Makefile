@@ -40,6 +40,7 @@ bench: install
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/prepare.py
 	$(BIN)/python benchmarks/search_quality.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data
