@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python benchmarks/prepare.py
 	$(BIN)/python benchmarks/search_quality.py
 	$(BIN)/python benchmarks/phases.py
+	$(BIN)/python benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data

@@ -1,77 +1,62 @@
-"""The guard of one Ray worker's commands: `python -I -S reaper.py`, started once per worker
-(`Guard`), its stdin a pipe from the worker. The worker writes `+PGID` when it starts a command
-(the leader of its own process group) and `-PGID` once that group is gone. When the pipe closes,
-the worker has ended however it ended (SIGKILL, ray.kill, its raylet gone), and the guard SIGKILLs
-every group still listed, so a command and the processes it started never outlive their worker.
-It forks at once and its first process exits, so the guard is no child of the worker (a Ray worker
-that exits SIGKILLs its own children first). It imports nothing of mixsearch and starts fast."""
+"""Run a command as the leader of its own process group, and take the whole group down with
+the Ray worker that started it: the worker's death sends us SIGTERM (PR_SET_PDEATHSIG), and we
+SIGKILL the group. A Ray worker that exits (ray.kill, its raylet gone) first SIGKILLs its own
+children, this process among them, so a guard process in the group, forked from this one, does
+the same when this one ends however it ends; leftovers of a command that finished go with it.
+Run as a script (`python reaper.py PARENT_PID -- ARGV...`): it imports nothing of mixsearch, so it
+starts fast and works wherever the worker's Python does."""
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
-import threading
+
+PR_SET_PDEATHSIG = 1
 
 
-def watch(lines) -> None:
-    """Follow `+PGID`/`-PGID` lines to their end, then kill the groups still listed."""
-    groups: set[int] = set()
-    for line in lines:
-        sign, pgid = line[:1], line[1:].strip()
-        if pgid.isdigit():
-            (groups.add if sign == "+" else groups.discard)(int(pgid))
-    for pgid in groups:
-        try:
-            os.killpg(pgid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
+def _kill_group(*_: object) -> None:
+    os.killpg(0, signal.SIGKILL)
 
 
-class Guard:
-    """The worker side: starts the guard on first use (again if it died) and tells it of each group."""
+def _watch(parent: int) -> bool:
+    """Kill the group when `parent` (this process's parent) dies, or now if it already has;
+    False where the kernel cannot tell us (not Linux)."""
+    signal.signal(signal.SIGTERM, _kill_group)
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not Linux: the worker's own cleanup still kills the group
+        return False
+    if os.getppid() != parent:  # it died before we could watch it
+        _kill_group()
+    return True
 
-    _proc: subprocess.Popen | None = None
-    _lock = threading.Lock()
 
-    @classmethod
-    def start(cls) -> None:
-        """Start the guard unless it runs: before a command starts, so the command is never
-        without one (a guard started after it would leave a window where the worker could die
-        with nobody told of the command)."""
-        with cls._lock:
-            cls._start()
+def _guard(reaper: int) -> None:
+    """The forked guard: wait, holding none of the command's pipes, until the reaper ends."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    _watch(reaper)
+    while True:
+        signal.pause()
 
-    @classmethod
-    def _start(cls) -> None:
-        if cls._proc is None or cls._proc.stdin.closed:
-            cls._proc = subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE,
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                         start_new_session=True, text=True, bufsize=1)
-            cls._proc.wait()  # the first process: it exits once the guard is forked
 
-    @classmethod
-    def _send(cls, line: str) -> None:
-        with cls._lock:
-            for _ in range(2):
-                cls._start()
-                try:
-                    cls._proc.stdin.write(line + "\n")
-                    return
-                except (BrokenPipeError, ValueError):  # the guard died: start another
-                    cls._proc = None
-
-    @classmethod
-    def watch(cls, pgid: int) -> None:
-        cls._send(f"+{pgid}")
-
-    @classmethod
-    def forget(cls, pgid: int) -> None:
-        cls._send(f"-{pgid}")
+def main(argv: list[str]) -> int:
+    parent, sep, command = argv[0], argv[1], argv[2:]
+    assert sep == "--" and command, "usage: reaper.py PARENT_PID -- COMMAND..."
+    if _watch(int(parent)) and os.fork() == 0:
+        _guard(os.getppid())
+    try:
+        child = subprocess.Popen(command)
+    except OSError as exc:
+        print(f"cannot start {command[0]}: {exc.strerror or exc}", file=sys.stderr)
+        return 127
+    code = child.wait()
+    return 128 - code if code < 0 else code
 
 
 if __name__ == "__main__":
-    if os.fork():
-        os._exit(0)
-    watch(sys.stdin)
+    sys.exit(main(sys.argv[1:]))

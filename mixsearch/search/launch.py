@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_value
+from mixsearch.store.batch import Batch
 from mixsearch.store.parts import now
 from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE
 from mixsearch.tracking import sync as tracking
@@ -31,7 +32,8 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     each result is stored as it arrives. should_stop() is asked after each result. `fn` trains one
     run (default: the recipe's command trainer, else the built-in GPT). `only`: just these run ids
     (validation runs included), else every open search run. Results are written to the store in
-    batches, one part per flush interval (`Store.batched`), and read back at once in this process."""
+    batches, one part per flush interval (`mixsearch.store.batch`), and read back at once in this
+    process."""
     from mixsearch.execute import schedule
     from mixsearch.execute.command import run_command
     from mixsearch.proxy.train import RunSpec, train_proxy
@@ -76,7 +78,7 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
             on_result(row)
 
     try:
-        with study.store.batched():  # results are durable within a flush interval (FLUSH_S)
+        with Batch(study.store):  # results are durable within a flush interval (FLUSH_S)
             schedule.execute(groups, data, res, record, fn=fn, should_stop=should_stop, num_gpus=gpus)
     except Exception:
         schedule.check_alive()  # a stopped GCS or raylet explains any error: one line, exit 5, runs open

@@ -8,6 +8,9 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
+FLUSH_S = 1.0  # a batch writes its rows this often
+MAX_PARTS = 32  # a batch compacts the store when more parts than this are in place
+
 
 class Batchable(Protocol):
     """What a batch needs of a store (mixsearch.store.parts.Store)."""
@@ -20,11 +23,13 @@ class Batchable(Protocol):
 
 
 class Batch:
-    """`with Batch(store, interval, max_parts):` a thread flushes the store's waiting rows every
-    `interval` seconds and compacts when more than `max_parts` parts are in place; leaving the
-    block flushes the rest. A write that fails stops the thread and is raised on leaving."""
+    """`with Batch(store):` appends wait in memory (this process's reads see them) and a thread
+    writes them as one part every `interval` seconds, compacting the store when more than
+    `max_parts` parts are in place; leaving the block writes the rest. A process killed meanwhile
+    loses the rows of the last interval only. A write that fails stops the thread and is raised
+    on leaving."""
 
-    def __init__(self, store: Batchable, interval: float, max_parts: int) -> None:
+    def __init__(self, store: Batchable, interval: float = FLUSH_S, max_parts: int = MAX_PARTS) -> None:
         self.store, self.interval, self.max_parts = store, interval, max_parts
         self.error: BaseException | None = None
         self._stop = threading.Event()

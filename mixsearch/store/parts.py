@@ -3,8 +3,8 @@
 Every write is a new part file, written to a temp name and renamed into place, so concurrent
 writers never touch the same file and readers never see half a part. A run's current state is
 its newest row (by `seq`); `runs()` returns that view, one row per run. A long command writes
-through `batched()`: rows are flushed as one part per interval, and the parts are compacted as
-they pile up (`mixsearch.store.batch`).
+in a batch (`mixsearch.store.batch`): rows are flushed as one part per interval, and the parts
+are compacted as they pile up.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ STATUSES = ("pending", "proposed", "done", "failed")
 SCHEMA_VERSION = 1  # of exports; bump when a column changes meaning or type
 EXPORT_FORMATS = ("parquet", "csv", "dataset")
 READ_ATTEMPTS = 50  # re-reads of a store whose parts change (compaction) while it is read
-FLUSH_S = 1.0  # a batch writes its rows this often
-MAX_PARTS = 32  # a batch compacts the store when more parts than this are in place
 
 
 def now() -> pd.Timestamp:
@@ -64,7 +62,7 @@ class Store:
         self.columns = list(columns)
         self.unreadable: dict[Path, str] = {}  # parts that failed to read in the last read, with the reason
         self._cache: dict[Path, tuple[tuple[int, int], pa.Table]] = {}  # parts are immutable once in place
-        self._pending: list[dict] | None = None  # rows not yet in a part, while batched (see `batched`)
+        self._pending: list[dict] | None = None  # rows not yet in a part, while batched (`start_batch`)
         self._mutex = threading.RLock()  # the flushing thread and this process's readers share the cache
 
     def part_files(self) -> list[Path]:
@@ -95,7 +93,7 @@ class Store:
         return path
 
     def flush(self) -> int:
-        """Write the rows waiting in a batch as one part (see `batched`); returns how many."""
+        """Write the rows waiting in a batch as one part; returns how many."""
         with self._mutex:
             rows = self._pending or []
             if rows:
@@ -103,15 +101,8 @@ class Store:
                 self._pending = []
         return len(rows)
 
-    def batched(self, interval: float = FLUSH_S, max_parts: int = MAX_PARTS) -> "Batch":
-        """`with store.batched():` appends wait in memory and are written as one part every
-        `interval` seconds, and at the end; parts are compacted whenever more than `max_parts`
-        are in place. A process killed meanwhile loses the rows of the last interval only."""
-        from mixsearch.store.batch import Batch
-
-        return Batch(self, interval, max_parts)
-
     def start_batch(self) -> None:
+        """Let appends wait in memory for `flush` (`mixsearch.store.batch.Batch` runs both)."""
         with self._mutex:
             if self._pending is None:
                 self._pending = []

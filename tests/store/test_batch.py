@@ -11,6 +11,7 @@ import time
 import pytest
 
 from mixsearch.store import parts as store_mod
+from mixsearch.store.batch import Batch
 from mixsearch.store.parts import Store
 
 
@@ -29,7 +30,7 @@ def _wait_for(predicate, guard_s: float = 60.0) -> None:
 def test_rows_wait_for_the_flush_and_this_process_reads_them_at_once(tmp_path):
     s = Store(tmp_path, "st")
     s.append([_row(0, "pending"), _row(1, "pending")])
-    with s.batched(interval=3600):
+    with Batch(s, interval=3600):
         for i in range(5):
             s.append([_row(i)])
         assert len(s.part_files()) == 1  # nothing written yet
@@ -45,7 +46,7 @@ def test_rows_wait_for_the_flush_and_this_process_reads_them_at_once(tmp_path):
 
 def test_the_thread_flushes_each_interval(tmp_path):
     s = Store(tmp_path, "st")
-    with s.batched(interval=0.05):
+    with Batch(s, interval=0.05):
         s.append([_row(1)])
         _wait_for(lambda: len(s.part_files()) == 1)
         assert list(Store(tmp_path, "st").runs()["run_id"]) == ["r1"]
@@ -54,7 +55,7 @@ def test_the_thread_flushes_each_interval(tmp_path):
 def test_parts_stay_bounded_while_a_batch_writes(tmp_path):
     s = Store(tmp_path, "st")
     most = 0
-    with s.batched(interval=0.001, max_parts=4):
+    with Batch(s, interval=0.001, max_parts=4):
         for i in range(300):
             s.append([_row(i, "pending")])
             s.append([_row(i)])
@@ -74,7 +75,7 @@ def test_a_write_that_fails_in_the_thread_is_raised_when_the_batch_ends(tmp_path
 
     monkeypatch.setattr(store_mod.pq, "write_table", full)
     with pytest.raises(OSError, match="No space left"):
-        with s.batched(interval=0.01):
+        with Batch(s, interval=0.01):
             s.append([_row(1)])
             _wait_for(lambda: len(calls) > 0)
     assert s.part_files() == []
@@ -82,7 +83,7 @@ def test_a_write_that_fails_in_the_thread_is_raised_when_the_batch_ends(tmp_path
 
 def _append_then_hang(root: str, ready) -> None:
     s = Store(root, "st")
-    with s.batched(interval=3600):
+    with Batch(s, interval=3600):
         s.append([_row(i) for i in range(5)])
         s.flush()
         s.append([_row(i) for i in range(5, 8)])  # the last interval's rows: not written

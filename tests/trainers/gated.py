@@ -10,11 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
+
 config = json.loads(Path(sys.argv[sys.argv.index("--config") + 1]).read_text())
 params = config["params"]
 started = Path(params["started"])
 started.mkdir(parents=True, exist_ok=True)
-(started / config["run_id"]).write_text(f"{os.getppid()} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}")
+worker = psutil.Process(os.getppid()).ppid()  # the command runs under the reaper, under the worker
+(started / config["run_id"]).write_text(f"{worker} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}")
 deadline = time.time() + 600
 while Path(params["gate"]).exists() and time.time() < deadline:
     time.sleep(0.2)
