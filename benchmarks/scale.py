@@ -150,7 +150,7 @@ def main() -> None:
                 parts = len(list((root / "runs" / f"scale{n}" / "parts").iterdir()))
                 logs = root / "runs" / f"scale{n}" / "logs"
                 kept = len(list(logs.iterdir())) if logs.exists() else 0
-                table.add_row(f"  after it: parts / run folders kept", f"{parts} / {kept}", "", "", "")
+                table.add_row("  after it: parts / run folders kept", f"{parts} / {kept}", "", "", "")
         finally:
             schedule.shutdown()
         recipe = store_rows(root, store_runs)

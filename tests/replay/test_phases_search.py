@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mixsearch.layout import Layout
 from mixsearch.mixtures import Space, sample
 from mixsearch.propose.base import FidelityLevel, ProposalContext
 from mixsearch.propose.batch import propose
