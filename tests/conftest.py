@@ -63,6 +63,26 @@ def write_recipe(path: Path, data: dict) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
+IMPORTED_DOMAINS = ("web", "code", "books")
+
+
+def imported_study(tmp: Path, study: str) -> Path:
+    """A fit-only study's recipe in `tmp` and its runs in tmp/runs.csv, to import: twelve mixtures
+    of three domains, four of them with three seeds (so a fit measures a noise floor)."""
+    import numpy as np
+    import pandas as pd
+
+    recipe = write_recipe(tmp / "r.yaml", {
+        "study": study, "domains": [{"name": n, "tokens": t} for n, t in zip(IMPORTED_DOMAINS, (6e9, 3e9, 1e9))],
+        "objective": {"kind": "domain", "target": "web"},
+        "search": {"candidates": 2000, "top_k": 8, "cv_folds": 3, "batch_size": 2}})
+    rng = np.random.default_rng(0)
+    W = np.repeat(rng.dirichlet(np.ones(3), size=16), [3] * 4 + [1] * 12, axis=0)
+    loss = 3 + (W[:, 0] - 0.5) ** 2 + 0.1 * W[:, 2] + rng.normal(0, 0.01, len(W))
+    pd.DataFrame({**{f"w_{d}": W[:, j] for j, d in enumerate(IMPORTED_DOMAINS)}, "loss_web": loss,
+                  "seed": np.arange(len(W))}).to_csv(tmp / "runs.csv", index=False)
+    return recipe
+
 
 def cli(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = None,
         **popen) -> subprocess.CompletedProcess[str]:

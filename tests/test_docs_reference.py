@@ -15,8 +15,6 @@ import sys
 import typing
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 import typer
@@ -25,7 +23,7 @@ from pydantic import BaseModel
 from mixsearch.cli import app
 from mixsearch.recipe.schema import Recipe
 from mixsearch.store.schema import DYNAMIC, KNOWN
-from tests.conftest import base_recipe, cli, write_recipe
+from tests.conftest import IMPORTED_DOMAINS, base_recipe, cli, imported_study, write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -236,7 +234,7 @@ def _check(name: str, doc: dict) -> None:
                     _compare(f"{name}.{key}", inline, value)
 
 
-DOMAINS = ("web", "code", "books")
+DOMAINS = IMPORTED_DOMAINS
 
 
 @pytest.fixture(scope="module")
@@ -244,15 +242,7 @@ def emitted(tmp_path_factory, text_root) -> dict[str, dict]:
     """The --json documents of a fit-only study of imported runs (replicated mixtures, so the fit
     measures a noise floor), of a synthetic replay and of tokenizing real text."""
     tmp = tmp_path_factory.mktemp("docs-json")
-    recipe = write_recipe(tmp / "r.yaml", {
-        "study": "docs", "domains": [{"name": n, "tokens": t} for n, t in zip(DOMAINS, (6e9, 3e9, 1e9))],
-        "objective": {"kind": "domain", "target": "web"},
-        "search": {"candidates": 2000, "top_k": 8, "cv_folds": 3, "batch_size": 2}})
-    rng = np.random.default_rng(0)
-    W = np.repeat(rng.dirichlet(np.ones(3), size=16), [3] * 4 + [1] * 12, axis=0)
-    loss = 3 + (W[:, 0] - 0.5) ** 2 + 0.1 * W[:, 2] + rng.normal(0, 0.01, len(W))
-    pd.DataFrame({**{f"w_{d}": W[:, j] for j, d in enumerate(DOMAINS)}, "loss_web": loss,
-                  "seed": np.arange(len(W))}).to_csv(tmp / "runs.csv", index=False)
+    recipe = imported_study(tmp, "docs")
 
     def run(*args: str) -> dict:
         return json.loads(cli(*args, "--json", cwd=tmp).stdout)

@@ -75,6 +75,22 @@ def source_files(recipe: Recipe, domain: Domain) -> list[Path]:
     return files
 
 
+def jsonl_rows(path: Path, stats: DecodeStats, where: str) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of each non-empty line of a JSONL file; a UserError naming `where`
+    and the line for invalid JSON or a line that is no JSON object."""
+    with path.open("rb") as fh:
+        for lineno, line in enumerate(map(stats.decode, fh), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                raise UserError(f"{path}:{lineno}: invalid JSON", where=where) from None
+            if not isinstance(row, dict):
+                raise UserError(f"{path}:{lineno}: not a JSON object", where=where)
+            yield lineno, row
+
+
 def iter_documents(recipe: Recipe, domain: Domain, stats: DecodeStats | None = None) -> Iterator[str]:
     """Yield the text documents of a domain in a stable order; bytes that are not UTF-8 become
     U+FFFD and are counted in `stats`."""
@@ -87,17 +103,10 @@ def iter_documents(recipe: Recipe, domain: Domain, stats: DecodeStats | None = N
         if src.files:
             yield stats.decode(path.read_bytes())
         elif src.jsonl:
-            with path.open("rb") as fh:
-                for lineno, line in enumerate(map(stats.decode, fh), 1):
-                    if not line.strip():
-                        continue
-                    try:
-                        row = json.loads(line)
-                    except json.JSONDecodeError:
-                        raise UserError(f"{path}:{lineno}: invalid JSON", where=where) from None
-                    if not isinstance(row, dict) or src.field not in row:
-                        raise UserError(f"{path}:{lineno}: no field '{src.field}'", where=where)
-                    yield str(row[src.field])
+            for lineno, row in jsonl_rows(path, stats, where):
+                if src.field not in row:
+                    raise UserError(f"{path}:{lineno}: no field '{src.field}'", where=where)
+                yield str(row[src.field])
         else:
             schema = pq.read_schema(path)
             if src.column not in schema.names:

@@ -4,7 +4,6 @@ the continuation only, in bits per byte (proxy/evaluate.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import zipfile
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mixsearch.data.sources import DecodeStats, source_files
+from mixsearch.data.sources import DecodeStats, jsonl_rows, source_files
 from mixsearch.data.tokenizer import TextTokenizer
 from mixsearch.errors import UserError
 from mixsearch.hashing import stable_hash
@@ -48,25 +47,16 @@ def read_examples(recipe: Recipe, task: EvalSet) -> list[tuple[str, str]]:
     stats = DecodeStats()
     out = []
     for path in source_files(recipe, task):
-        with path.open("rb") as fh:
-            for lineno, line in enumerate(map(stats.decode, fh), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError:
-                    raise UserError(f"{path}:{lineno}: invalid JSON", where=where) from None
-                if not isinstance(row, dict):
-                    raise UserError(f"{path}:{lineno}: not a JSON object", where=where)
-                pair = []
-                for key in (task.context_field, task.continuation_field):
-                    if not isinstance(row.get(key), str):
-                        what = "no field" if key not in row else "not a string:"
-                        raise UserError(f"{path}:{lineno}: {what} '{key}'", where=where)
-                    pair.append(row[key])
-                if not pair[1]:
-                    raise UserError(f"{path}:{lineno}: empty '{task.continuation_field}'", where=where)
-                out.append((pair[0], pair[1]))
+        for lineno, row in jsonl_rows(path, stats, where):
+            pair = []
+            for key in (task.context_field, task.continuation_field):
+                if not isinstance(row.get(key), str):
+                    what = "no field" if key not in row else "not a string:"
+                    raise UserError(f"{path}:{lineno}: {what} '{key}'", where=where)
+                pair.append(row[key])
+            if not pair[1]:
+                raise UserError(f"{path}:{lineno}: empty '{task.continuation_field}'", where=where)
+            out.append((pair[0], pair[1]))
     if not out:
         raise UserError("no examples (every line is empty)", where=where)
     if stats.fraction > recipe.data.max_decode_errors:

@@ -17,9 +17,9 @@ from rich.table import Table
 from mixsearch.ui import views
 from mixsearch.ui.page import Page
 from mixsearch.ui.views import Context
-from tests.conftest import base_recipe, cli, write_recipe
+from tests.conftest import IMPORTED_DOMAINS, base_recipe, cli, imported_study, write_recipe
 
-DOMAINS = ("web", "code", "books")
+DOMAINS = IMPORTED_DOMAINS
 NUMBER = re.compile(r"(?<![\d.\w])[+-]?\d+(?:\.\d+)?")
 
 
@@ -79,15 +79,7 @@ def _text(page: Page) -> tuple[str, str]:
 def study(tmp_path_factory) -> tuple[Path, Path]:
     """A fit-only study of imported runs (twelve mixtures, four of them with three seeds), fitted."""
     tmp = tmp_path_factory.mktemp("views")
-    recipe = write_recipe(tmp / "r.yaml", {
-        "study": "views", "domains": [{"name": n, "tokens": t} for n, t in zip(DOMAINS, (6e9, 3e9, 1e9))],
-        "objective": {"kind": "domain", "target": "web"},
-        "search": {"candidates": 2000, "top_k": 8, "cv_folds": 3, "batch_size": 2}})
-    rng = np.random.default_rng(0)
-    W = np.repeat(rng.dirichlet(np.ones(3), size=16), [3] * 4 + [1] * 12, axis=0)
-    loss = 3 + (W[:, 0] - 0.5) ** 2 + 0.1 * W[:, 2] + rng.normal(0, 0.01, len(W))
-    pd.DataFrame({**{f"w_{d}": W[:, j] for j, d in enumerate(DOMAINS)}, "loss_web": loss,
-                  "seed": np.arange(len(W))}).to_csv(tmp / "runs.csv", index=False)
+    recipe = imported_study(tmp, "views")
     return tmp, recipe
 
 
