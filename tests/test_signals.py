@@ -49,7 +49,7 @@ def _ray_processes_of(pid: int) -> list[int]:
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_during_training_leaves_runs_open_and_releases_the_lock(recipe_dict, tmp_path, signum, code):
     recipe_dict["search"]["initial_runs"] = 12
-    recipe_dict["proxy"]["train"]["tokens"] = 16384
+    recipe_dict["proxy"]["train"]["tokens"] = 262144  # seconds a run: stored rows land once a second
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     store = Store(tmp_path / "runs", "tiny")
     with open(tmp_path / "stderr.txt", "w") as err:

@@ -48,7 +48,7 @@ def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_pa
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume(recipe_dict, tmp_path):
     recipe_dict["search"]["initial_runs"] = 12
-    recipe_dict["proxy"]["train"]["tokens"] = 16384
+    recipe_dict["proxy"]["train"]["tokens"] = 262144  # seconds a run: stored rows land once a second
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     store = Store(tmp_path / "runs", "tiny")
     proc = subprocess.Popen([sys.executable, "-m", "mixsearch", "sweep", str(recipe)], cwd=tmp_path,
