@@ -80,8 +80,6 @@ NOTES = {
     "objective.direction": "minimize or maximize; values are stored and shown as given",
     "constraints": "bounds on the mixtures searched",
     "constraints.domains": "per-domain bounds, by domain name",
-    "constraints.domains.<name>.min": "least weight of the domain",
-    "constraints.domains.<name>.max": "largest weight of the domain",
     "constraints.domains.<name>.max_epochs": "epoch cap of this domain (overrides constraints.max_epochs)",
     "search": "the search: initial runs, rounds, surrogate, proposer",
     "search.rounds": "proposal rounds `mixsearch run` trains after the initial runs",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 # names of real corpora: Pile-CC, tulu-3-sft, c4.en; they become columns (w_<name>, loss_<name>) and file names
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]*$"
@@ -44,3 +44,16 @@ def one_as_list(data: object, key: str) -> object:
     if isinstance(data, dict) and isinstance(data.get(key), str):
         return {**data, key: [data[key]]}
     return data
+
+
+class WeightRange(Strict):
+    """A domain's least and largest weight in a mixture."""
+
+    min: float = Field(0.0, ge=0, le=1, description="least weight of the domain")
+    max: float = Field(1.0, ge=0, le=1, description="largest weight of the domain")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "WeightRange":
+        if self.min > self.max:
+            raise ValueError(f"min {self.min} > max {self.max}")
+        return self

@@ -4,24 +4,15 @@ a run's mixture is then one mixture per phase, stored as `w_<phase>_<domain>` co
 
 from __future__ import annotations
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
-from mixsearch.recipe.base import NAME_MAX, NAME_PATTERN, Strict
+from mixsearch.recipe.base import NAME_MAX, NAME_PATTERN, Strict, WeightRange
 
 SHARE_TOL = 1e-6  # the shares of the phases sum to 1 within this
 
 
-class PhaseBounds(Strict):
+class PhaseBounds(WeightRange):
     """A domain's weight bounds within one phase (epoch caps hold over the whole run instead)."""
-
-    min: float = Field(0.0, ge=0, le=1, description="least weight of the domain in this phase")
-    max: float = Field(1.0, ge=0, le=1, description="largest weight of the domain in this phase")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "PhaseBounds":
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} > max {self.max}")
-        return self
 
 
 class Phase(Strict):

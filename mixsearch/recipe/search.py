@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from mixsearch.recipe.base import BIG, Int, Strict
+from mixsearch.recipe.base import BIG, Int, Strict, WeightRange
 
 MAX_RUNS = 100_000  # runs of one round or of a study's search settings
 MAX_CANDIDATES = 10**7
@@ -56,16 +56,10 @@ class Objective(Strict):
         return self
 
 
-class Bounds(Strict):
-    min: float = Field(0.0, ge=0, le=1)
-    max: float = Field(1.0, ge=0, le=1)
-    max_epochs: float | None = Field(None, gt=0)
+class Bounds(WeightRange):
+    """A domain's weight bounds in every mixture, and its epoch cap."""
 
-    @model_validator(mode="after")
-    def _ordered(self) -> "Bounds":
-        if self.min > self.max:
-            raise ValueError(f"min {self.min} > max {self.max}")
-        return self
+    max_epochs: float | None = Field(None, gt=0)
 
 
 class Constraints(Strict):
