@@ -32,6 +32,29 @@ def test_cross_validation_ranks_held_out_runs(world):
     assert score.spearman > 0.8 and score.folds == 5 and score.mae < 0.1
 
 
+def test_a_large_study_fits_only_the_folds_that_hold_out_enough_runs(monkeypatch):
+    """Past cv.HELD_OUT held-out runs more folds add little to the Spearman: the first folds that
+    reach it are fitted, and only their runs are predicted; a small study fits every fold."""
+    from mixsearch.surrogate import cv
+
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.ones(3), 100)
+    data = TrainSet(X, X @ np.array([1.0, 2.0, 3.0]))
+    fits = []
+    real = cv.make_surrogate
+    monkeypatch.setattr(cv, "make_surrogate", lambda name, seed: fits.append(name) or real(name, seed))
+    every = cv.cross_validate("linear", data, folds=5, seed=0)
+    assert len(fits) == 5 and every.runs == 100
+    monkeypatch.setattr(cv, "HELD_OUT", 30)
+    fits.clear()
+    few = cv.cross_validate("linear", data, folds=5, seed=0)
+    first_two = np.sort(np.concatenate(np.array_split(np.random.default_rng(0).permutation(100), 5)[:2]))
+    assert len(fits) == 2 and few.runs == 40 and few.folds == 5
+    assert np.array_equal(few.actual, data.y[first_two])
+    held = np.isin(np.arange(100), first_two)
+    assert np.allclose(few.predicted, every.predicted[held])  # the same folds predict the same runs
+
+
 @pytest.mark.parametrize("name", ["lightgbm", "mixing_law", "gp"])
 @pytest.mark.parametrize("method", ["regmix", "argmin", "optimize"])
 def test_surrogates_recover_the_optimum(world, name, method):
