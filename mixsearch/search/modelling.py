@@ -130,6 +130,7 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
 def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recommendation":
     """The fitted surrogate's optimum with its interval and (stability) a bootstrap of its
     weights; recorded as the study's latest recommendation (the caller holds the study lock)."""
+    from mixsearch.propose.simplex import Support
     from mixsearch.search import answer
     from mixsearch.search import recommendation as rc
     from mixsearch.search.stability import bootstrap
@@ -137,9 +138,10 @@ def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recom
     r = study.recipe
     cv = fitted.chosen
     space = study.space()
+    near = Support(fitted.data.target_only().X)  # shared by the optimum and its bootstrap
     rec = rc.recommendation(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, space, r.search, r.seed,
                             fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
-                            fitted.data.target_only().X, fitted.runs_key)
+                            near, fitted.runs_key)
     lo, hi = sorted(user_sign(study.signs[0], rec.interval))
     rec = replace(rec, predicted=float(user_sign(study.signs[0], rec.predicted)), interval=(lo, hi),
                   trusted=cv.beats_chance)
@@ -149,7 +151,7 @@ def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recom
     elif stability:
         w = np.array([rec.mixture[n] for n in space.names])
         rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed,
-                                               scores=fitted.scores))
+                                               scores=fitted.scores, near=near))
     return answer.record(study.store.root, rec)
 
 

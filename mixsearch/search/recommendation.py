@@ -28,7 +28,7 @@ import numpy as np
 from mixsearch.hashing import stable_hash
 from mixsearch.mixtures import Space
 from mixsearch.paths import read_cached
-from mixsearch.propose.simplex import optimum
+from mixsearch.propose.simplex import Support, optimum
 from mixsearch.recipe.schema import Search
 from mixsearch.search.stability import Stability
 from mixsearch.surrogate.base import Surrogate
@@ -107,7 +107,7 @@ def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: 
 
 def recommendation(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
               noise_sd: float | None = None, residual_sd: float | None = None,
-              support: np.ndarray | None = None, runs_key: str = "") -> Recommendation:
+              support: np.ndarray | Support | None = None, runs_key: str = "") -> Recommendation:
     w = optimum(surrogate, space, cfg, seed, support)
     pred = float(surrogate.predict(w[None])[0])
     sd = predictive_sd(surrogate, w, cv_mae, noise_sd, residual_sd)

@@ -1,6 +1,7 @@
 """How far the answer would move on other runs: a bootstrap of the fit. Each replicate resamples
-the runs (with replacement, within each fidelity), refits the chosen surrogate and re-optimizes;
-the spread of the replicate optima gives each recommended weight a range, and the share of
+the runs (with replacement, within each fidelity), refits the chosen surrogate and re-optimizes
+over the recommendation's own candidates, trusted near the study's runs as it is (the spread is
+the model's, not that of another candidate draw or trust region); the spread of the replicate optima gives each recommended weight a range, and the share of
 replicate models that predict the recommendation better than uniform (natural) is the
 probability, under the model, that it beats them.
 
@@ -22,6 +23,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from mixsearch.mixtures import Space
+    from mixsearch.propose.simplex import Support
     from mixsearch.recipe.search import Search
     from mixsearch.surrogate.base import TrainSet
     from mixsearch.surrogate.cv import CVScore
@@ -100,13 +102,16 @@ def choice_shares(scores: list[CVScore], seed: int, resamples: int = CHOICE_RESA
 
 def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Search, seed: int,
               budget_s: float = BUDGET_S, replicates: tuple[int, int] = (MIN_REPLICATES, MAX_REPLICATES),
-              scores: list[CVScore] | None = None) -> Stability:
+              scores: list[CVScore] | None = None, near: Support | None = None) -> Stability:
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
     (within `replicates` = (min, max)); `w` is the recommendation (in space.names order). With the
-    CV `scores` of several candidates (auto), also how often resampled runs choose each."""
-    from mixsearch.propose.simplex import optimum
+    CV `scores` of several candidates (auto), also how often resampled runs choose each. `near`:
+    the study's runs as the recommendation's optimum was trusted near (shared, so candidates it
+    checked are not checked again)."""
+    from mixsearch.propose.simplex import Support, optimum
     from mixsearch.surrogate.base import make_surrogate
 
+    near = near or Support(data.target_only().X)
     rng = np.random.default_rng([seed, 7919])
     baselines = {"uniform": space.uniform, "natural": space.natural_or_prior}
     optima, wins = [], {k: 0 for k in baselines}
@@ -116,7 +121,7 @@ def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Searc
             break
         sub = resample(data, rng)
         model = make_surrogate(name, seed + b).fit(sub)
-        optima.append(optimum(model, space, cfg, seed + b, sub.target_only().X))
+        optima.append(optimum(model, space, cfg, seed, near))
         pred = model.predict(np.vstack([w, *baselines.values()]))
         for k, p in zip(baselines, pred[1:]):
             wins[k] += bool(pred[0] < p)
