@@ -7,6 +7,7 @@ the CPU, with one warning per command). Failed runs count the time they held the
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import pandas as pd
@@ -25,6 +26,9 @@ class Spent:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def __add__(self, other: "Spent") -> "Spent":
+        return Spent(*(a + b for a, b in zip(asdict(self).values(), asdict(other).values())))
 
 
 def _warn_once(text: str) -> None:
@@ -76,3 +80,23 @@ class Budget:
     def reached(self, s: Spent) -> bool:
         return bool((self.hours is not None and s.device_hours >= self.hours)
                     or (self.tokens is not None and s.tokens >= self.tokens))
+
+
+class Tally:
+    """A budget's running count: what the study had spent when `refresh` read the store, plus each
+    result `add`ed since, so a check after every result costs one row, not a read of every run."""
+
+    def __init__(self, budget: Budget, read: Callable[[], pd.DataFrame]) -> None:
+        self.budget, self.read = budget, read
+        self.spent: Spent | None = None  # None without a budget: nothing is counted
+
+    def refresh(self) -> None:
+        if self.budget.active:
+            self.spent = spent(self.read())
+
+    def add(self, row: dict) -> None:
+        if self.spent is not None:
+            self.spent = self.spent + spent(pd.DataFrame([row]))
+
+    def reached(self) -> bool:
+        return self.spent is not None and self.budget.reached(self.spent)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from mixsearch.search.budget import Budget, Spent, spent
+from mixsearch.search.budget import Budget, Spent, Tally, spent
 from mixsearch.search.modelling import MIN_RUNS_TO_FIT, FitResult, fit, propose_next, recommend
 from mixsearch.search.recommendation import Recommendation
 from mixsearch.search.study import Study
@@ -53,11 +53,16 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
     launched_total = 0
     stopped_by = "rounds"
 
-    def exhausted() -> bool:  # asked after every result: read the store only when there is a budget
-        return budget.active and budget.reached(spent(study.store.runs()))
+    tally = Tally(budget, study.store.runs)  # read once a round, then counted result by result
+
+    def counted(row: dict) -> None:
+        tally.add(row)
+        if on_result:
+            on_result(row)
 
     for _ in range(rounds):
-        if exhausted():
+        tally.refresh()
+        if tally.reached():
             stopped_by = "budget"
             break
         left = None if max_runs is None else max_runs - launched_total
@@ -65,12 +70,12 @@ def sweep(study: Study, rounds: int, budget: Budget, max_runs: int | None = None
             stopped_by = "max-runs"
             break
         round_no = _open_round(study)
-        launched = launch(study, address, on_result, max_runs=left, should_stop=exhausted)
+        launched = launch(study, address, counted, max_runs=left, should_stop=tally.reached)
         launched_total += sum(launched.values())
         report = RoundReport(round_no, launched)
         reports.append(report)
         if not study.unfinished().empty:
-            stopped_by = "budget" if exhausted() else "max-runs"
+            stopped_by = "budget" if tally.reached() else "max-runs"
             if on_round:
                 on_round(report)
             break

@@ -66,3 +66,25 @@ def test_device_hours_follow_each_runs_device():
     assert (used.runs, used.cpu_hours, used.gpu_hours, used.tokens) == (3, 3.0, 0.5, 25)
     assert used.device_hours == 0.25 + 0.25 + 1.0
     assert Budget(hours=1.5).reached(used) and not Budget(hours=1.6).reached(used)
+
+
+def test_a_running_tally_counts_each_result_without_rereading_the_store():
+    from mixsearch.search.budget import Tally
+
+    view = pd.DataFrame({"status": ["done", "pending"], "device": ["cpu", None], "cpu_hours": [1.0, 0.0],
+                         "gpu_hours": [0.0, 0.0], "tokens_trained": [10, 0]})
+    results = [{"status": "done", "device": "cuda", "cpu_hours": 1.0, "gpu_hours": 0.5, "tokens_trained": 4},
+               {"status": "failed", "device": "cpu", "cpu_hours": 0.25, "gpu_hours": 0.0, "tokens_trained": 0}]
+    reads = []
+    tally = Tally(Budget(hours=1.75), lambda: reads.append(1) or view)
+    tally.refresh()
+    assert not tally.reached()
+    tally.add(results[0])
+    assert not tally.reached()  # 1.0 CPU-hour + 0.5 GPU-hour
+    tally.add(results[1])
+    assert tally.reached() and len(reads) == 1
+    assert tally.spent == spent(pd.concat([view.iloc[:1], pd.DataFrame(results)], ignore_index=True))
+    idle = Tally(Budget(), lambda: reads.append(1) or view)
+    idle.refresh()
+    idle.add(results[0])
+    assert not idle.reached() and len(reads) == 1  # no budget: the store is never read
