@@ -1,4 +1,5 @@
-"""The embedded Ray is this command's own: a cluster already running on the machine is not joined."""
+"""The embedded Ray is this command's own: a cluster already running on the machine is not joined,
+and its workers train at the command's priority."""
 
 from __future__ import annotations
 
@@ -7,10 +8,20 @@ import subprocess
 import sys
 
 CHILD = """
+import os
 import ray
 from mixsearch import raynode
 raynode.connect(None, num_cpus=1)
 print("nodes", len(ray.nodes()), "cpus", int(ray.cluster_resources()["CPU"]))
+
+
+@ray.remote
+def niceness():
+    import os
+    return os.nice(0)
+
+
+print("niceness", ray.get(niceness.remote()), os.nice(0))
 """
 
 
@@ -21,3 +32,6 @@ def test_embedded_ray_starts_its_own_instance_even_when_an_address_is_in_the_env
     res = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     assert "nodes 1 cpus 1" in res.stdout
+    # Ray's default would nice its workers by 15: beside other jobs they would get almost no CPU
+    worker, command = res.stdout.split("niceness ")[1].split()
+    assert worker == command, res.stdout
