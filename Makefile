@@ -26,12 +26,13 @@ demo: install
 	$(BIN)/mixsearch run recipes/quickstart.yaml
 	$(BIN)/mixsearch validate recipes/quickstart.yaml --seeds auto
 
+# one test worker per CPU; a test file stays on one worker (its fixtures are built once)
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 # the inner loop: every test but the end-to-end runs of whole commands
 test-fast: install
-	$(BIN)/python -m pytest -q -m 'not slow'
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m 'not slow'
 
 bench: install
 	$(BIN)/python benchmarks/run.py
