@@ -5,6 +5,9 @@ for phases the best single static mixture."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
+
 import numpy as np
 
 from mixsearch.layout import Layout
@@ -66,21 +69,23 @@ class Support:
         self.runs = runs
         self.radius = trust_radius(runs)
         self.checked = 0  # candidate rows looked up among the runs so far
+        self._lock = threading.Lock()  # a bootstrap's refits may ask from several threads
         self._tree = None
         self._known: dict[bytes, np.ndarray] = {}  # candidates' digest -> per row: 1 in, 0 out, -1 unchecked
 
     def inside(self, W: np.ndarray, rows: np.ndarray, first: int | None = None) -> np.ndarray:
         """Per index in `rows` (rows of W, in that order): whether a run lies within the radius
         (L1). With `first`, checked a chunk at a time until that many are inside: rows after are False."""
-        import hashlib
+        key = hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest()
+        with self._lock:
+            return self._inside(W, rows, first, self._known.setdefault(key, np.full(len(W), -1, dtype=np.int8)))
 
+    def _inside(self, W: np.ndarray, rows: np.ndarray, first: int | None, known: np.ndarray) -> np.ndarray:
         from scipy.spatial import cKDTree
 
         if self._tree is None:
             self._tree = cKDTree(self.runs)
         bound = self.radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
-        key = hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest()
-        known = self._known.setdefault(key, np.full(len(W), -1, dtype=np.int8))
         out = np.zeros(len(rows), dtype=bool)
         step = len(rows) if first is None else max(SUPPORT_CHUNK, first)
         for i in range(0, len(rows), step):  # stop once enough are in

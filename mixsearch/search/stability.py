@@ -14,6 +14,7 @@ CHOICE_STABLE of the resamples."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -104,27 +105,39 @@ def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Searc
               budget_s: float = BUDGET_S, replicates: tuple[int, int] = (MIN_REPLICATES, MAX_REPLICATES),
               scores: list[CVScore] | None = None, near: Support | None = None) -> Stability:
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
-    (within `replicates` = (min, max)); `w` is the recommendation (in space.names order). With the
+    (within `replicates` = (min, max)), on as many threads as there are CPUs for families whose
+    fits are independent (LightGBM), else one at a time; `w` is the recommendation (in space.names order). With the
     CV `scores` of several candidates (auto), also how often resampled runs choose each. `near`:
     the study's runs as the recommendation's optimum was trusted near (shared, so candidates it
     checked are not checked again)."""
+    from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+
     from mixsearch.propose.simplex import Support, optimum
-    from mixsearch.surrogate.base import make_surrogate
+    from mixsearch.surrogate.base import make_surrogate, torch_threads
 
     near = near or Support(data.target_only().X)
     rng = np.random.default_rng([seed, 7919])
     baselines = {"uniform": space.uniform, "natural": space.natural_or_prior}
-    optima, wins = [], {k: 0 for k in baselines}
-    start = time.monotonic()
-    for b in range(replicates[1]):
-        if b >= replicates[0] and time.monotonic() - start > budget_s:
-            break
-        sub = resample(data, rng)
+
+    def replicate(b: int, sub: TrainSet) -> tuple[np.ndarray, np.ndarray]:
         model = make_surrogate(name, seed + b).fit(sub)
-        optima.append(optimum(model, space, cfg, seed, near))
-        pred = model.predict(np.vstack([w, *baselines.values()]))
-        for k, p in zip(baselines, pred[1:]):
-            wins[k] += bool(pred[0] < p)
+        return optimum(model, space, cfg, seed, near), model.predict(np.vstack([w, *baselines.values()]))
+
+    workers = min(os.cpu_count() or 1, replicates[0]) if make_surrogate(name, seed).independent_fits else 1
+    done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    start = time.monotonic()
+    with torch_threads(), ThreadPoolExecutor(workers) as pool:  # resamples drawn in order: seeded as one loop
+        running = {pool.submit(replicate, b, resample(data, rng)): b for b in range(min(workers, replicates[1]))}
+        b = len(running)
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                done[running.pop(future)] = future.result()
+                if b < replicates[1] and (b < replicates[0] or time.monotonic() - start <= budget_s):
+                    running[pool.submit(replicate, b, resample(data, rng))] = b
+                    b += 1
+    optima = [done[i][0] for i in sorted(done)]
+    wins = {k: sum(bool(done[i][1][0] < done[i][1][j + 1]) for i in done) for j, k in enumerate(baselines)}
     W = np.array(optima)
     lo, hi = np.percentile(W, RANGE, axis=0)
     return Stability(len(W), dict(zip(space.names, map(float, lo))), dict(zip(space.names, map(float, hi))),

@@ -83,6 +83,7 @@ class Surrogate(ABC):
     # predictions piecewise constant (trees) or monotone along a direction (linear): the model's
     # optimum is a jagged cell or a corner, so the recommendation is RegMix's top-k average instead
     piecewise: bool = False
+    independent_fits: bool = False  # fits and predictions of separate instances may run in parallel threads
     chunk_rows: int = 65_536
 
     def __init__(self, seed: int = 0) -> None:

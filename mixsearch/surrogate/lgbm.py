@@ -16,6 +16,7 @@ ROUNDS = 1000
 class LightGBMSurrogate(Surrogate):
     name = "lightgbm"
     piecewise = True
+    independent_fits = True  # separate boosters share nothing; each uses one thread (no OpenMP spinning)
     offset = 0.0  # the mean the labels were fitted relative to (0 in fits stored before it was)
 
     def _fit(self, data: TrainSet) -> None:

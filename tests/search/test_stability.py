@@ -77,6 +77,25 @@ def test_the_bootstrap_ranks_the_recommendations_candidates_near_the_study_s_run
     assert np.abs(X - w).sum(1).min() <= near.radius * 1.25
 
 
+def test_refits_on_parallel_threads_give_the_sequential_answer(monkeypatch):
+    """LightGBM's refits run on one thread per CPU; each replicate's resample is drawn in order, so
+    the ranges and shares are those of refitting one at a time."""
+    from mixsearch.surrogate.lgbm import LightGBMSurrogate
+
+    monkeypatch.setattr("os.cpu_count", lambda: 4)
+    d = 4
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=2000, top_k=16)
+    rng = np.random.default_rng(5)
+    X = sample(space, 60, Sampling(), rng)
+    data = TrainSet(X, MixingLaw.random(d, 5)(X) + rng.normal(0, 0.01, len(X)))
+    w = np.full(d, 1 / d)
+    parallel = bootstrap("lightgbm", data, w, space, cfg, 0, replicates=(6, 6))
+    monkeypatch.setattr(LightGBMSurrogate, "independent_fits", False)
+    assert bootstrap("lightgbm", data, w, space, cfg, 0, replicates=(6, 6)) == parallel
+    assert parallel.replicates == 6
+
+
 def test_an_unstable_answer_says_so():
     stable = Stability(8, {"a": 0.1}, {"a": 0.3}, UNSTABLE_L1 / 2, {"uniform": 0.9})
     unstable = Stability(8, {"a": 0.0}, {"a": 0.9}, 0.45, {"uniform": 0.6})
