@@ -47,8 +47,9 @@ def _guard(reaper: int) -> None:
 def main(argv: list[str]) -> int:
     parent, sep, command = argv[0], argv[1], argv[2:]
     assert sep == "--" and command, "usage: reaper.py PARENT_PID -- COMMAND..."
+    me = os.getpid()  # not the guard's getppid(): a guard first scheduled after this process ended would watch init
     if _watch(int(parent)) and os.fork() == 0:
-        _guard(os.getppid())
+        _guard(me)
     try:
         child = subprocess.Popen(command)
     except OSError as exc:

@@ -23,6 +23,7 @@ from mixsearch.search.runlogs import run_logs
 from mixsearch.search.study import Study
 from mixsearch.search.launch import launch
 from tests.conftest import TRAINERS, cli, write_recipe
+from tests.execute.processes import FAMILY, alive, gone
 
 TRAINER = TRAINERS / "quadratic.py"
 OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
@@ -110,7 +111,7 @@ def test_failing_commands_give_failed_rows_after_retries(ray_local, recipe_dict,
     if mode == "hang":  # the killed command's process group is gone
         log = (tmp_path / "runs" / "tiny" / "logs" / row["run_id"] / "stderr.log").read_text()
         assert log.strip() == "hanging"
-        assert _gone(int((tmp_path / "attempts.pid").read_text()))
+        assert gone(int((tmp_path / "attempts.pid").read_text()))
     if status == "done":
         assert row["objective"] == pytest.approx(row["metric_acc"]) and np.isfinite(row["loss_docs"])
 
@@ -165,25 +166,6 @@ def test_command_output_is_stored_up_to_its_last_mebibyte(ray_local, recipe_dict
     assert run_logs(study, run_id).logs["stdout"] == stored.decode()
 
 
-def _gone(pid: int, within_s: float = 60.0) -> bool:
-    """Whether `pid` ends within `within_s` (a SIGKILL lands asynchronously, later on a busy machine)."""
-    deadline = time.monotonic() + within_s
-    while _alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def _alive(pid: int) -> bool:
-    """Running (a zombie waiting to be reaped counts as gone)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 def test_builtin_trainer_cannot_report_other_metrics(recipe_dict, tmp_path):
     recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
     recipe_dict["search"]["initial_runs"] = 4
@@ -199,13 +181,6 @@ def test_trainer_command_must_parse(recipe_dict):
         parse_recipe(recipe_dict, "r")
 
 
-FAMILY = """\
-import os, subprocess, sys, time
-from pathlib import Path
-child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-Path(sys.argv[1]).write_text(f"{os.getpid()} {child.pid}")
-time.sleep(600)
-"""
 
 
 @pytest.mark.parametrize("end", ["SIGKILL", "ray.kill"])
@@ -229,12 +204,12 @@ def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, e
     while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline:
         time.sleep(0.1)
     trainer, child = (int(p) for p in pids.read_text().split())
-    assert _alive(trainer) and _alive(child)
+    assert alive(trainer) and alive(child)
     if end == "SIGKILL":
         os.kill(worker_pid, signal.SIGKILL)
     else:
         ray_local.kill(worker, no_restart=True)
-    assert _gone(trainer) and _gone(child)
+    assert gone(trainer) and gone(child)
     with pytest.raises(ray_local.exceptions.RayActorError):
         ray_local.get(run, timeout=300)
 
@@ -258,5 +233,5 @@ def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
                    trainer={"command": f"{sys.executable} {script} {pid} {{out}}", "timeout": 600,
                             "logs": str(tmp_path / "logs")}).to_dict()
     assert run_command(spec, {})["status"] == "done"
-    assert _gone(int(pid.read_text()))
+    assert gone(int(pid.read_text()))
 
