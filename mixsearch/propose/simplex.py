@@ -57,7 +57,7 @@ def trust_radius(support: np.ndarray) -> float:
     pts = np.unique(np.round(support, 6), axis=0)
     if len(pts) < 2:
         return 0.0
-    return float(np.median(cKDTree(pts).query(pts, k=2, p=1)[0][:, 1]))
+    return float(np.median(cKDTree(pts).query(pts, k=2, p=1, workers=-1)[0][:, 1]))
 
 
 class Support:
@@ -93,7 +93,8 @@ class Support:
             todo = chunk[known[chunk] < 0]
             if len(todo):
                 self.checked += len(todo)
-                known[todo] = self._tree.query(W[todo], k=1, p=1, distance_upper_bound=bound)[0] <= bound
+                known[todo] = self._tree.query(W[todo], k=1, p=1, distance_upper_bound=bound,
+                                                 workers=-1)[0] <= bound  # one thread per CPU
             out[i: i + step] = known[chunk] == 1
             if first is not None and out.sum() >= first:
                 break
