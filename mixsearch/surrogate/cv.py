@@ -111,7 +111,7 @@ def out_of_fold(name: str, data: TrainSet, folds: int, seed: int,
                 budget_s: float | None = None) -> tuple[np.ndarray, np.ndarray, int, float]:
     """Target-fidelity runs predicted by a surrogate fitted without their fold: (predictions,
     actual objectives, folds, seconds per fit), in run order. Folds are fitted in turn until
-    HELD_OUT runs are held out (every fold in studies of fewer than folds x HELD_OUT runs): the
+    HELD_OUT runs are held out (every fold in studies of up to HELD_OUT runs): the
     runs of the folds left unfitted have no prediction. Raises OverBudget after the first fold
     when the fits needed (the folds and the final fit) would take longer than budget_s."""
     target = np.flatnonzero(np.isclose(data.fidelities, 1.0))
