@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
-import subprocess
 import sys
 
 PR_SET_PDEATHSIG = 1
@@ -44,18 +43,29 @@ def _guard(reaper: int) -> None:
         signal.pause()
 
 
+def _start(command: list[str]) -> int:
+    """Fork and exec the command with the signal dispositions a fresh process has (Python ignores
+    SIGPIPE and SIGXFSZ); a command that cannot start says why and exits 127. No `subprocess`: its
+    import costs more than the rest of this script, once per run."""
+    pid = os.fork()
+    if pid:
+        return pid
+    try:
+        for sig in (signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+        os.execvp(command[0], command)
+    except OSError as exc:
+        os.write(2, f"cannot start {command[0]}: {exc.strerror or exc}\n".encode())
+    os._exit(127)
+
+
 def main(argv: list[str]) -> int:
     parent, sep, command = argv[0], argv[1], argv[2:]
     assert sep == "--" and command, "usage: reaper.py PARENT_PID -- COMMAND..."
     me = os.getpid()  # not the guard's getppid(): a guard first scheduled after this process ended would watch init
     if _watch(int(parent)) and os.fork() == 0:
         _guard(me)
-    try:
-        child = subprocess.Popen(command)
-    except OSError as exc:
-        print(f"cannot start {command[0]}: {exc.strerror or exc}", file=sys.stderr)
-        return 127
-    code = child.wait()
+    code = os.waitstatus_to_exitcode(os.waitpid(_start(command), 0)[1])
     return 128 - code if code < 0 else code
 
 

@@ -16,13 +16,15 @@ import os, sys, time
 from mixsearch.execute import reaper
 
 fork = os.fork
+forks = []
 
 
 def late_fork():
     me = os.getpid()
     pid = fork()
-    if pid == 0:  # the guard is first scheduled after the reaper has ended, as under heavy load
-        while os.getppid() == me:
+    forks.append(pid)
+    if pid == 0 and len(forks) == 1:  # the guard (the first fork) is first scheduled after the reaper
+        while os.getppid() == me:  # has ended, as under heavy load
             time.sleep(0.05)
     return pid
 
@@ -52,3 +54,25 @@ def test_a_guard_that_runs_only_after_the_reaper_died_still_ends_the_command(tmp
             os.killpg(reaper.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _reap(*command: str) -> subprocess.CompletedProcess:
+    from mixsearch.execute import reaper
+
+    return subprocess.run([sys.executable, "-I", "-S", reaper.__file__, str(os.getpid()), "--", *command],
+                          capture_output=True, text=True, start_new_session=True, timeout=120)
+
+
+def test_the_command_starts_with_the_signal_dispositions_of_a_fresh_process():
+    res = _reap("sh", "-c", "grep SigIgn /proc/$$/status")
+    ignored = int(res.stdout.split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ):  # Python ignores them; a shell pipeline expects them
+        assert not ignored & (1 << (sig - 1)), res.stdout
+
+
+def test_a_command_that_cannot_start_exits_127_saying_why(tmp_path):
+    res = _reap(str(tmp_path / "no-such-trainer"))
+    assert res.returncode == 127
+    assert res.stderr == f"cannot start {tmp_path / 'no-such-trainer'}: No such file or directory\n"
+    assert _reap("sh", "-c", "exit 3").returncode == 3
+    assert _reap("sh", "-c", "kill -TERM $$").returncode == 128 + signal.SIGTERM
