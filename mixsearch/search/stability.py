@@ -1,9 +1,10 @@
 """How far the answer would move on other runs: a bootstrap of the fit. Each replicate resamples
 the runs (with replacement, within each fidelity), refits the chosen surrogate and re-optimizes
 over the recommendation's own candidates, trusted near the study's runs as it is (the spread is
-the model's, not that of another candidate draw or trust region); the spread of the replicate optima gives each recommended weight a range, and the share of
-replicate models that predict the recommendation better than uniform (natural) is the
-probability, under the model, that it beats them.
+the model's, not that of another candidate draw or trust region); the spread of the replicate
+optima gives each recommended weight a range, and the share of replicate models that predict the
+recommendation better than uniform (natural) is the probability, under the model, that it beats
+them.
 
 Under `auto`, the surrogate choice is resampled too: the runs are drawn with replacement
 CHOICE_RESAMPLES times and `surrogate.cv.pick` chooses again on each draw from every candidate's
@@ -105,11 +106,11 @@ def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Searc
               budget_s: float = BUDGET_S, replicates: tuple[int, int] = (MIN_REPLICATES, MAX_REPLICATES),
               scores: list[CVScore] | None = None, near: Support | None = None) -> Stability:
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
-    (within `replicates` = (min, max)), on as many threads as there are CPUs for families whose
-    fits are independent (LightGBM), else one at a time; `w` is the recommendation (in space.names order). With the
-    CV `scores` of several candidates (auto), also how often resampled runs choose each. `near`:
-    the study's runs as the recommendation's optimum was trusted near (shared, so candidates it
-    checked are not checked again)."""
+    (within `replicates` = (min, max)), on one thread per CPU for families whose fits are
+    independent (LightGBM), else one at a time; `w` is the recommendation (in space.names order).
+    With the CV `scores` of several candidates (auto), also how often resampled runs choose each.
+    `near`: the study's runs as the recommendation's optimum was trusted near (shared, so
+    candidates it checked are not checked again)."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
     from mixsearch.propose.simplex import Support, optimum
