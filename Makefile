@@ -26,13 +26,16 @@ demo: install
 	$(BIN)/mixsearch run recipes/quickstart.yaml
 	$(BIN)/mixsearch validate recipes/quickstart.yaml --seeds auto
 
-# one test worker per CPU; a test file stays on one worker (its fixtures are built once)
+# one test worker per CPU this process may use, at most 4 (each may start Ray and torch); a test
+# file stays on one worker, so its fixtures are built once
+WORKERS = $$($(BIN)/python -c 'import os; print(min(4, len(os.sched_getaffinity(0))))')
+
 test: install
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile
 
 # the inner loop: every test but the end-to-end runs of whole commands
 test-fast: install
-	$(BIN)/python -m pytest -q -n auto --dist loadfile -m 'not slow'
+	$(BIN)/python -m pytest -q -n $(WORKERS) --dist loadfile -m 'not slow'
 
 bench: install
 	$(BIN)/python benchmarks/run.py
