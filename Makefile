@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/search_quality.py
 	$(BIN)/python benchmarks/phases.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/soak.py
 
 clean:
 	rm -rf $(VENV) .cache runs/quickstart data
