@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -28,6 +29,7 @@ import torch
 from mixsearch.execute import schedule
 from mixsearch.data.prepare import PreparedData
 from mixsearch.proxy.model import GPT
+from mixsearch.proxy.sizing import auto_ensemble
 from mixsearch.proxy.train import RunSpec, train_ensemble
 from mixsearch.recipe.proxy import Model, Resources, Train
 
@@ -152,6 +154,33 @@ def setting_rows(label: str, model: Model, train: Train, data: PreparedData, siz
         row(f"{label}: ensemble K={k}", k * out["tokens_per_s"], mem.peak, out["compile_s"])
 
 
+def auto_rows(label: str, model: Model, train: Train, data: PreparedData) -> list[tuple[str, ...]]:
+    """The K that `ensemble: auto` picks at a GPU share of 1 and 1/8, and a training of that K with
+    the process held to that share of the GPU's memory (out of memory there would be auto's fault)."""
+    gpu, rows = torch.cuda.is_available(), []
+    train = train.model_copy(update={"tokens": 10 * train.batch_size * model.context, "compile": False})
+    for share in (1.0, 0.125):
+        start = time.perf_counter()
+        k = auto_ensemble(model.model_dump_json(), train.model_dump_json(), data.vocab_size, share)
+        measure_s = time.perf_counter() - start
+        if gpu:
+            torch.cuda.set_per_process_memory_fraction(share)
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        try:
+            tok_s = f"{k * train_ensemble(specs(k, model, train, 1), data.to_dict())[0]['tokens_per_s']:,.0f}"
+        except torch.OutOfMemoryError:
+            tok_s = "out of memory"
+        allowed = share * torch.cuda.get_device_properties(0).total_memory if gpu else 0
+        mem = f"{torch.cuda.max_memory_allocated() / GIB:.1f} ({allowed / GIB:.1f})" if gpu else "—"
+        if gpu:
+            torch.cuda.set_per_process_memory_fraction(1.0)
+            torch.cuda.empty_cache()
+        rows.append((label, "1" if share == 1 else f"1/{round(1 / share)}", str(k), f"{measure_s:.1f}", tok_s, mem))
+        print(time.strftime("%H:%M:%S"), " | ".join(rows[-1]), file=sys.stderr, flush=True)
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer steps and ensemble sizes (always on a CPU)")
@@ -169,6 +198,7 @@ def main() -> None:
     compile_ = {"true": True, "false": False}.get(args.compile, "auto") if gpu else False
     name, peak = device_peak()
     rows: list[tuple[str, ...]] = []
+    auto: list[tuple[str, ...]] = []
     settings = [(label, context, batch, vocab) for key, label, context, batch, vocab in
                 [("512", "ctx 512", 512, 64 if gpu else 4, None), ("2048", "ctx 2048", 2048, 16 if gpu else 1, None),
                  ("32k", "ctx 512, vocab 32k", 512, 64 if gpu else 2, 32768)] if key in args.settings.split(",")]
@@ -187,14 +217,18 @@ def main() -> None:
                              f"{tok_s * 3600 / args.budget:,.2f}" if tok_s else "—",
                              f"{mem / GIB:.2f}" if mem else "—", f"{flops * tok_s / peak:.1%}" if tok_s else "—",
                              f"{compile_s:.1f}" if compile_s is not None else "—"))
+                print(time.strftime("%H:%M:%S"), " | ".join(rows[-1]), file=sys.stderr, flush=True)
 
             setting_rows(label, model, train, data, sizes if not vocab else sizes[:3 if gpu else 1], steps,
                          (8 if gpu else os.cpu_count() or 1) if not vocab else 0, row)
+            auto += auto_rows(label, model, train, data)
     batches = "64 / 16 / 64" if gpu else "4 / 1 / 2"
     print_table(f"proxy throughput — {name}; 2L d256 8 heads MLP512; batch {batches}; "
                 f"{steps} timed steps; torch {torch.__version__}",
                 ("mode", "params", "tokens/s", f"runs/hour at {args.budget:.0e} tokens", "peak GiB" if gpu else "peak RSS GiB", "MFU",
                  "compile s"), rows)
+    print_table(f"ensemble: auto — {name}; the K it picks per GPU share, trained within that share",
+                ("setting", "GPU share", "auto K", "measuring s", "trained tokens/s", "peak GiB (allowed)"), auto)
 
 
 if __name__ == "__main__":
