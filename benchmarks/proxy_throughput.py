@@ -155,10 +155,11 @@ def setting_rows(label: str, model: Model, train: Train, data: PreparedData, siz
 
 
 def auto_rows(label: str, model: Model, train: Train, data: PreparedData) -> list[tuple[str, ...]]:
-    """The K that `ensemble: auto` picks at a GPU share of 1 and 1/8, and a training of that K with
-    the process held to that share of the GPU's memory (out of memory there would be auto's fault)."""
+    """The K that `ensemble: auto` picks at a GPU share of 1 and 1/8 (with the command's compile
+    setting), and a training of that K with the process held to that share of the GPU's memory (out
+    of memory there would be auto's fault)."""
     gpu, rows = torch.cuda.is_available(), []
-    train = train.model_copy(update={"tokens": 10 * train.batch_size * model.context, "compile": False})
+    train = train.model_copy(update={"tokens": 10 * train.batch_size * model.context})
     for share in (1.0, 0.125):
         start = time.perf_counter()
         k = auto_ensemble(model.model_dump_json(), train.model_dump_json(), data.vocab_size, share)

@@ -35,3 +35,11 @@ def loss_fn(key: Hashable) -> tuple[Callable, bool]:
     config.recompile_limit = max(config.recompile_limit, 64)  # one graph per shape a worker sees
     _CACHE[key] = torch.compile(batched.loss, backend=BACKEND, dynamic=False)
     return _CACHE[key], True
+
+
+def step_loss(setting: bool | str, model_json: str, vocab: int, batch_size: int, k: int, device: torch.device,
+              steps: int) -> tuple[Callable, bool]:
+    """The loss that a run of K members with these shapes trains with: compiled (and cached for
+    the runs after it) when `wanted`, else the eager batched loss; and whether it was compiled now."""
+    key = (model_json, vocab, batch_size, k, str(device))
+    return loss_fn(key) if wanted(setting, device, steps, key) else (batched.loss, False)

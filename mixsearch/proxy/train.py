@@ -84,8 +84,8 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     samplers = [run_sampler(arrays, r.mixture, r.phases, steps, mcfg.context, tcfg.batch_size, r.seed) for r in runs]
 
     def step_fn(k: int) -> tuple:
-        key = (mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k, str(device))
-        return compiled.loss_fn(key) if compiled.wanted(tcfg.compile, device, steps, key) else (batched.loss, False)
+        return compiled.step_loss(tcfg.compile, mcfg.model_dump_json(), prepared.vocab_size, tcfg.batch_size, k,
+                                  device, steps)
 
     loss_fn, fresh = step_fn(k)
     val = {n: _array(d, "val") for n, d in {**prepared.domains, **prepared.eval_sets}.items()}

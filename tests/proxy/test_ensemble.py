@@ -137,6 +137,33 @@ def test_compiled_step_is_reused_by_the_next_run_of_the_same_shape(tiny, monkeyp
     torch._dynamo.reset()
 
 
+
+def test_auto_measures_the_compiled_step_that_its_runs_then_reuse(tiny, monkeypatch):
+    recipe, data = tiny
+    graphs = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    monkeypatch.setattr(compiled, "BACKEND", counting_backend)
+    monkeypatch.setattr(compiled, "_CACHE", {})
+    spec = _specs(recipe, tokens=2048, compile=True)[0]
+    model, train = Model(**spec["model"]), Train(**spec["train"])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(spec["threads"])  # as the runs set it on a CPU (a compiled graph's guard)
+    assert sizing.step_rate(model, train, data.vocab_size, torch.device("cpu"))(3) > 0
+    assert graphs  # K=3 was timed with the compiled step, as its runs will train
+    n = len(graphs)
+    runs = train_ensemble(_specs(recipe, tokens=2048, compile=True), data.to_dict())
+    assert len(graphs) == n and runs[0]["compile_s"] == 0.0  # and the runs reuse what measuring compiled
+    eager = sizing.step_rate(model, train.model_copy(update={"compile": False}), data.vocab_size, torch.device("cpu"))
+    assert eager(3) > 0 and len(graphs) == n
+    torch.set_num_threads(threads)
+    torch._dynamo.reset()
+
+
 def test_compile_auto_only_on_cuda_for_long_runs():
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     assert not compiled.wanted("auto", cpu, 10**6, "k")
