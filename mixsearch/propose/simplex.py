@@ -17,6 +17,10 @@ from mixsearch.recipe.schema import Search
 from mixsearch.surrogate.base import Surrogate, TrainSet
 
 SUPPORT_CHUNK = 1024  # candidates checked for nearby runs at a time
+# k-d trees split at the midpoint of the widest side with 64 points a leaf: in 20 dimensions a
+# query that finds no run within the radius took 0.28 s per 20,000 candidates against 0.97 s with
+# scipy's default median splits and 16 a leaf (10,000 runs); the answers are the same (exact queries)
+KD_TREE = {"balanced_tree": False, "leafsize": 64}
 
 def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
     """What proposals minimise: the predicted objective plus search.kl_to_natural x KL(w || natural)."""
@@ -26,10 +30,14 @@ def score(ctx: ProposalContext, W: np.ndarray) -> np.ndarray:
     return pred
 
 
+def draw_candidates(space: Space, cfg: Search, seed: int) -> np.ndarray:
+    """search.candidates mixtures sampled in the space, seeded by `seed`."""
+    return sample(space, cfg.candidates, cfg.sampling, np.random.default_rng(seed), rounded=False)
+
+
 def ranked_candidates(ctx: ProposalContext) -> tuple[np.ndarray, np.ndarray]:
-    """search.candidates mixtures sampled in the space (seeded by the context), and their order by score, best first."""
-    rng = np.random.default_rng(ctx.seed)
-    cands = sample(ctx.space, ctx.cfg.candidates, ctx.cfg.sampling, rng, rounded=False)
+    """The context's candidates (`draw_candidates`) and their order by score, best first."""
+    cands = draw_candidates(ctx.space, ctx.cfg, ctx.seed)
     return cands, np.argsort(score(ctx, cands), kind="stable")
 
 
@@ -57,7 +65,7 @@ def trust_radius(support: np.ndarray) -> float:
     pts = np.unique(np.round(support, 6), axis=0)
     if len(pts) < 2:
         return 0.0
-    return float(np.median(cKDTree(pts).query(pts, k=2, p=1, workers=-1)[0][:, 1]))
+    return float(np.median(cKDTree(pts, **KD_TREE).query(pts, k=2, p=1, workers=-1)[0][:, 1]))
 
 
 class Support:
@@ -73,18 +81,26 @@ class Support:
         self._tree = None
         self._known: dict[bytes, np.ndarray] = {}  # candidates' digest -> per row: 1 in, 0 out, -1 unchecked
 
+    def _memory(self, W: np.ndarray) -> np.ndarray:
+        key = hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest()
+        return self._known.setdefault(key, np.full(len(W), -1, dtype=np.int8))
+
     def inside(self, W: np.ndarray, rows: np.ndarray, first: int | None = None) -> np.ndarray:
         """Per index in `rows` (rows of W, in that order): whether a run lies within the radius
         (L1). With `first`, checked a chunk at a time until that many are inside: rows after are False."""
-        key = hashlib.blake2b(np.ascontiguousarray(W).tobytes(), digest_size=16).digest()
         with self._lock:
-            return self._inside(W, rows, first, self._known.setdefault(key, np.full(len(W), -1, dtype=np.int8)))
+            return self._inside(W, rows, first, self._memory(W))
+
+    def possible(self, W: np.ndarray) -> np.ndarray:
+        """The rows of W not yet known to lie beyond the radius of every run, in order."""
+        with self._lock:
+            return np.flatnonzero(self._memory(W) != 0)
 
     def _inside(self, W: np.ndarray, rows: np.ndarray, first: int | None, known: np.ndarray) -> np.ndarray:
         from scipy.spatial import cKDTree
 
         if self._tree is None:
-            self._tree = cKDTree(self.runs)
+            self._tree = cKDTree(self.runs, **KD_TREE)
         bound = self.radius * (1 + 1e-9)  # a candidate at exactly the radius counts as inside
         out = np.zeros(len(rows), dtype=bool)
         step = len(rows) if first is None else max(SUPPORT_CHUNK, first)
@@ -102,22 +118,26 @@ class Support:
 
 
 def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int,
-            support: np.ndarray | Support | None = None) -> np.ndarray:
-    """The mixture the surrogate predicts best (with the search's KL pull toward natural). For a
-    piecewise surrogate, only candidates within the trust radius of a run in `support` (the
-    mixtures it was fitted on) count: a tree is constant beyond its last split and a linear
-    model's optimum is a corner, so away from the runs their best prediction says nothing."""
+            support: np.ndarray | Support | None = None, candidates: np.ndarray | None = None) -> np.ndarray:
+    """The mixture the surrogate predicts best (with the search's KL pull toward natural) among
+    `candidates` (default: `draw_candidates`). For a piecewise surrogate, only candidates within
+    the trust radius of a run in `support` (the mixtures it was fitted on) count: a tree is
+    constant beyond its last split and a linear model's optimum is a corner, so away from the runs
+    their best prediction says nothing. Candidates a shared Support already knows to lie away from
+    every run are not scored (the answer is the same: they could not count)."""
     ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
-    cands, order = ranked_candidates(ctx)
-    if surrogate.piecewise:  # trees, linear models: RegMix top-k average, near the runs
-        near = support if isinstance(support, Support) or support is None else Support(support)
-        if near is not None and len(near.runs):
-            inside = near.inside(cands, order, first=cfg.top_k)
-            order = order[inside] if inside.any() else order
-        w = cands[order[: cfg.top_k]].mean(0)
-    else:  # smooth models (laws, GP posterior mean): the optimum, refined from the best candidate
-        w = refine(ctx, [cands[order[0]]])[0]
-    return feasible(w, space)[0]
+    cands = draw_candidates(space, cfg, seed) if candidates is None else candidates
+    near = support if isinstance(support, Support) or support is None else Support(support)
+    if not surrogate.piecewise:  # smooth models (laws, GP posterior mean): the optimum, refined from the best
+        return feasible(refine(ctx, [cands[np.argmin(score(ctx, cands))]])[0], space)[0]
+    if near is None or not len(near.runs):
+        order = np.argsort(score(ctx, cands), kind="stable")
+    else:  # trees, linear models: RegMix top-k average, near the runs
+        rows = near.possible(cands)
+        order = rows[np.argsort(score(ctx, cands[rows]), kind="stable")] if len(rows) else rows
+        inside = near.inside(cands, order, first=cfg.top_k)
+        order = order[inside] if inside.any() else np.argsort(score(ctx, cands), kind="stable")
+    return feasible(cands[order[: cfg.top_k]].mean(0), space)[0]
 
 
 class _Tiled(Surrogate):

@@ -90,7 +90,9 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
     stored_only: never fit, None without a stored fit of these runs)."""
     from mixsearch.search import noise
     from mixsearch.surrogate import fitstore
-    from mixsearch.surrogate.base import known_surrogates, make_surrogate
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mixsearch.surrogate.base import known_surrogates, make_surrogate, surrogate_class
     from mixsearch.surrogate.cv import chance_warning, select
 
     r = study.recipe
@@ -109,8 +111,12 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
     stored = None if refit else fitstore.load(study.store.root, key)  # the CV; the chosen one is refitted
     if stored is None and stored_only:
         return None
-    best, scores = stored or select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
-    result = FitResult(best, scores, make_surrogate(best, r.seed).fit(data), len(data), data, key,
+    with ThreadPoolExecutor(1) as pool:  # a pinned family whose fits are independent: fitted beside its CV
+        early = (pool.submit(make_surrogate(names[0], r.seed).fit, data)
+                 if stored is None and len(names) == 1 and surrogate_class(names[0]).independent_fits else None)
+        best, scores = stored or select(names, data, r.search.cv_folds, r.seed, r.search.fit_budget_s)
+        model = early.result() if early is not None and best == names[0] else make_surrogate(best, r.seed).fit(data)
+    result = FitResult(best, scores, model, len(data), data, key,
                        reused=stored is not None, noise=floor, runs_key=fitstore.runs_key(run_ids))
     result.explore = choice == "auto" and not result.chosen.beats_chance
     result.warnings = noise.fit_warnings(result.chosen, len(data.target_only()), len(r.mixture_names), floor)
@@ -130,7 +136,7 @@ def fit(study: Study, surrogate: str | None = None, refit: bool = False,
 def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recommendation":
     """The fitted surrogate's optimum with its interval and (stability) a bootstrap of its
     weights; recorded as the study's latest recommendation (the caller holds the study lock)."""
-    from mixsearch.propose.simplex import Support
+    from mixsearch.propose.simplex import Support, draw_candidates
     from mixsearch.search import answer
     from mixsearch.search import recommendation as rc
     from mixsearch.search.stability import bootstrap
@@ -138,10 +144,11 @@ def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recom
     r = study.recipe
     cv = fitted.chosen
     space = study.space()
-    near = Support(fitted.data.target_only().X)  # shared by the optimum and its bootstrap
+    near = Support(fitted.data.target_only().X)  # shared by the optimum and its bootstrap,
+    cands = draw_candidates(space, r.search, r.seed)  # as are the candidates they rank
     rec = rc.recommendation(fitted.surrogate, fitted.name, cv.mae, fitted.n_runs, space, r.search, r.seed,
                             fitted.noise.sd if fitted.noise else None, rc.near_optimum_sd(cv.predicted, cv.actual),
-                            near, fitted.runs_key)
+                            near, fitted.runs_key, cands)
     lo, hi = sorted(user_sign(study.signs[0], rec.interval))
     rec = replace(rec, predicted=float(user_sign(study.signs[0], rec.predicted)), interval=(lo, hi),
                   trusted=cv.beats_chance)
@@ -151,7 +158,7 @@ def recommend(study: Study, fitted: FitResult, stability: bool = True) -> "Recom
     elif stability:
         w = np.array([rec.mixture[n] for n in space.names])
         rec = replace(rec, stability=bootstrap(fitted.name, fitted.data, w, space, r.search, r.seed,
-                                               scores=fitted.scores, near=near))
+                                               scores=fitted.scores, near=near, candidates=cands))
     return answer.record(study.store.root, rec)
 
 

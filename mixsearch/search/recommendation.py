@@ -107,8 +107,9 @@ def predictive_sd(surrogate: Surrogate, w: np.ndarray, cv_mae: float, noise_sd: 
 
 def recommendation(surrogate: Surrogate, name: str, cv_mae: float, runs: int, space: Space, cfg: Search, seed: int,
               noise_sd: float | None = None, residual_sd: float | None = None,
-              support: np.ndarray | Support | None = None, runs_key: str = "") -> Recommendation:
-    w = optimum(surrogate, space, cfg, seed, support)
+              support: np.ndarray | Support | None = None, runs_key: str = "",
+              candidates: np.ndarray | None = None) -> Recommendation:
+    w = optimum(surrogate, space, cfg, seed, support, candidates)
     pred = float(surrogate.predict(w[None])[0])
     sd = predictive_sd(surrogate, w, cv_mae, noise_sd, residual_sd)
     return Recommendation(dict(zip(space.names, map(float, w))), pred, (pred - Z95 * sd, pred + Z95 * sd), name,

@@ -104,27 +104,30 @@ def choice_shares(scores: list[CVScore], seed: int, resamples: int = CHOICE_RESA
 
 def bootstrap(name: str, data: TrainSet, w: np.ndarray, space: Space, cfg: Search, seed: int,
               budget_s: float = BUDGET_S, replicates: tuple[int, int] = (MIN_REPLICATES, MAX_REPLICATES),
-              scores: list[CVScore] | None = None, near: Support | None = None) -> Stability:
+              scores: list[CVScore] | None = None, near: Support | None = None,
+              candidates: np.ndarray | None = None) -> Stability:
     """Refit surrogate `name` on resampled runs and re-optimize, as many times as fit `budget_s`
     (within `replicates` = (min, max)), on one thread per CPU for families whose fits are
     independent (LightGBM), else one at a time; `w` is the recommendation (in space.names order).
     With the CV `scores` of several candidates (auto), also how often resampled runs choose each.
     `near`: the study's runs as the recommendation's optimum was trusted near (shared, so
-    candidates it checked are not checked again)."""
+    candidates it checked are not checked again); `candidates`: those the recommendation ranked
+    (default: drawn as it drew them)."""
     from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 
-    from mixsearch.propose.simplex import Support, optimum
-    from mixsearch.surrogate.base import make_surrogate, torch_threads
+    from mixsearch.propose.simplex import Support, draw_candidates, optimum
+    from mixsearch.surrogate.base import make_surrogate, surrogate_class, torch_threads
 
     near = near or Support(data.target_only().X)
+    cands = draw_candidates(space, cfg, seed) if candidates is None else candidates
     rng = np.random.default_rng([seed, 7919])
     baselines = {"uniform": space.uniform, "natural": space.natural_or_prior}
 
     def replicate(b: int, sub: TrainSet) -> tuple[np.ndarray, np.ndarray]:
         model = make_surrogate(name, seed + b).fit(sub)
-        return optimum(model, space, cfg, seed, near), model.predict(np.vstack([w, *baselines.values()]))
+        return optimum(model, space, cfg, seed, near, cands), model.predict(np.vstack([w, *baselines.values()]))
 
-    workers = min(os.cpu_count() or 1, replicates[0]) if make_surrogate(name, seed).independent_fits else 1
+    workers = min(os.cpu_count() or 1, replicates[0]) if surrogate_class(name).independent_fits else 1
     done: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     start = time.monotonic()
     with torch_threads(), ThreadPoolExecutor(workers) as pool:  # resamples drawn in order: seeded as one loop

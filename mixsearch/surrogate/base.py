@@ -143,12 +143,17 @@ BUILTINS = {"linear": "linear", "loglinear": "linear", "lightgbm": "lgbm", "mixi
             "gp": "gp", "mfgp": "gp"}
 
 
-def make_surrogate(name: str, seed: int = 0) -> Surrogate:
+def surrogate_class(name: str) -> type[Surrogate]:
+    """The registered family `name` (a built-in one's module imported on first use)."""
     if name not in SURROGATES and name in BUILTINS:
         import_module(f"mixsearch.surrogate.{BUILTINS[name]}")  # registers its families
     if name not in SURROGATES:
         raise KeyError(f"unknown surrogate '{name}' (known: {', '.join(known_surrogates())})")
-    return SURROGATES[name](seed=seed)
+    return SURROGATES[name]
+
+
+def make_surrogate(name: str, seed: int = 0) -> Surrogate:
+    return surrogate_class(name)(seed=seed)
 
 
 def known_surrogates() -> list[str]:

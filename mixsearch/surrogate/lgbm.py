@@ -5,11 +5,15 @@ LightGBM keeps labels in float32: the objective is fitted relative to its mean, 
 
 from __future__ import annotations
 
+import os
+import threading
+
 import numpy as np
 
 from mixsearch.surrogate.base import Surrogate, TrainSet, register
 
 ROUNDS = 1000
+PARALLEL_ROWS = 20_000  # predictions of fewer rows run on one thread
 
 
 @register
@@ -34,4 +38,14 @@ class LightGBMSurrogate(Surrogate):
         self.booster = lgb.train(params, dataset, num_boost_round=ROUNDS)
 
     def _predict(self, X: np.ndarray, fid: np.ndarray | None) -> np.ndarray:
-        return np.asarray(self.booster.predict(X, num_threads=1)) + self.offset
+        return np.asarray(self.booster.predict(X, num_threads=predict_threads(len(X)))) + self.offset
+
+
+def predict_threads(rows: int) -> int:
+    """LightGBM threads for predicting `rows` rows: every usable CPU for a large prediction on the
+    main thread (one parallel region, rows split evenly: 100,000 rows with 1,000 trees took 3.5 s
+    on 2 threads against 6.7 s on 1); one in other threads, which run beside each other (a
+    bootstrap's refits), and for small predictions."""
+    if rows < PARALLEL_ROWS or threading.current_thread() is not threading.main_thread():
+        return 1
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)

@@ -34,3 +34,58 @@ def test_a_support_remembers_what_it_checked_and_answers_the_same_in_another_ord
     other = rng.dirichlet(np.ones(5), size=50)  # other candidates are checked anew
     assert (near.inside(other, np.arange(50)) == simplex.Support(near.runs).inside(other, np.arange(50))).all()
     assert near.checked == 350
+
+
+def _counting(model, rows: list[int]):
+    predict = model.predict
+
+    def counted(X, fid=None):
+        rows.append(len(X))
+        return predict(X, fid)
+
+    model.predict = counted
+    return model
+
+
+def test_an_optimum_scores_only_candidates_not_known_to_lie_away_from_the_runs():
+    """Refits sharing a Support and the candidates leave out those already known to lie beyond
+    every run's radius: fewer predictions, the same optimum as ranking them all."""
+    from mixsearch.mixtures import Space
+    from mixsearch.recipe.search import Search
+    from mixsearch.surrogate.base import TrainSet, make_surrogate
+
+    d = 6
+    rng = np.random.default_rng(2)
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=3000, top_k=16)
+    runs = rng.dirichlet(np.r_[8.0, np.ones(d - 1)], size=120)  # bunched toward d0: most candidates lie away
+    y = runs @ rng.normal(size=d) + rng.normal(0, 0.01, len(runs))
+    model = make_surrogate("linear", 0).fit(TrainSet(runs, y))
+    cands = simplex.draw_candidates(space, cfg, 0)
+    alone = simplex.optimum(model, space, cfg, 0, simplex.Support(runs), cands)
+    near = simplex.Support(runs)
+    every = near.inside(cands, np.arange(len(cands)))
+    assert 16 < every.sum() < len(cands) // 2
+    scored: list[int] = []
+    shared = simplex.optimum(_counting(model, scored), space, cfg, 0, near, cands)
+    assert np.allclose(shared, alone)
+    assert sum(scored) == every.sum()  # only the candidates near a run were scored
+
+
+def test_with_no_candidate_near_a_run_the_optimum_ranks_them_all():
+    from mixsearch.mixtures import Space
+    from mixsearch.recipe.search import Search
+    from mixsearch.surrogate.base import TrainSet, make_surrogate
+
+    d = 4
+    rng = np.random.default_rng(4)
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=500, top_k=8)
+    runs = np.repeat(np.eye(d)[:1], 3, axis=0)  # one mixture: radius 0, no candidate lies on it
+    model = make_surrogate("linear", 0).fit(TrainSet(runs + rng.normal(0, 1e-3, runs.shape), rng.normal(size=3)))
+    cands = simplex.draw_candidates(space, cfg, 0)
+    near = simplex.Support(runs)
+    first = simplex.optimum(model, space, cfg, 0, near, cands)
+    again = simplex.optimum(model, space, cfg, 0, near, cands)  # every candidate is now known to lie away
+    assert np.allclose(first, again)
+    assert np.allclose(first, simplex.optimum(model, space, cfg, 0, None, cands))

@@ -69,3 +69,21 @@ def test_fitted_surrogates_survive_pickling(data, name):
     X = np.random.default_rng(5).dirichlet(np.ones(D), size=50)
     back = pickle.loads(pickle.dumps(model))
     assert np.allclose(back.predict(X), model.predict(X), atol=1e-9)
+
+
+def test_lightgbm_predicts_the_same_on_its_threads_and_on_one(data, monkeypatch):
+    """A large prediction on the main thread uses every usable CPU, one in a worker thread (a
+    bootstrap's refits run beside each other); the predictions are the same."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from mixsearch.surrogate import lgbm
+
+    model = make_surrogate("lightgbm", 0).fit(data)
+    X = np.random.default_rng(1).dirichlet(np.ones(D), size=3000)
+    monkeypatch.setattr(lgbm, "PARALLEL_ROWS", 1000)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert lgbm.predict_threads(len(X)) == 4 and lgbm.predict_threads(999) == 1
+    with ThreadPoolExecutor(1) as pool:
+        assert pool.submit(lgbm.predict_threads, len(X)).result() == 1
+        beside = pool.submit(model.predict, X).result()
+    assert np.array_equal(model.predict(X), beside)
