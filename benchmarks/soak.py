@@ -23,7 +23,7 @@ from rich.console import Console
 from rich.table import Table
 
 TESTS = ["tests/test_signals.py", "tests/execute/test_ray_failures.py", "tests/execute/test_ray_embedded.py",
-         "tests/execute/test_ray_local.py", "tests/execute/test_reaper.py",
+         "tests/execute/test_ray_local.py", "tests/execute/test_guard.py",
          "tests/execute/test_command.py::test_a_command_and_its_children_die_with_their_worker"]
 TIMEOUT_S = 3600  # a hang guard per iteration
 

@@ -19,6 +19,8 @@ __all__ = ["WorkerDied", "call", "check_alive", "connect", "execute", "shutdown"
 
 ResultFn = Callable[[RunSpec, dict], None]
 POLL_S = 2.0  # a wait checks for signals and for Ray's health this often
+DEPTH = 2  # groups sent to a worker ahead of its results: the next starts as the last ends, with no
+# round trip through this process in between (a worker runs its tasks one at a time, in order)
 
 
 def shutdown() -> None:
@@ -103,11 +105,13 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     if not groups:
         return
     pool = WorkerPool.get(resources.num_cpus, gpus, resources.runtime_env)
-    idle = list(pool.workers(len(groups)))
+    idle = list(pool.workers(len(groups))) * DEPTH
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
+    lanes: dict = {}  # worker -> its refs in the order sent: the first one runs, the rest wait
+    dead: set = set()  # workers that died (each replaced once)
     started: dict = {}  # ref -> when its attempt was submitted
     used: dict[int, float] = {}  # id(group) -> seconds its attempts took: a failed run's time counts too
     with signals.deferred() as check:
@@ -118,36 +122,46 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
                 ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
                 running[ref] = (worker, group, tries)
+                lanes.setdefault(worker, deque()).append(ref)
                 started[ref] = time.monotonic()
             if queue and not running and not starting:  # every worker was lost: what is left
-                idle = _remaining(pool, len(queue))
+                idle = _remaining(pool, len(queue)) * DEPTH
                 continue
             ref = _next_ready([*running, *starting], check, None if running else pool)
             if ref in starting:
                 worker = _started(pool, starting.pop(ref), ref)
                 if worker is not None:
-                    idle.append(worker)
+                    idle.extend([worker] * DEPTH)
                 continue
             worker, group, tries = running.pop(ref)
+            ran = lanes[worker][0] == ref  # not only waiting behind another group
+            lanes[worker].remove(ref)
             before = used.get(id(group), 0.0)  # seconds of its failed attempts
             used[id(group)] = before + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
                 results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
-                idle.append(worker)
+                if worker not in dead:  # it finished before its worker died
+                    idle.append(worker)
             except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
                 check_alive()
-                lost = pool.lost_with_node(worker, alive_nodes())
-                fresh = pool.replace(worker)
-                if fresh is not None:
-                    starting[pool.ready(fresh)] = fresh
-                if lost or tries < resources.retries:
-                    queue.appendleft((group, tries if lost else tries + 1))
+                # only the group that ran when its worker died spends a retry, unless lost with its node
+                free = not ran or worker in dead
+                if worker not in dead:
+                    dead.add(worker)
+                    idle = [w for w in idle if w is not worker]
+                    free = free or pool.lost_with_node(worker, alive_nodes())
+                    fresh = pool.replace(worker)
+                    if fresh is not None:
+                        starting[pool.ready(fresh)] = fresh
+                if free or tries < resources.retries:
+                    queue.appendleft((group, tries if free else tries + 1))
                 else:
                     results = _failed(exc, used[id(group)], len(group))
             except Exception as exc:  # the trainer raised
-                idle.append(worker)
+                if worker not in dead:
+                    idle.append(worker)
                 if _out_of_memory(exc) and len(group) > 1:
                     half = len(group) // 2
                     queue.extendleft([(group[half:], tries), (group[:half], tries)])

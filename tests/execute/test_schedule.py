@@ -168,3 +168,27 @@ def test_a_dead_ensemble_probe_worker_falls_back_to_one_run_per_task(recipe_dict
     assert len(done) == 2 and (done["ensemble"] == 1).all()
     warning = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("warning:")]
     assert len(warning) == 1 and "proxy.resources.ensemble" in warning[0] and "died" in warning[0]
+
+
+def _kill_worker_on(run_id: str):
+    def run(spec: dict, data: dict) -> dict:
+        import os
+        import signal
+
+        if spec["run_id"] == run_id:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _fake_result(spec, 1)
+
+    return run
+
+
+def test_runs_waiting_behind_one_that_kills_its_worker_spend_no_retry(tiny_data, ray_local):
+    """Each worker is sent its next group before its last one ends; when a run kills its worker,
+    the groups waiting behind it are retried for free: with no retries, only the killer fails."""
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+    got: dict = {}
+    schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=2, retries=0),  # one worker
+                     lambda s, r: got.setdefault(s.run_id, r), fn=_kill_worker_on("r0"))
+    assert sorted(got) == [f"r{i}" for i in range(6)]
+    assert got["r0"]["status"] == "failed"
+    assert all(got[f"r{i}"]["status"] == "done" for i in range(1, 6))

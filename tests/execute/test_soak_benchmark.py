@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_the_soak_benchmark_counts_iterations_in_a_row():
     res = subprocess.run([sys.executable, "benchmarks/soak.py", "--iterations", "2", "--busy", "1", "--tests",
-                          "tests/execute/test_reaper.py"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+                          "tests/execute/test_guard.py"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    assert "3 passed" in res.stdout and "2 of 2 iterations passed in a row" in res.stdout
+    assert "6 passed" in res.stdout and "2 of 2 iterations passed in a row" in res.stdout
 
 
 @pytest.mark.slow

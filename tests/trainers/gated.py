@@ -16,7 +16,7 @@ config = json.loads(Path(sys.argv[sys.argv.index("--config") + 1]).read_text())
 params = config["params"]
 started = Path(params["started"])
 started.mkdir(parents=True, exist_ok=True)
-worker = psutil.Process(os.getppid()).ppid()  # the command runs under the reaper, under the worker
+worker = os.getppid()  # the Ray worker runs the command
 (started / config["run_id"]).write_text(f"{worker} {os.environ.get('CUDA_VISIBLE_DEVICES', '')}")
 deadline = time.time() + 600
 while Path(params["gate"]).exists() and time.time() < deadline:
