@@ -108,3 +108,11 @@ def ray_local():
     ray.shutdown()
     os.environ.clear()
     os.environ.update(saved)  # connect's Ray settings must not leak into commands other tests start
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with end-to-end (`slow`) tests first, each file's tests in their order: with one file
+    per worker at a time (`--dist loadfile`), the files left when a worker frees up are then quick
+    ones, and the workers finish together instead of one waiting on the other's long file."""
+    heavy = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in heavy)

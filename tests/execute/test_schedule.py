@@ -184,10 +184,11 @@ def _kill_worker_on(run_id: str):
 
 def test_runs_waiting_behind_one_that_kills_its_worker_spend_no_retry(tiny_data, ray_local):
     """Each worker is sent its next group before its last one ends; when a run kills its worker,
-    the groups waiting behind it are retried for free: with no retries, only the killer fails."""
+    the group waiting behind it (r2 is sent to r0's worker right after it) is retried for free:
+    with no retries, only the killer fails."""
     ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
     got: dict = {}
-    schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=2, retries=0),  # one worker
+    schedule.execute([[s] for s in _specs(6)], tiny_data, Resources(num_cpus=1, retries=0),  # the file's pool
                      lambda s, r: got.setdefault(s.run_id, r), fn=_kill_worker_on("r0"))
     assert sorted(got) == [f"r{i}" for i in range(6)]
     assert got["r0"]["status"] == "failed"
