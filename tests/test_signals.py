@@ -25,6 +25,8 @@ from mixsearch.store.parts import Store
 from mixsearch.execute.workers import WorkerPool
 from tests.conftest import write_recipe
 
+pytestmark = pytest.mark.slow  # each test signals a command that trains on Ray
+
 
 def _start(args: list[str], cwd: Path, stderr) -> subprocess.Popen:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}

@@ -19,6 +19,8 @@ from mixsearch.errors import EXIT_RAY
 from mixsearch.store.parts import Store
 from tests.conftest import TRAINERS, cli, write_recipe
 
+pytestmark = pytest.mark.slow  # each test runs a command on a Ray that fails under it
+
 GATED = TRAINERS / "gated.py"
 OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
 
