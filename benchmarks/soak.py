@@ -28,13 +28,16 @@ TESTS = ["tests/test_signals.py", "tests/execute/test_ray_failures.py", "tests/e
 TIMEOUT_S = 3600  # a hang guard per iteration
 
 
-def iteration(tests: list[str]) -> tuple[int, str, float]:
-    """(pytest's exit code, its summary line, seconds) of one run of the tests."""
+FAILURE_LINES = 80  # of a failing iteration's output, printed after the table
+
+
+def iteration(tests: list[str]) -> tuple[int, str, float, list[str]]:
+    """(pytest's exit code, its summary line, seconds, its output's lines) of one run of the tests."""
     start = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
                          capture_output=True, text=True, timeout=TIMEOUT_S)
     lines = res.stdout.strip().splitlines() or [res.stderr.strip()[-200:]]
-    return res.returncode, lines[-1].strip("= "), time.perf_counter() - start
+    return res.returncode, lines[-1].strip("= "), time.perf_counter() - start, lines
 
 
 def main() -> None:
@@ -48,13 +51,14 @@ def main() -> None:
     for col in ("iteration", "result", "seconds", "load at start", "load at end"):
         table.add_column(col)
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-    passed = 0
+    passed, failure = 0, []
     try:
         for n in range(1, args.iterations + 1):
             load = os.getloadavg()[0]
-            code, summary, seconds = iteration(args.tests)
+            code, summary, seconds, lines = iteration(args.tests)
             table.add_row(str(n), summary, f"{seconds:.0f}", f"{load:.1f}", f"{os.getloadavg()[0]:.1f}")
             if code != 0:
+                failure = lines[-FAILURE_LINES:]
                 break
             passed += 1
     finally:
@@ -62,6 +66,8 @@ def main() -> None:
             proc.kill()
             proc.wait()
     Console(width=160).print(table)
+    if failure:
+        print("\n".join(["the failing iteration's last lines:", *failure]))
     print(f"{passed} of {args.iterations} iterations passed in a row")
     sys.exit(0 if passed == args.iterations else 1)
 
