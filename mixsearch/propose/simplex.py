@@ -127,9 +127,9 @@ def optimum(surrogate: Surrogate, space: Space, cfg: Search, seed: int,
     every run are not scored (the answer is the same: they could not count)."""
     ctx = ProposalContext(surrogate, space, None, [FidelityLevel("target", 1.0)], cfg, seed)  # type: ignore[arg-type]
     cands = draw_candidates(space, cfg, seed) if candidates is None else candidates
-    near = support if isinstance(support, Support) or support is None else Support(support)
     if not surrogate.piecewise:  # smooth models (laws, GP posterior mean): the optimum, refined from the best
         return feasible(refine(ctx, [cands[np.argmin(score(ctx, cands))]])[0], space)[0]
+    near = support if isinstance(support, Support) or support is None else Support(support)
     if near is None or not len(near.runs):
         order = np.argsort(score(ctx, cands), kind="stable")
     else:  # trees, linear models: RegMix top-k average, near the runs
