@@ -96,11 +96,33 @@ class WorkerPool:
         return n
 
     def workers(self, wanted: int) -> list:
-        """Up to `wanted` workers (never more than the cluster holds), started as needed."""
+        """Up to `wanted` workers (never more than the cluster holds), started as needed: the
+        idle workers of this driver's other shapes end where they hold what the new ones need."""
         n = min(max(1, wanted), max(1, self.capacity()))
+        if len(self.actors) < n:
+            self._make_room(n - len(self.actors))
         while len(self.actors) < n:
             self._start()
         return self.actors[:n]
+
+    def _make_room(self, count: int) -> None:
+        """End other pools' workers until `count` more of this shape fit in what Ray has free.
+
+        One driver runs one `schedule.execute` at a time, so the other pools' workers are idle
+        here; left alone they would hold the CPUs (or GPU shares) the new workers wait for, and
+        the new workers would never start."""
+        import ray
+
+        free = ray.available_resources()
+        short = {k: count * self.options[k] - free.get(r, 0.0) for k, r in (("num_cpus", "CPU"), ("num_gpus", "GPU"))}
+        for pool in [p for p in self._pools.values() if p is not self]:
+            if not any(v > 1e-9 and pool.options[k] > 0 for k, v in short.items()):
+                continue  # holds none of what is missing
+            for actor in list(pool.actors):
+                if all(v <= 1e-9 for v in short.values()):
+                    return
+                pool.discard(actor)
+                short = {k: v - pool.options[k] for k, v in short.items()}
 
     def _start(self) -> Any:
         actor = self.actor_class.options(**self.options).remote()

@@ -193,3 +193,31 @@ def test_runs_waiting_behind_one_that_kills_its_worker_spend_no_retry(tiny_data,
     assert sorted(got) == [f"r{i}" for i in range(6)]
     assert got["r0"]["status"] == "failed"
     assert all(got[f"r{i}"]["status"] == "done" for i in range(1, 6))
+
+
+def test_a_second_worker_shape_starts_where_the_first_shapes_idle_workers_hold_the_cpus(tiny_data, ray_local):
+    """Two one-CPU workers hold both CPUs; a later call that wants two-CPU workers ends them instead
+    of waiting for the CPUs forever (a hang turns into a failure after 300 s)."""
+    import signal
+
+    from mixsearch.execute.workers import WorkerPool
+
+    ray_local.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the two-CPU worker never started")
+
+    fake = lambda spec, data: _fake_result(spec, 1)  # noqa: E731
+    got: list[str] = []
+    schedule.execute([[s] for s in _specs(4)], tiny_data, Resources(num_cpus=1), lambda s, r: got.append(s.run_id),
+                     fn=fake)
+    assert len(WorkerPool.get(1, 0).actors) == 2
+    before = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(300)
+    try:
+        schedule.execute([[s] for s in _specs(2)], tiny_data, Resources(num_cpus=2), lambda s, r: got.append(s.run_id),
+                         fn=fake)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    assert len(got) == 6 and WorkerPool.get(1, 0).actors == [] and len(WorkerPool.get(2, 0).actors) == 1
