@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mixsearch.propose import simplex
+from mixsearch.propose.base import feasible
 
 
 def test_checking_in_order_until_enough_agrees_with_checking_all(monkeypatch):
@@ -89,3 +90,34 @@ def test_with_no_candidate_near_a_run_the_optimum_ranks_them_all():
     again = simplex.optimum(model, space, cfg, 0, near, cands)  # every candidate is now known to lie away
     assert np.allclose(first, again)
     assert np.allclose(first, simplex.optimum(model, space, cfg, 0, None, cands))
+
+
+def _reference(model, cands: np.ndarray, runs: np.ndarray, top_k: int) -> np.ndarray:
+    """RegMix's top-k average near the runs, by brute force: rank every candidate, keep those near a run."""
+    order = np.argsort(model.predict(cands), kind="stable")
+    order = order[simplex.Support(runs).inside(cands, order)]
+    return cands[order[:top_k]].mean(0)
+
+
+def test_where_few_candidates_lie_near_the_runs_only_those_are_scored():
+    """Fewer than 2 x top_k candidates near a run: ranking them all would check every one anyway, so
+    each is checked first and only those near a run are scored; the optimum is the brute-force one.
+    Where many lie near, every candidate is ranked and checked in order: the same optimum."""
+    from mixsearch.mixtures import Space
+    from mixsearch.recipe.search import Search
+    from mixsearch.surrogate.base import TrainSet, make_surrogate
+
+    d = 8
+    rng = np.random.default_rng(6)
+    space = Space(tuple(f"d{i}" for i in range(d)), np.zeros(d), np.ones(d), np.full(d, 1 / d))
+    cfg = Search(candidates=20_000, top_k=64)
+    cands = simplex.draw_candidates(space, cfg, 0)
+    for conc, few in ((3.0, True), (0.3, False)):  # runs bunched at the centre, or spread toward the corners
+        runs = rng.dirichlet(np.full(d, conc), size=600)
+        model = make_surrogate("linear", 0).fit(TrainSet(runs, runs @ rng.normal(size=d) + rng.normal(0, 0.01, 600)))
+        near = simplex.Support(runs).inside(cands, np.arange(len(cands))).sum()
+        assert (near < 2 * cfg.top_k) == few and near >= 1
+        want = feasible(_reference(model, cands, runs, cfg.top_k), space)[0]
+        scored: list[int] = []
+        assert np.allclose(simplex.optimum(_counting(model, scored), space, cfg, 0, runs, cands), want)
+        assert (sum(scored) == near) == few  # few: only the candidates near a run were scored; many: all were
