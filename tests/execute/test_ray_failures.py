@@ -5,6 +5,7 @@ was training open: the next invocation resumes them."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -93,6 +94,25 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _listed(pid: int) -> list[tuple[psutil.Process, str]]:
+    """The descendants of `pid` that still run, each with its command line (a short-lived process
+    may end, and stay a zombie for a moment, between being listed and being read)."""
+    out = []
+    for p in _descendants(pid):
+        try:
+            out.append((p, " ".join(p.cmdline())))
+        except psutil.NoSuchProcess:  # ended, or a zombie
+            pass
+    return out
+
+
+def _name(p: psutil.Process) -> str:
+    try:
+        return p.name()
+    except psutil.NoSuchProcess:
+        return ""
+
+
 def _running(p: psutil.Process) -> bool:
     try:
         return p.is_running() and p.status() != psutil.STATUS_ZOMBIE
@@ -114,8 +134,8 @@ def test_a_ray_process_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_pa
             while time.time() < deadline and proc.poll() is None and not any((tmp_path / "started").glob("*")):
                 time.sleep(0.3)
             assert proc.poll() is None and any((tmp_path / "started").glob("*")), err_path.read_text()[-3000:]
-            ray_procs = [p for p in _descendants(proc.pid) if str(GATED) not in " ".join(p.cmdline())]  # not the trainer
-            (victim,) = [p for p in ray_procs if p.name() == name]
+            ray_procs = [p for p, line in _listed(proc.pid) if str(GATED) not in line]  # not the trainer
+            (victim,) = [p for p in ray_procs if _name(p) == name]
             victim.send_signal(signal.SIGKILL)
             rc = proc.wait(timeout=300)
         finally:
@@ -133,3 +153,19 @@ def test_a_ray_process_killed_mid_run_is_one_line_and_exit_5(recipe_dict, tmp_pa
     _runs_left_open(tmp_path)
     (tmp_path / "gate").unlink()
     _rerun_completes(recipe, tmp_path)
+
+
+def test_listing_a_commands_processes_passes_over_one_that_just_ended():
+    """A child that has exited but is not reaped yet is a zombie: psutil cannot read its command
+    line. The listing the kill tests use passes over it instead of failing."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.time() + 120  # a hang guard
+        while time.time() < deadline and psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.05)
+        assert psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
+        with pytest.raises(psutil.ZombieProcess):
+            psutil.Process(child.pid).cmdline()
+        assert child.pid not in [p.pid for p, _ in _listed(os.getpid())]
+    finally:
+        child.wait()
