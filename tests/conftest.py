@@ -110,7 +110,7 @@ def ray_local():
     os.environ.update(saved)  # connect's Ray settings must not leak into commands other tests start
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Files with end-to-end (`slow`) tests first, each file's tests in their order: with one file
     per worker at a time (`--dist loadfile`), the files left when a worker frees up are then quick
     ones, and the workers finish together instead of one waiting on the other's long file."""
