@@ -187,9 +187,10 @@ def tokenize_all(shards: list[list[Piece]], fmt: str, field: str, tok_spec: dict
 def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
     """tokenize_shard(*a) for each of `args` as Ray tasks, submitted a window ahead of the consumer
     (about two per CPU of the cluster), so stopping early leaves little work and memory behind. Tasks
-    not taken are cancelled: cancelling a finished one races with its completion and crashed the
-    driver (Ray's "Tried to complete task that was not pending"). A wait for a result ends on a
-    signal, when Ray's own processes stop, or when the cluster has no CPU left to run it on."""
+    not taken run out and their results are dropped, never cancelled: a cancel that meets a task
+    finishing at that moment kills the driver (Ray's "Tried to complete task that was not
+    pending"), and no check before it closes that window. A wait for a result ends on a signal,
+    when Ray's own processes stop, or when the cluster has no CPU left to run it on."""
     import ray
 
     from mixsearch import signals
@@ -200,22 +201,18 @@ def _on_ray(args: list[tuple]) -> Iterator[tuple[np.ndarray, int, DecodeStats]]:
     window = max(2, 2 * int(ray.cluster_resources().get("CPU", 1)))
     refs = [remote.remote(*a) for a in args[:window]]
     taken = 0
-    try:
-        while taken < len(args):
-            ref = refs[taken]
-            while True:
-                with signals.deferred():  # noted during Ray's wait (there it surfaced as SystemError), raised after
-                    ready, _ = ray.wait([ref], timeout=RAY_POLL_S)
-                if ready:
-                    break
-                check_alive()
-                if ray.cluster_resources().get("CPU", 0) < 1:
-                    raise RayFailure("no live Ray node has a CPU to tokenize on", "add a node, or prepare without --address")
-            result = ray.get(ref)
-            taken += 1
-            if len(refs) < len(args):
-                refs.append(remote.remote(*args[len(refs)]))
-            yield result
-    finally:
-        for ref in refs[taken:]:
-            ray.cancel(ref)
+    while taken < len(args):
+        ref = refs[taken]
+        while True:
+            with signals.deferred():  # noted during Ray's wait (there it surfaced as SystemError), raised after
+                ready, _ = ray.wait([ref], timeout=RAY_POLL_S)
+            if ready:
+                break
+            check_alive()
+            if ray.cluster_resources().get("CPU", 0) < 1:
+                raise RayFailure("no live Ray node has a CPU to tokenize on", "add a node, or prepare without --address")
+        result = ray.get(ref)
+        taken += 1
+        if len(refs) < len(args):
+            refs.append(remote.remote(*args[len(refs)]))
+        yield result
