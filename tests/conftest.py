@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import copy
+import fcntl
+import json
 import os
+import tempfile
 import shutil
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from typing import Callable
 
 import pytest
 import yaml
@@ -93,6 +97,38 @@ def cli(*args: str, cwd: Path, check: bool = True, env: dict[str, str] | None = 
     if check and res.returncode:
         raise AssertionError(f"mixsearch {' '.join(args)} exited {res.returncode}:\n{res.stderr[-3000:]}")
     return res
+
+
+def made_once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], dict]) -> dict:
+    """`make(folder)`, a JSON document, made once per test session: the workers of `pytest -n`
+    share it (the first makes it in the session's folder while the others wait on its lock)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        return make(tmp_path_factory.mktemp(name))
+    session = tmp_path_factory.getbasetemp().parent  # above each worker's own folder
+    made = session / f"{name}.json"
+    with open(session / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not made.exists():
+            doc = make(Path(tempfile.mkdtemp(prefix=name, dir=session)))
+            made.with_suffix(".part").write_text(json.dumps(doc))
+            made.with_suffix(".part").rename(made)
+    return json.loads(made.read_text())
+
+
+@pytest.fixture(scope="session")
+def fit_only_documents(tmp_path_factory, text_root) -> dict:
+    """`documents.fit_only`: a fit-only study's documents, a replay's and data prepare's."""
+    from tests import documents
+
+    return made_once(tmp_path_factory, "fit-only-documents", lambda folder: documents.fit_only(folder, text_root))
+
+
+@pytest.fixture(scope="session")
+def trained_documents(tmp_path_factory, text_root) -> dict:
+    """`documents.trained`: `run` and `validate` of a study of tiny proxies."""
+    from tests import documents
+
+    return made_once(tmp_path_factory, "trained-documents", lambda folder: documents.trained(folder, text_root))
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import importlib.util
-import json
 import re
 import signal
 import sys
@@ -23,7 +22,6 @@ from pydantic import BaseModel
 from mixsearch.cli import app
 from mixsearch.recipe.schema import Recipe
 from mixsearch.store.schema import DYNAMIC, KNOWN
-from tests.conftest import IMPORTED_DOMAINS, base_recipe, cli, imported_study, write_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -234,54 +232,16 @@ def _check(name: str, doc: dict) -> None:
                     _compare(f"{name}.{key}", inline, value)
 
 
-DOMAINS = IMPORTED_DOMAINS
-
-
-@pytest.fixture(scope="module")
-def emitted(tmp_path_factory, text_root) -> dict[str, dict]:
-    """The --json documents of a fit-only study of imported runs (replicated mixtures, so the fit
-    measures a noise floor), of a synthetic replay and of tokenizing real text."""
-    tmp = tmp_path_factory.mktemp("docs-json")
-    recipe = imported_study(tmp, "docs")
-
-    def run(*args: str) -> dict:
-        return json.loads(cli(*args, "--json", cwd=tmp).stdout)
-
-    docs = {"import": run("import", str(recipe), "runs.csv"),
-            "fit": run("fit", str(recipe), "--surrogate", "linear"),
-            "propose": run("propose", str(recipe), "--surrogate", "linear", "--method", "regmix"),
-            "status": run("status", str(recipe)),
-            "data fetch": run("data", "fetch", str(recipe)),
-            "replay": run("replay", "--strategies", "random,regmix", "--seeds", "1", "--budget", "4",
-                          "--domains", "3", "--pool", "30")}
-    docs["logs"] = run("logs", str(recipe), docs["status"]["best"]["run_id"])
-    text = write_recipe(tmp / "text.yaml", base_recipe(text_root, tmp / "cache"))
-    docs["data prepare"] = run("data", "prepare", str(text), "--workers", "1")
-    return docs
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, text_root) -> dict[str, dict]:
-    """The --json documents of `run` (4 tiny proxies on real text, embedded Ray) and `validate`."""
-    tmp = tmp_path_factory.mktemp("docs-trained")
-    recipe = base_recipe(text_root, tmp / "cache")
-    recipe["search"]["initial_runs"] = 4
-    path = str(write_recipe(tmp / "r.yaml", recipe))
-
-    def run(*args: str) -> dict:
-        return json.loads(cli(*args, "--json", cwd=tmp).stdout)
-
-    return {"run": run("run", path, "--rounds", "0"), "validate": run("validate", path, "--seeds", "1")}
-
 
 @pytest.mark.slow  # runs the CLI as a user does, about eight commands
 @pytest.mark.parametrize("command", ["import", "fit", "propose", "status", "logs", "replay", "data prepare"])
-def test_json_document_keys_are_the_documented_ones(emitted, command):
-    _check(command, emitted[command])
+def test_json_document_keys_are_the_documented_ones(fit_only_documents, command):
+    _check(command, fit_only_documents[command])
 
 
 @pytest.mark.slow
-def test_json_shapes_are_the_documented_ones(emitted):
+def test_json_shapes_are_the_documented_ones(fit_only_documents):
+    emitted = fit_only_documents
     status, propose, fit = emitted["status"], emitted["propose"], emitted["fit"]
     assert emitted["data fetch"] == {}
     assert fit["noise"] is not None and status["recommendation"]["stability"] is not None
@@ -309,8 +269,8 @@ def test_the_key_check_catches_drift():
 
 
 @pytest.mark.slow  # trains proxies on Ray
-def test_json_documents_of_training_commands_are_the_documented_ones(trained):
-    run, validate = trained["run"], trained["validate"]
+def test_json_documents_of_training_commands_are_the_documented_ones(trained_documents):
+    run, validate = trained_documents["run"], trained_documents["validate"]
     _check("run", run)
     _check("ROUND", run["rounds"][0])
     _check("validate", validate)

@@ -17,7 +17,7 @@ from rich.table import Table
 from mixsearch.ui import views
 from mixsearch.ui.page import Page
 from mixsearch.ui.views import Context
-from tests.conftest import IMPORTED_DOMAINS, base_recipe, cli, imported_study, write_recipe
+from tests.conftest import IMPORTED_DOMAINS, cli, imported_study, write_recipe
 
 DOMAINS = IMPORTED_DOMAINS
 NUMBER = re.compile(r"(?<![\d.\w])[+-]?\d+(?:\.\d+)?")
@@ -88,19 +88,13 @@ def _json(tmp: Path, *args: str) -> dict:
 
 
 @pytest.mark.slow  # runs the CLI as a user does, about eight commands
-def test_every_table_cell_is_a_value_of_the_json_document(study, text_root):
-    tmp, recipe = study
-    ctx = Context(str(recipe), trains=False, labels=("web",))
-    docs = {"import": (_json(tmp, "import", str(recipe), "runs.csv"), views.import_page),
-            "fit": (_json(tmp, "fit", str(recipe), "--surrogate", "linear"), lambda d: views.fit_command_page(d, ctx)),
-            "propose": (_json(tmp, "propose", str(recipe), "--surrogate", "linear", "--method", "regmix"),
-                        lambda d: views.propose_page(d, ctx)),
-            "status": (_json(tmp, "status", str(recipe)), lambda d: views.status_page(d, ctx)),
-            "replay": (_json(tmp, "replay", "--strategies", "random,regmix", "--seeds", "2", "--budget", "4",
-                             "--domains", "3", "--pool", "30"), views.replay_page)}
-    docs["logs"] = (_json(tmp, "logs", str(recipe), docs["status"][0]["best"]["run_id"]), views.logs_page)
-    text = write_recipe(tmp / "text.yaml", base_recipe(text_root, tmp / "cache"))
-    docs["data prepare"] = (_json(tmp, "data", "prepare", str(text), "--workers", "1"), views.prepare_page)
+def test_every_table_cell_is_a_value_of_the_json_document(fit_only_documents):
+    emitted = fit_only_documents
+    ctx = Context(emitted["recipe"], trains=False, labels=("web",))
+    docs = {"import": views.import_page, "fit": lambda d: views.fit_command_page(d, ctx),
+            "propose": lambda d: views.propose_page(d, ctx), "status": lambda d: views.status_page(d, ctx),
+            "replay": views.replay_page, "logs": views.logs_page, "data prepare": views.prepare_page}
+    docs = {name: (emitted[name], render) for name, render in docs.items()}
     checked = {}
     for name, (doc, render) in docs.items():
         page = render(doc)
@@ -169,14 +163,12 @@ def test_a_study_that_trains_is_told_how_to_measure_seed_noise():
 
 
 @pytest.mark.slow  # trains proxies on Ray
-def test_run_and_validate_tables_show_their_documents_values(recipe_dict, tmp_path):
-    recipe_dict["search"]["initial_runs"] = 4
-    recipe = str(write_recipe(tmp_path / "r.yaml", recipe_dict))
-    ctx = Context(recipe)
-    ran = _json(tmp_path, "run", recipe, "--rounds", "0")
+def test_run_and_validate_tables_show_their_documents_values(trained_documents):
+    ctx = Context(trained_documents["recipe"])
+    ran = trained_documents["run"]
     assert_cells_are_values(views.sweep_page(ran, ctx), ran)
     for rnd in ran["rounds"]:
         doc = {**ran, **rnd}
         assert_cells_are_values(views.round_page(doc, ctx), doc)
-    validated = _json(tmp_path, "validate", recipe, "--seeds", "2")
+    validated = trained_documents["validate"]
     assert assert_cells_are_values(views.validate_page(validated, ctx), validated) >= 6 * 4  # four mixtures at least

@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from mixsearch.errors import EXIT_RAY
+from mixsearch.raynode import START_ATTEMPTS
 from mixsearch.store.parts import Store
 from tests.conftest import TRAINERS, cli, write_recipe
 
@@ -72,19 +73,57 @@ def test_a_cluster_that_is_not_there_is_one_line_and_exit_5(recipe_dict, tmp_pat
 
 def test_a_local_ray_that_does_not_start_is_one_line_and_exit_5(recipe_dict, tmp_path):
     recipe = write_recipe(tmp_path / "r.yaml", gated_recipe(recipe_dict, tmp_path))
-    # Ray's own fault injection: the GCS answers the raylet's registration after 40 s, past the
-    # 30 s Ray waits for it, so every start-up attempt times out as on an overloaded machine
-    slow = {"RAY_testing_asio_delay_us": "NodeInfoGcsService.grpc_server.RegisterNode=40000000:40000000"}
-    res = cli("run", str(recipe), cwd=tmp_path, check=False, env=slow)
+    (tmp_path / "file").touch()  # Ray's session directory would be below a file: it cannot be made
+    res = cli("run", str(recipe), cwd=tmp_path, check=False, env={"RAY_TMPDIR": str(tmp_path / "file" / "ray")})
     assert res.returncode == EXIT_RAY, res.stderr[-3000:]
     lines = _error_lines(res.stderr)
-    assert len(lines) == 1 and lines[0].startswith("error: ray: the local Ray did not start (The current node "
-                                                   "timed out during startup"), res.stderr[-3000:]
+    assert len(lines) == 1 and lines[0].startswith("error: ray: the local Ray did not start ("), res.stderr[-3000:]
     assert lines[0].endswith("rerun the command to resume the open runs when the machine is less busy, or start "
                              "Ray yourself (ray start --head) and pass --address")
     assert "Traceback" not in res.stderr
     _runs_left_open(tmp_path)
     _rerun_completes(recipe, tmp_path)
+
+
+START = """
+import sys
+import psutil
+import ray
+from mixsearch import raynode
+from mixsearch.errors import RayFailure
+
+raynode.START_ATTEMPTS = int(sys.argv[1])
+tries, init = [], ray.init
+ray.init = lambda *args, **kwargs: tries.append(1) or init(*args, **kwargs)
+try:
+    raynode.connect(None, num_cpus=1)
+except RayFailure as exc:
+    print("failure", exc)
+print("tries", len(tries), "left", len(psutil.Process().children(recursive=True)))
+"""
+
+
+def _start(attempts: int, env: dict[str, str]) -> str:
+    """Start the embedded Ray in a fresh process with `attempts` tries: what it printed."""
+    res = subprocess.run([sys.executable, "-c", START, str(attempts)], env={**os.environ, **env},
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return res.stdout
+
+
+def test_a_start_that_fails_is_tried_again_and_what_each_try_started_is_ended(tmp_path):
+    (tmp_path / "file").touch()
+    out = _start(START_ATTEMPTS, {"RAY_TMPDIR": str(tmp_path / "file" / "ray")})
+    assert "failure ray: the local Ray did not start (" in out and f"tries {START_ATTEMPTS} left 0" in out, out
+
+
+def test_a_start_that_times_out_on_a_busy_machine_is_a_ray_failure_and_ends_what_it_started():
+    # Ray's own fault injection: the GCS answers the raylet's registration after 40 s, past the
+    # 30 s Ray waits for it, as on an overloaded machine (one try: each waits those 30 s)
+    slow = {"RAY_testing_asio_delay_us": "NodeInfoGcsService.grpc_server.RegisterNode=40000000:40000000"}
+    out = _start(1, slow)
+    assert "failure ray: the local Ray did not start (The current node timed out during startup" in out, out
+    assert "tries 1 left 0" in out, out
 
 
 def _descendants(pid: int) -> list[psutil.Process]:
