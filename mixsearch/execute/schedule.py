@@ -13,6 +13,7 @@ from mixsearch.errors import RayFailure, UserError
 from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
 from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
+from mixsearch.execute.lanes import Lanes
 from mixsearch.execute.workers import WorkerPool
 
 __all__ = ["WorkerDied", "call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
@@ -91,8 +92,9 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     """Run each group on a warm worker (`mixsearch.execute.workers`): a group of one with `fn`, a larger
     one as an ensemble with `ensemble_fn`. A group is retried `resources.retries` times if its
     trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
-    it); a group whose worker was lost with its node, or that runs out of GPU memory (split in
-    halves), is retried at no cost to its retries. on_result(spec, result) is called for each run
+    it; `mixsearch.execute.lanes` says which group a death is charged to); a group whose worker
+    was lost with its node, or that runs out of GPU memory (split in halves), is retried at no
+    cost to its retries. on_result(spec, result) is called for each run
     as its group finishes, and a group that still fails gives its runs status 'failed'. When
     should_stop() turns true, the workers in flight are stopped and their runs reported to no
     one: they stay open for the next command. RayFailure when Ray itself fails, or no live node
@@ -105,63 +107,57 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     if not groups:
         return
     pool = WorkerPool.get(resources.num_cpus, gpus, resources.runtime_env)
-    idle = list(pool.workers(len(groups))) * DEPTH
+    lanes = Lanes(DEPTH)
+    for worker in pool.workers(len(groups)):
+        lanes.add(worker)
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
-    lanes: dict = {}  # worker -> its refs in the order sent: the first one runs, the rest wait
-    dead: set = set()  # workers that died (each replaced once)
+    lost: set = set()  # dead workers lost with their node: their groups retry at no cost
     started: dict = {}  # ref -> when its attempt was submitted
     used: dict[int, float] = {}  # id(group) -> seconds its attempts took: a failed run's time counts too
     with signals.deferred() as check:
         while queue or running:
-            while queue and idle:
-                group, tries = queue.popleft()
-                worker = idle.pop()
+            for (group, tries), worker in lanes.place(queue):
                 payload = group[0].to_dict() if len(group) == 1 else [s.to_dict() for s in group]
                 ref = worker.run.remote(single if len(group) == 1 else batch, payload, data_ref)
                 running[ref] = (worker, group, tries)
-                lanes.setdefault(worker, deque()).append(ref)
+                lanes.send(worker, ref, group)
                 started[ref] = time.monotonic()
             if queue and not running and not starting:  # every worker was lost: what is left
-                idle = _remaining(pool, len(queue)) * DEPTH
+                for worker in _remaining(pool, len(queue)):
+                    lanes.add(worker)
                 continue
             ref = _next_ready([*running, *starting], check, None if running else pool)
             if ref in starting:
                 worker = _started(pool, starting.pop(ref), ref)
                 if worker is not None:
-                    idle.extend([worker] * DEPTH)
+                    lanes.add(worker)
                 continue
             worker, group, tries = running.pop(ref)
-            ran = lanes[worker][0] == ref  # not only waiting behind another group
-            lanes[worker].remove(ref)
             before = used.get(id(group), 0.0)  # seconds of its failed attempts
             used[id(group)] = before + time.monotonic() - started.pop(ref)
             results = None
             try:
                 out = ray.get(ref)
                 results = [{**r, "retried_s": before} for r in (out if isinstance(out, list) else [out])]
-                if worker not in dead:  # it finished before its worker died
-                    idle.append(worker)
+                lanes.finished(worker, ref)
             except ray.exceptions.RayActorError as exc:  # the worker died: replace it, retry its runs
                 check_alive()
-                # only the group that ran when its worker died spends a retry, unless lost with its node
-                free = not ran or worker in dead
-                if worker not in dead:
-                    dead.add(worker)
-                    idle = [w for w in idle if w is not worker]
-                    free = free or pool.lost_with_node(worker, alive_nodes())
+                if worker not in lanes.dead:  # the first news of its death
+                    if pool.lost_with_node(worker, alive_nodes()):
+                        lost.add(worker)
                     fresh = pool.replace(worker)
                     if fresh is not None:
                         starting[pool.ready(fresh)] = fresh
-                if free or tries < resources.retries:
-                    queue.appendleft((group, tries if free else tries + 1))
+                charged = lanes.died(worker, ref, _returned) and worker not in lost
+                if not charged or tries < resources.retries:
+                    queue.appendleft((group, tries + 1 if charged else tries))
                 else:
                     results = _failed(exc, used[id(group)], len(group))
             except Exception as exc:  # the trainer raised
-                if worker not in dead:
-                    idle.append(worker)
+                lanes.finished(worker, ref)
                 if _out_of_memory(exc) and len(group) > 1:
                     half = len(group) // 2
                     queue.extendleft([(group[half:], tries), (group[:half], tries)])
@@ -177,6 +173,21 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
                 break
         for worker in starting.values():  # not placed (yet): a later call starts its own
             pool.discard(worker)
+
+
+def _returned(ref: Any) -> bool:
+    """Whether `ref`'s task returned (a result or its own error) rather than died with its worker."""
+    import ray
+
+    if not ray.wait([ref], timeout=0)[0]:
+        return False
+    try:
+        ray.get(ref)
+    except ray.exceptions.RayActorError:
+        return False
+    except Exception:
+        return True
+    return True
 
 
 def _room(pool: WorkerPool) -> None:
