@@ -30,7 +30,8 @@ from mixsearch.execute import schedule
 from mixsearch.data.prepare import PreparedData
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.sizing import auto_ensemble
-from mixsearch.proxy.train import RunSpec, train_ensemble
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_ensemble
 from mixsearch.recipe.proxy import Model, Resources, Train
 
 from run import print_table, stdlib_data  # noqa: E402  (benchmarks/ is the script's directory)

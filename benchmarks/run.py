@@ -29,7 +29,8 @@ from rich.table import Table
 from mixsearch.execute import schedule
 from mixsearch.data.prepare import PreparedData, prepare
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Model, Resources, Train
 

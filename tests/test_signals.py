@@ -18,7 +18,7 @@ from mixsearch import signals
 
 from mixsearch.execute import schedule
 from mixsearch.data.prepare import prepare
-from mixsearch.proxy.train import RunSpec
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
 from mixsearch.store.parts import Store

@@ -28,7 +28,7 @@ from pathlib import Path
 from mixsearch.data.shards import read_index
 from mixsearch.paths import write_atomic
 from mixsearch.execute.process import run_logged
-from mixsearch.proxy.train import RunSpec
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.store.schema import LOSS
 
 METRICS_FILE = "metrics.json"

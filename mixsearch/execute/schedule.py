@@ -10,7 +10,7 @@ from typing import Any
 from mixsearch import raynode, signals
 from mixsearch.data.prepare import PreparedData
 from mixsearch.errors import RayFailure, UserError
-from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
 from mixsearch.execute.lanes import Lanes
@@ -86,11 +86,12 @@ def _next_ready(refs: list, check: Callable[[], None], pool: WorkerPool | None =
 
 
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
-            fn: Callable[[dict, dict], dict] = train_proxy,
-            ensemble_fn: Callable[[list[dict], dict], list[dict]] = train_ensemble,
+            fn: Callable[[dict, dict], dict] | None = None,
+            ensemble_fn: Callable[[list[dict], dict], list[dict]] | None = None,
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
     """Run each group on a warm worker (`mixsearch.execute.workers`): a group of one with `fn`, a larger
-    one as an ensemble with `ensemble_fn`. A group is retried `resources.retries` times if its
+    one as an ensemble with `ensemble_fn` (default: the built-in GPT's `train_proxy` and
+    `train_ensemble`, imported only when used: torch). A group is retried `resources.retries` times if its
     trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
     it; `mixsearch.execute.lanes` says which group a death is charged to); a group whose worker
     was lost with its node, or that runs out of GPU memory (split in halves), is retried at no
@@ -111,7 +112,12 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     for worker in pool.workers(len(groups)):
         lanes.add(worker)
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
-    data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
+    if fn is None or (ensemble_fn is None and any(len(g) > 1 for g in groups)):
+        from mixsearch.proxy.train import train_ensemble, train_proxy
+
+        fn, ensemble_fn = fn or train_proxy, ensemble_fn or train_ensemble
+    data_ref, single = ray.put(data.to_dict()), ray.put(fn)
+    batch = ray.put(ensemble_fn) if ensemble_fn else None
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
     lost: set = set()  # dead workers lost with their node: their groups retry at no cost

@@ -14,7 +14,6 @@ import functools
 import math
 import socket
 import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -25,27 +24,10 @@ from mixsearch.proxy import batched, compiled
 from mixsearch.proxy.device import autocast, pick_device, sync
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.optim import keep_members, make_optimizer, train_step
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.recipe.proxy import Model, Train
 
 CHECK_EVERY = 25  # steps between divergence checks (each check syncs the device)
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """Everything a run depends on; plain data so it ships to Ray workers."""
-
-    run_id: str
-    mixture: dict[str, float]
-    seed: int
-    model: dict
-    train: dict
-    threads: int = 1
-    fidelity: str = "target"
-    trainer: dict | None = None  # an external command trainer's settings (execute/command.py); None: built-in
-    phases: list[dict] | None = None  # a schedule [{name, share, mixture}]; `mixture` is then its overall share
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def lr_at(step: int, steps: int, cfg: Train) -> float:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from mixsearch.search.budget import run_hours
 from mixsearch.errors import UserError
 from mixsearch.search.objectives import objective_value
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.store.batch import Batch
 from mixsearch.store.parts import now
 from mixsearch.store.schema import LOSS, METRIC, OBJECTIVE
@@ -19,7 +20,6 @@ from mixsearch.tracking import sync as tracking
 
 if TYPE_CHECKING:
     from mixsearch.search.fidelity import FidelityConfig
-    from mixsearch.proxy.train import RunSpec
     from mixsearch.search.study import Study
 
 MAX_RUNS_PER_GPU = 8
@@ -36,7 +36,6 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     process."""
     from mixsearch.execute import schedule
     from mixsearch.execute.command import run_command
-    from mixsearch.proxy.train import RunSpec, train_proxy
     from mixsearch.execute.trainers import builtin_can_report, command_settings
 
     todo = study.unfinished(validation=only is not None)
@@ -55,7 +54,11 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     trainer = command_settings(r, study.store.root / "logs") if r.proxy.trainer else None
     if trainer is None:
         builtin_can_report(r)
-    fn = fn or (run_command if trainer else train_proxy)
+    if fn is None and trainer is None:
+        from mixsearch.proxy.train import train_proxy  # torch: only where the built-in GPT trains
+
+        fn = train_proxy
+    fn = fn or run_command
     base = {row["run_id"]: row for row in todo.to_dict("records")}
     by_fidelity: dict[str, list[RunSpec]] = {}
     for row in base.values():

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -189,7 +190,7 @@ def test_a_command_and_its_children_die_with_their_worker(ray_local, tmp_path, e
     worker is when its raylet dies or a command stops its pool: it SIGKILLs its own children first).
     The command and the processes it started go with it."""
     from mixsearch.execute.command import run_command
-    from mixsearch.proxy.train import RunSpec
+    from mixsearch.proxy.spec import RunSpec
     from mixsearch.execute.workers import Worker
 
     script, pids = tmp_path / "family.py", tmp_path / "pids"
@@ -225,7 +226,7 @@ Path(sys.argv[1]).write_text(str(child.pid))
 
 def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
     from mixsearch.execute.command import run_command
-    from mixsearch.proxy.train import RunSpec
+    from mixsearch.proxy.spec import RunSpec
 
     script, pid = tmp_path / "leaver.py", tmp_path / "pid"
     script.write_text(LEAVER)
@@ -235,3 +236,38 @@ def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
     assert run_command(spec, {})["status"] == "done"
     assert gone(int(pid.read_text()))
 
+
+
+LEAN = """
+import json
+import sys
+
+import yaml
+
+from mixsearch.execute import schedule
+from mixsearch.recipe.schema import parse_recipe
+from mixsearch.search.launch import launch
+from mixsearch.search.study import Study
+
+recipe = parse_recipe(yaml.safe_load(open(sys.argv[1])), sys.argv[1])
+study = Study.open(recipe, sys.argv[2])
+study.seed_initial()
+counts = launch(study)
+worker = schedule.call(lambda: "torch" in sys.modules, resources=recipe.proxy.resources)
+schedule.shutdown()
+print(json.dumps({"counts": counts, "driver": "torch" in sys.modules, "worker": worker}))
+"""
+
+
+@pytest.mark.slow  # starts its own Ray
+def test_a_command_trainers_runs_load_no_torch_in_the_driver_or_the_workers(recipe_dict, tmp_path):
+    """A user's trainer may not use PyTorch at all: its runs cost no torch import (about 2 s of
+    CPU in each process)."""
+    recipe_dict = command_recipe(recipe_dict, tmp_path)
+    recipe_dict["search"]["initial_runs"] = 4
+    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
+    res = subprocess.run([sys.executable, "-c", LEAN, str(recipe), str(tmp_path / "runs")], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr[-3000:]
+    out = json.loads(res.stdout.splitlines()[-1])
+    assert out == {"counts": {"done": 4, "failed": 0}, "driver": False, "worker": False}

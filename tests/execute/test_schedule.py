@@ -10,7 +10,8 @@ import pytest
 
 from mixsearch.execute import schedule
 from mixsearch.data.prepare import prepare
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Resources
 from mixsearch.search.study import Study

@@ -10,7 +10,8 @@ from mixsearch.data.prepare import prepare
 from mixsearch.proxy import batched, compiled, sizing
 from mixsearch.proxy.model import GPT
 from mixsearch.proxy.optim import clip_members, keep_members, make_optimizer
-from mixsearch.proxy.train import RunSpec, train_ensemble, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_ensemble, train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Model, Train
 

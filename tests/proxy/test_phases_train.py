@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from mixsearch.data.prepare import prepare
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 
 

@@ -9,7 +9,8 @@ from mixsearch.data.prepare import prepare
 from mixsearch.proxy.batched import stack_members
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, lr_at, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import lr_at, train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.recipe.proxy import Model, Train
 

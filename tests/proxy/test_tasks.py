@@ -16,7 +16,8 @@ from mixsearch.errors import UserError
 from mixsearch.proxy.batched import stack_members
 from mixsearch.proxy.evaluate import eval_set, evaluate
 from mixsearch.proxy.model import GPT
-from mixsearch.proxy.train import RunSpec, train_proxy
+from mixsearch.proxy.spec import RunSpec
+from mixsearch.proxy.train import train_proxy
 from mixsearch.recipe.schema import parse_recipe
 from tests.conftest import STDLIB, cli, write_recipe
 

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from mixsearch.execute.command import run_command
 from mixsearch.execute.logtail import LIVE_CAP, LOG_CAP, TailLog
-from mixsearch.proxy.train import RunSpec
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.store.parts import Store
 from tests.conftest import cli, write_recipe

@@ -10,7 +10,7 @@ import pytest
 from mixsearch.errors import UserError
 from mixsearch.execute.command import run_config
 from mixsearch.layout import Layout
-from mixsearch.proxy.train import RunSpec
+from mixsearch.proxy.spec import RunSpec
 from mixsearch.recipe.schema import parse_recipe
 from mixsearch.replay.synthetic import MixingLaw
 from mixsearch.search.importer import ImportOptions, import_table
