@@ -76,8 +76,11 @@ def _two_nodes(head_cpus: int, cpus: int = 1, gpus: int = 0) -> Iterator[Cluster
 
     ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
     common = [*common, "--num-gpus", str(gpus)]
+    # the GCS checks each node every second, not every 3 s: a killed node is declared dead after 5
+    # refused checks in a row (about 5 s, not 15-20 s); a slow node still has 10 s per check to answer
+    health = json.dumps({"health_check_period_ms": 1000, "health_check_failure_threshold": 5})
     ray("start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(port), "--include-dashboard=false",
-        "--num-cpus", str(head_cpus), *common)
+        "--num-cpus", str(head_cpus), f"--system-config={health}", *common)
     try:
         head = _raylets(port)
         ray("start", "--address", address, "--node-ip-address", "127.0.0.1", "--num-cpus", str(cpus), *common)
