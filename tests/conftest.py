@@ -6,11 +6,11 @@ import copy
 import fcntl
 import json
 import os
-import tempfile
 import shutil
 import subprocess
 import sys
 import sysconfig
+import tempfile
 from pathlib import Path
 from typing import Callable
 

@@ -23,7 +23,7 @@ class Lanes:
 
     def __init__(self, depth: int) -> None:
         self.depth = depth
-        self.sent: dict[Hashable, dict[Hashable, Group]] = {}  # worker -> ref -> group, in the order sent
+        self.sent: dict[Hashable, dict[Hashable, Group]] = {}  # worker -> ref -> group, unfinished
         self.dead: set[Hashable] = set()
         self.suspects: dict[Hashable, set[Hashable]] = {}  # dead worker -> refs unfinished when it died
         self.alone: set[int] = set()  # id(group) of the groups that run alone

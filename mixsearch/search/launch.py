@@ -54,11 +54,12 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     trainer = command_settings(r, study.store.root / "logs") if r.proxy.trainer else None
     if trainer is None:
         builtin_can_report(r)
-    if fn is None and trainer is None:
+    if fn is None and trainer is not None:
+        fn = run_command
+    elif fn is None:
         from mixsearch.proxy.train import train_proxy  # torch: only where the built-in GPT trains
 
         fn = train_proxy
-    fn = fn or run_command
     base = {row["run_id"]: row for row in todo.to_dict("records")}
     by_fidelity: dict[str, list[RunSpec]] = {}
     for row in base.values():

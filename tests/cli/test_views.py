@@ -91,12 +91,12 @@ def _json(tmp: Path, *args: str) -> dict:
 def test_every_table_cell_is_a_value_of_the_json_document(fit_only_documents):
     emitted = fit_only_documents
     ctx = Context(emitted["recipe"], trains=False, labels=("web",))
-    docs = {"import": views.import_page, "fit": lambda d: views.fit_command_page(d, ctx),
-            "propose": lambda d: views.propose_page(d, ctx), "status": lambda d: views.status_page(d, ctx),
-            "replay": views.replay_page, "logs": views.logs_page, "data prepare": views.prepare_page}
-    docs = {name: (emitted[name], render) for name, render in docs.items()}
+    renders = {"import": views.import_page, "fit": lambda d: views.fit_command_page(d, ctx),
+               "propose": lambda d: views.propose_page(d, ctx), "status": lambda d: views.status_page(d, ctx),
+               "replay": views.replay_page, "logs": views.logs_page, "data prepare": views.prepare_page}
     checked = {}
-    for name, (doc, render) in docs.items():
+    for name, render in renders.items():
+        doc = emitted[name]
         page = render(doc)
         _text(page)  # renders
         if any(isinstance(what, Table) for _, what, _ in page.parts):

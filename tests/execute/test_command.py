@@ -237,7 +237,6 @@ def test_processes_a_finished_command_leaves_running_end_with_it(tmp_path):
     assert gone(int(pid.read_text()))
 
 
-
 LEAN = """
 import json
 import sys
