@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
 
 from mixsearch.errors import RayFailure, UserError
 
@@ -114,12 +115,28 @@ def _end(procs: list) -> None:
     """Kill `procs` (those already gone are skipped) and wait for them."""
     import psutil
 
+    _kill(procs)
+    psutil.wait_procs(procs, timeout=60)
+
+
+def _kill(procs: list) -> None:
+    import psutil
+
     for p in procs:
         try:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(procs, timeout=60)
+
+
+def _is_autoscaler(proc) -> bool:
+    """Whether `proc` runs Ray's autoscaler monitor (python .../ray/autoscaler/.../monitor.py)."""
+    import psutil
+
+    try:
+        return any(Path(word).name == "monitor.py" and "autoscaler" in Path(word).parts for word in proc.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _watch(address: str | None) -> None:
@@ -169,10 +186,13 @@ def watching() -> bool:
 
 def shutdown() -> None:
     """Leave Ray, stopping the embedded instance. After one of its processes failed, Ray's
-    shutdown leaves the others waiting a minute for the GCS to come back: they are ended here."""
+    shutdown leaves the others waiting a minute for the GCS to come back: they are ended here.
+    The instance's autoscaler monitor, which has nothing to scale, is killed first: on SIGTERM it
+    takes the whole second Ray's shutdown gives it."""
     import ray
 
     instance = _tree(_embedded)  # with the agents and workers they started
+    _kill([p for p in instance if _is_autoscaler(p)])
     if ray.is_initialized():
         ray.shutdown()
     _watched.clear()

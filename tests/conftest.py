@@ -141,7 +141,7 @@ def ray_local():
     import ray
 
     yield ray
-    ray.shutdown()
+    schedule.shutdown()
     os.environ.clear()
     os.environ.update(saved)  # connect's Ray settings must not leak into commands other tests start
 

@@ -14,6 +14,7 @@ from mixsearch.proxy.spec import RunSpec
 from mixsearch.raynode import alive_nodes, check_alive, connect
 from mixsearch.recipe.proxy import Resources
 from mixsearch.execute.lanes import Lanes
+from mixsearch.execute.trainers import builtin_ensemble, builtin_run
 from mixsearch.execute.workers import WorkerPool
 
 __all__ = ["WorkerDied", "call", "check_alive", "connect", "execute", "shutdown"]  # commands start and leave Ray through this module
@@ -90,8 +91,8 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
             ensemble_fn: Callable[[list[dict], dict], list[dict]] | None = None,
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
     """Run each group on a warm worker (`mixsearch.execute.workers`): a group of one with `fn`, a larger
-    one as an ensemble with `ensemble_fn` (default: the built-in GPT's `train_proxy` and
-    `train_ensemble`, imported only when used: torch). A group is retried `resources.retries` times if its
+    one as an ensemble with `ensemble_fn` (default: the built-in GPT, `trainers.builtin_run` and
+    `trainers.builtin_ensemble`: torch loads on the workers only). A group is retried `resources.retries` times if its
     trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
     it; `mixsearch.execute.lanes` says which group a death is charged to); a group whose worker
     was lost with its node, or that runs out of GPU memory (split in halves), is retried at no
@@ -113,9 +114,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
         lanes.add(worker)
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
     if fn is None or (ensemble_fn is None and any(len(g) > 1 for g in groups)):
-        from mixsearch.proxy.train import train_ensemble, train_proxy
-
-        fn, ensemble_fn = fn or train_proxy, ensemble_fn or train_ensemble
+        fn, ensemble_fn = fn or builtin_run, ensemble_fn or builtin_ensemble
     data_ref, single = ray.put(data.to_dict()), ray.put(fn)
     batch = ray.put(ensemble_fn) if ensemble_fn else None
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)

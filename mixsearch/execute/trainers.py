@@ -1,4 +1,5 @@
-"""Which trainer a study's runs use, and what a command trainer needs to know about them."""
+"""Which trainer a study's runs use: the built-in GPT's entry points for workers, and what a command
+trainer needs to know about its runs."""
 
 from __future__ import annotations
 
@@ -13,6 +14,21 @@ from mixsearch.hashing import file_hash
 from mixsearch.recipe.schema import Recipe
 from mixsearch.recipe.proxy import Trainer
 from mixsearch.store.schema import LOSS
+
+
+def builtin_run(spec: dict, data: dict) -> dict:
+    """The built-in GPT trains one run (`mixsearch.proxy.train.train_proxy`). A driver sends this
+    function to its workers by name without importing torch; torch loads only where it runs."""
+    from mixsearch.proxy.train import train_proxy
+
+    return train_proxy(spec, data)
+
+
+def builtin_ensemble(specs: list[dict], data: dict) -> list[dict]:
+    """The built-in GPT trains several runs as one batched model (`train_ensemble`), as `builtin_run`."""
+    from mixsearch.proxy.train import train_ensemble
+
+    return train_ensemble(specs, data)
 
 
 def builtin_can_report(recipe: Recipe) -> None:

@@ -122,7 +122,7 @@ def train_runs(specs: list[dict], data: dict) -> list[dict]:
     wall = time.perf_counter() - start
     base = {"params": sum(t[0].numel() for t in p.values()), "steps": done_steps, "ensemble": k,
             "tokens": done_steps * tokens_per_step, "wall_time": wall, "host": socket.gethostname(),
-            "device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "device": str(device), "torch": str(torch.__version__), "threads": torch.get_num_threads(),
             "compile_s": warm_s if fresh else 0.0,
             "tokens_per_s": timed_tokens / train_time if len(failed) < k else None}
     results = []

@@ -36,7 +36,7 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     process."""
     from mixsearch.execute import schedule
     from mixsearch.execute.command import run_command
-    from mixsearch.execute.trainers import builtin_can_report, command_settings
+    from mixsearch.execute.trainers import builtin_can_report, builtin_run, command_settings
 
     todo = study.unfinished(validation=only is not None)
     if only is not None and not todo.empty:
@@ -54,12 +54,8 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     trainer = command_settings(r, study.store.root / "logs") if r.proxy.trainer else None
     if trainer is None:
         builtin_can_report(r)
-    if fn is None and trainer is not None:
-        fn = run_command
-    elif fn is None:
-        from mixsearch.proxy.train import train_proxy  # torch: only where the built-in GPT trains
-
-        fn = train_proxy
+    if fn is None:
+        fn = run_command if trainer is not None else builtin_run
     base = {row["run_id"]: row for row in todo.to_dict("records")}
     by_fidelity: dict[str, list[RunSpec]] = {}
     for row in base.values():
@@ -95,11 +91,12 @@ def _ensembles(study: Study, fid: FidelityConfig, specs: list[RunSpec], gpus: fl
     """Runs of one fidelity in groups of `proxy.resources.ensemble` (auto: measured on a worker's
     device, `mixsearch.proxy.sizing`)."""
     from mixsearch.execute import schedule
-    from mixsearch.proxy.sizing import auto_ensemble
 
     res = study.recipe.proxy.resources
     k = res.ensemble
     if k == "auto":
+        from mixsearch.proxy.sizing import auto_ensemble  # torch: only to measure
+
         try:
             k = schedule.call(auto_ensemble, fid.model.model_dump_json(), fid.train.model_dump_json(),
                               study.data().vocab_size, gpus, resources=res, num_gpus=gpus)

@@ -105,6 +105,7 @@ def cluster_training_on_one_node():
 
 
 def test_sweep_on_a_two_node_cluster(recipe_dict, tmp_path, cluster):
+    recipe_dict["search"]["surrogate"] = "linear"  # of the cluster, not of the fit: the cheapest
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     res = json.loads(cli("sweep", str(recipe), "--address", cluster.address, "--json", cwd=tmp_path,
                          env={"RAY_AUTH_MODE": "token"}).stdout)

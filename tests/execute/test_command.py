@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -248,25 +249,31 @@ from mixsearch.recipe.schema import parse_recipe
 from mixsearch.search.launch import launch
 from mixsearch.search.study import Study
 
-recipe = parse_recipe(yaml.safe_load(open(sys.argv[1])), sys.argv[1])
-study = Study.open(recipe, sys.argv[2])
-study.seed_initial()
-counts = launch(study)
-worker = schedule.call(lambda: "torch" in sys.modules, resources=recipe.proxy.resources)
+out = {}
+for path in sys.argv[1:]:  # a command trainer's study, then the built-in GPT's, on one Ray
+    recipe = parse_recipe(yaml.safe_load(open(path)), path)
+    study = Study.open(recipe, sys.argv[1] + ".runs")
+    study.seed_initial()
+    counts = launch(study)
+    worker = schedule.call(lambda: "torch" in sys.modules, resources=recipe.proxy.resources)
+    out[recipe.study] = {"counts": counts, "driver": "torch" in sys.modules, "worker": worker}
 schedule.shutdown()
-print(json.dumps({"counts": counts, "driver": "torch" in sys.modules, "worker": worker}))
+print(json.dumps(out))
 """
 
 
 @pytest.mark.slow  # starts its own Ray
-def test_a_command_trainers_runs_load_no_torch_in_the_driver_or_the_workers(recipe_dict, tmp_path):
+def test_the_driver_loads_no_torch_nor_do_a_command_trainers_workers(recipe_dict, tmp_path):
     """A user's trainer may not use PyTorch at all: its runs cost no torch import (about 2 s of
-    CPU in each process)."""
+    CPU in each process). The built-in GPT's load it on the workers only, and their results hold
+    no torch object that would load it in the driver."""
+    builtin = {**copy.deepcopy(recipe_dict), "study": "builtin", "search": {**recipe_dict["search"], "initial_runs": 4}}
     recipe_dict = command_recipe(recipe_dict, tmp_path)
     recipe_dict["search"]["initial_runs"] = 4
-    recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
-    res = subprocess.run([sys.executable, "-c", LEAN, str(recipe), str(tmp_path / "runs")], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=600)
+    paths = [str(write_recipe(tmp_path / "r.yaml", recipe_dict)), str(write_recipe(tmp_path / "b.yaml", builtin))]
+    res = subprocess.run([sys.executable, "-c", LEAN, *paths], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     out = json.loads(res.stdout.splitlines()[-1])
-    assert out == {"counts": {"done": 4, "failed": 0}, "driver": False, "worker": False}
+    assert out == {"tiny": {"counts": {"done": 4, "failed": 0}, "driver": False, "worker": False},
+                   "builtin": {"counts": {"done": 4, "failed": 0}, "driver": False, "worker": True}}

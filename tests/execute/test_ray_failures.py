@@ -28,13 +28,14 @@ OPTIMUM = {"code": 0.2, "docs": 0.5, "news": 0.3}
 
 
 def gated_recipe(recipe_dict: dict, tmp_path: Path) -> dict:
-    """The command trainer waits while tmp_path/gate exists and notes each start in tmp_path/started."""
+    """The command trainer waits while tmp_path/gate exists and notes each start in tmp_path/started;
+    no search round, and the cheapest fit."""
     recipe_dict["proxy"]["trainer"] = {
         "command": f"{sys.executable} {GATED} --config {{config}} --out {{out}}", "timeout": 900,
         "params": {"optimum": OPTIMUM, "attempts": str(tmp_path / "attempts.txt"), "gate": str(tmp_path / "gate"),
                    "started": str(tmp_path / "started")}}
     recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
-    recipe_dict["search"]["rounds"] = 0
+    recipe_dict["search"].update(rounds=0, surrogate="linear")  # these tests are of Ray, not of the fit
     return recipe_dict
 
 
@@ -87,12 +88,18 @@ def test_a_local_ray_that_does_not_start_is_one_line_and_exit_5(recipe_dict, tmp
 
 START = """
 import sys
+import time
+import types
 import psutil
 import ray
+import ray._private.node
 from mixsearch import raynode
 from mixsearch.errors import RayFailure
 
-raynode.START_ATTEMPTS = int(sys.argv[1])
+raynode.START_ATTEMPTS, speed = int(sys.argv[1]), float(sys.argv[2])
+# Ray's wait for its raylet reads the clock of its node module: `speed` times the real one
+clock = {name: getattr(time, name) for name in dir(time) if not name.startswith("_")}
+ray._private.node.time = types.SimpleNamespace(**{**clock, "monotonic": lambda: speed * time.monotonic()})
 tries, init = [], ray.init
 ray.init = lambda *args, **kwargs: tries.append(1) or init(*args, **kwargs)
 try:
@@ -103,9 +110,10 @@ print("tries", len(tries), "left", len(psutil.Process().children(recursive=True)
 """
 
 
-def _start(attempts: int, env: dict[str, str]) -> str:
-    """Start the embedded Ray in a fresh process with `attempts` tries: what it printed."""
-    res = subprocess.run([sys.executable, "-c", START, str(attempts)], env={**os.environ, **env},
+def _start(attempts: int, env: dict[str, str], speed: float = 1.0) -> str:
+    """Start the embedded Ray in a fresh process with `attempts` tries, Ray's startup wait
+    measured on a clock `speed` times the real one: what it printed."""
+    res = subprocess.run([sys.executable, "-c", START, str(attempts), str(speed)], env={**os.environ, **env},
                          capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-3000:]
     return res.stdout
@@ -119,9 +127,11 @@ def test_a_start_that_fails_is_tried_again_and_what_each_try_started_is_ended(tm
 
 def test_a_start_that_times_out_on_a_busy_machine_is_a_ray_failure_and_ends_what_it_started():
     # Ray's own fault injection: the GCS answers the raylet's registration after 40 s, past the
-    # 30 s Ray waits for it, as on an overloaded machine (one try: each waits those 30 s)
-    slow = {"RAY_testing_asio_delay_us": "NodeInfoGcsService.grpc_server.RegisterNode=40000000:40000000"}
-    out = _start(1, slow)
+    # 30 s Ray waits for it, as on an overloaded machine. Those 30 s pass in 3 real ones: the
+    # wait's clock runs 10 times fast, and each query of the GCS waits 3 s, not 30 (one try)
+    slow = {"RAY_testing_asio_delay_us": "NodeInfoGcsService.grpc_server.RegisterNode=40000000:40000000",
+            "RAY_raylet_start_wait_time_s": "3"}
+    out = _start(1, slow, speed=10)
     assert "failure ray: the local Ray did not start (The current node timed out during startup" in out, out
     assert "tries 1 left 0" in out, out
 

@@ -26,6 +26,7 @@ from tests.conftest import cli, write_recipe
 
 @pytest.mark.slow
 def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_path):
+    recipe_dict["search"]["surrogate"] = "linear"  # of budgets and resuming, not of the fit: the cheapest
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     first = json.loads(cli("sweep", str(recipe), "--max-runs", "4", "--json", cwd=tmp_path).stdout)
     assert first["stopped_by"] == "max-runs" and first["rounds"][0]["launched"] == {"done": 4, "failed": 0}
@@ -47,7 +48,7 @@ def test_max_runs_and_budget_stop_and_the_next_sweep_resumes(recipe_dict, tmp_pa
 
 @pytest.mark.slow
 def test_sigkill_mid_sweep_then_resume(recipe_dict, tmp_path):
-    recipe_dict["search"].update(initial_runs=8, rounds=0)
+    recipe_dict["search"].update(initial_runs=8, rounds=0, surrogate="linear")  # the cheapest fit
     recipe_dict["proxy"]["train"]["tokens"] = 262144  # seconds a run: stored rows land once a second
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     store = Store(tmp_path / "runs", "tiny")

@@ -118,7 +118,7 @@ def test_validate_at_two_token_budgets_with_a_command_trainer(recipe_dict, tmp_p
         "command": f"{sys.executable} {TRAINERS / 'scaled.py'} --config {{config}} --out {{out}}", "timeout": 60,
         "params": {"small": SMALL, "large": LARGE, "switch": SWITCH, "noise": 0.001}}
     recipe_dict["objective"] = {"kind": "mean"}
-    recipe_dict["search"].update(initial_runs=6, rounds=0, candidates=2000)
+    recipe_dict["search"].update(initial_runs=6, rounds=0, candidates=2000, surrogate="linear")  # the cheapest fit
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     cli("run", str(recipe), "--json", cwd=tmp_path)
     args = ["validate", str(recipe), "--tokens", "2000", "--tokens", str(2 * SWITCH), "--seeds", "3",
