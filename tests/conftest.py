@@ -125,7 +125,7 @@ def fit_only_documents(tmp_path_factory, text_root) -> dict:
 
 @pytest.fixture(scope="session")
 def trained_documents(tmp_path_factory, text_root) -> dict:
-    """`documents.trained`: `run` and `validate` of a study of tiny proxies."""
+    """`documents.trained`: a study of tiny proxies driven by the commands a user runs, their outputs."""
     from tests import documents
 
     return made_once(tmp_path_factory, "trained-documents", lambda folder: documents.trained(folder, text_root))

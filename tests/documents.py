@@ -1,9 +1,10 @@
-"""The `--json` documents of two small studies, which the reference-docs and the table tests both
+"""Two small studies' command outputs, which the end-to-end, reference-docs and table tests
 check: made once per test session (see `conftest.made_once`)."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from tests.conftest import base_recipe, cli, imported_study, write_recipe
@@ -33,10 +34,30 @@ def fit_only(folder: Path, text_root: Path) -> dict:
 
 
 def trained(folder: Path, text_root: Path) -> dict:
-    """`run` (4 tiny proxies on real text, embedded Ray, no search rounds) and `validate` with two
-    seeds. `recipe` is the study's recipe path."""
-    data = base_recipe(text_root, folder / "cache")
-    data["search"]["initial_runs"] = 4
-    recipe = str(write_recipe(folder / "r.yaml", data))
-    return {"recipe": recipe, "run": _json(folder, "run", recipe, "--rounds", "0"),
-            "validate": _json(folder, "validate", recipe, "--seeds", "2")}
+    """A study of tiny proxies on real text, as a user drives it with the embedded Ray: `data
+    prepare`, `run` (6 initial runs and a round), `status`, `fit`, `propose`, `validate` with two
+    seeds and a mixture of one's own, `status`, `export` to all.csv, and a second `run` that trains
+    the open proposals. Each command's stdout and stderr (`<name> stdout`, `<name> stderr`), a
+    `--json` command's document under its name, and the study's parts as they were after the
+    first `run` and after `validate` (folders `after run`, `after validate` in `folder`, where the
+    study lives). `recipe` is the study's recipe path."""
+    recipe = str(write_recipe(folder / "recipes" / "tiny.yaml", base_recipe(text_root, folder / "cache")))
+    steps = {"data prepare": ("data", "prepare", recipe, "--json"),
+             "run": ("run", recipe, "--json"),
+             "status": ("status", recipe, "--json"),
+             "fit": ("fit", recipe, "--surrogate", "linear", "--json"),
+             "propose": ("propose", recipe, "--n", "3", "--method", "argmin", "--json"),
+             "validate": ("validate", recipe, "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json"),
+             "status after validate": ("status", recipe, "--json"),
+             "export": ("export", recipe, "--format", "csv", "--out", "all.csv"),
+             "run again": ("run", recipe, "--rounds", "0", "--json")}
+    parts = folder / "runs" / "tiny" / "parts"
+    docs: dict = {"recipe": recipe, "folder": str(folder)}
+    for name, args in steps.items():
+        res = cli(*args, cwd=folder)
+        docs[f"{name} stdout"], docs[f"{name} stderr"] = res.stdout, res.stderr
+        if "--json" in args:
+            docs[name] = json.loads(res.stdout)
+        if name in ("run", "validate"):
+            shutil.copytree(parts, folder / f"after {name}")
+    return docs

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,17 +20,17 @@ PROGRESS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ run [0-9a-f]{10} done o
 
 
 @pytest.mark.slow
-def test_end_to_end(recipe_dict, tmp_path):
-    recipe = write_recipe(tmp_path / "recipes" / "tiny.yaml", recipe_dict)
-    prep = json.loads(cli("data", "prepare", str(recipe), "--json", cwd=tmp_path).stdout)
+def test_end_to_end(trained_documents):
+    """The commands of `documents.trained`, in their order, on one study."""
+    docs, folder = trained_documents, Path(trained_documents["folder"])
+    prep = docs["data prepare"]
     assert set(prep["domains"]) == {"code", "docs", "news"} and prep["vocab_size"] == 257
 
-    ran = cli("run", str(recipe), "--json", cwd=tmp_path)
-    summary = json.loads(ran.stdout)
+    summary = docs["run"]
     assert summary["initial_added"] == 6 and summary["failed"] == 0
     # stderr is a pipe: one plain progress line per finished run, with time, id, status, objective, ETA
-    progress = [line for line in ran.stderr.splitlines() if PROGRESS.match(line)]
-    assert len(progress) == 8, ran.stderr
+    progress = [line for line in docs["run stderr"].splitlines() if PROGRESS.match(line)]
+    assert len(progress) == 8, docs["run stderr"]
     assert progress[-1].endswith("[8/8] eta 0:00:00")
     assert [r["round"] for r in summary["rounds"]] == [0, 1]
     assert summary["rounds"][0]["launched"] == {"done": 6, "failed": 0}
@@ -43,48 +44,44 @@ def test_end_to_end(recipe_dict, tmp_path):
     assert list(summary)[0] == "recommendation" and abs(sum(rec["mixture"].values()) - 1) < 1e-6
     assert rec["interval"][0] < rec["predicted"] < rec["interval"][1] and rec["surrogate"]
 
-    parts = list((tmp_path / "runs" / "tiny" / "parts").glob("part-*.parquet"))
+    parts = list((folder / "after run").glob("part-*.parquet"))
     assert len(parts) == 1  # compacted at the end of the command
     view = pd.read_parquet(parts[0])
     assert len(view) == 10 and view["run_id"].is_unique
     assert (view["status"] == "done").sum() == 8 and (view["status"] == "proposed").sum() == 2
 
-    status = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)
+    status = docs["status"]
     assert status["by_status"] == {"done": 8, "proposed": 2} and status["best"]["run_id"]
     assert status["failed"] == 0 and status["failures"] == []  # a count, as in run/sweep
     assert status["recommendation"] == rec and not rec["validated"] and status["current_recommendation"] is None
 
-    fit = json.loads(cli("fit", str(recipe), "--surrogate", "linear", "--json", cwd=tmp_path).stdout)
+    fit = docs["fit"]
     assert fit["chosen"] == "linear" and fit["runs"] == 8 and -1 <= fit["scores"][0]["spearman"] <= 1
+    assert len(docs["propose"]["proposals"]) == 3
 
-    prop = json.loads(cli("propose", str(recipe), "--n", "3", "--method", "argmin", "--json", cwd=tmp_path).stdout)
-    assert len(prop["proposals"]) == 3
-
-    validated = cli("validate", str(recipe), "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json", cwd=tmp_path)
-    val = json.loads(validated.stdout)
-    progress = [line for line in validated.stderr.splitlines() if PROGRESS.match(line)]
+    val = docs["validate"]
+    progress = [line for line in docs["validate stderr"].splitlines() if PROGRESS.match(line)]
     n = len(progress)  # counts its own runs, not the search's open proposals it never trains
-    assert n >= 6 and progress[-1].endswith(f"[{n}/{n}] eta 0:00:00"), validated.stderr
+    assert n >= 6 and progress[-1].endswith(f"[{n}/{n}] eta 0:00:00"), docs["validate stderr"]
     assert [m["name"] for m in val["mixtures"]] == ["recommendation", "uniform", "natural", "best-run", "mine"]
     assert val["recommendation_id"] == val["recommendation"]["id"] and val["recommendation"]["validated"]
     assert val["seeds_used"] == 2 and val["stopped_by"] == "seeds"
     assert all(0 <= c["wilcoxon_p"] <= 1 for c in val["comparisons"])
-    answer = json.loads(cli("status", str(recipe), "--json", cwd=tmp_path).stdout)["recommendation"]
+    answer = docs["status after validate"]["recommendation"]
     assert answer["id"] == val["recommendation_id"] and answer["validation"]["seeds_used"] == 2
     assert all(len(m["values"]) == 2 for m in val["mixtures"])
     assert {c["verdict"] for c in val["comparisons"]} <= {"recommendation better", "not distinguishable",
                                                           "recommendation worse"}
-    view = pd.read_parquet(tmp_path / "runs" / "tiny" / "parts")
+    view = pd.read_parquet(folder / "after validate")
     n_val = int(view["origin"].str.startswith("validate:").sum())
     assert n_val >= 2 * 3  # natural = uniform here (equal token counts): one set of runs
     assert (view["status"] == "proposed").sum() == 5  # validate trains only its own runs
 
-    cli("export", str(recipe), "--format", "csv", "--out", "all.csv", cwd=tmp_path)
-    csv = pd.read_csv(tmp_path / "all.csv")
+    csv = pd.read_csv(folder / "all.csv")
     assert len(csv) == 13 + n_val and {"w_code", "w_docs", "w_news", "loss_docs", "objective"} <= set(csv.columns)
 
     # a second `run` with no rounds trains the open proposals and adds no initial runs
-    again = json.loads(cli("run", str(recipe), "--rounds", "0", "--json", cwd=tmp_path).stdout)
+    again = docs["run again"]
     assert again["initial_added"] == 0 and again["rounds"][0]["launched"]["done"] == 5
 
 

@@ -23,6 +23,7 @@ def per_phase(mixture: dict[str, float]) -> dict[str, dict[str, float]]:
 @pytest.mark.slow
 def test_a_two_phase_study_runs_validates_and_round_trips(recipe_dict, tmp_path):
     recipe_dict["phases"] = PHASES
+    recipe_dict["search"]["surrogate"] = "linear"  # of schedules, not of the fit: the cheapest
     recipe = write_recipe(tmp_path / "tiny.yaml", recipe_dict)
     summary = json.loads(cli("run", str(recipe), "--json", cwd=tmp_path).stdout)
     assert summary["rounds"][0]["launched"] == {"done": 6, "failed": 0}
@@ -66,7 +67,7 @@ def test_a_command_trainer_receives_each_run_schedule(recipe_dict, tmp_path):
         "params": {"optimum": {"code": 0.2, "docs": 0.5, "news": 0.3}, "attempts": str(tmp_path / "attempts.txt"),
                    "save_config": True}}
     recipe_dict["objective"] = {"metric": "acc", "direction": "maximize"}
-    recipe_dict["search"]["initial_runs"] = 4
+    recipe_dict["search"].update(initial_runs=4, surrogate="linear")  # the cheapest fit
     recipe = write_recipe(tmp_path / "cmd.yaml", recipe_dict)
     cli("run", str(recipe), "--rounds", "0", "--json", cwd=tmp_path)
     view = pd.read_parquet(tmp_path / "runs" / "tiny" / "parts")
