@@ -39,6 +39,7 @@ def dashboard(page_study, tmp_path):
 
 
 def test_the_dashboard_renders_hovers_and_updates_live(dashboard, tmp_path):
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver import ActionChains
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
@@ -47,7 +48,8 @@ def test_the_dashboard_renders_hovers_and_updates_live(dashboard, tmp_path):
     names = study.recipe.domain_names
     with chromium() as driver:
         driver.get(url)
-        wait = WebDriverWait(driver, WAIT_S)
+        # the live page replaces its sections when the study changes: what a wait reads may go stale
+        wait = WebDriverWait(driver, WAIT_S, ignored_exceptions=[StaleElementReferenceException])
         figs = driver.find_elements(By.CSS_SELECTOR, "div.fig")
         assert {f.get_attribute("id") for f in figs} >= {"fig-weights", "fig-by-weight", "fig-history", "fig-fit"}
         wait.until(lambda d: all(f.find_elements(By.CSS_SELECTOR, ".main-svg") for f in figs))
@@ -70,12 +72,19 @@ def test_the_dashboard_renders_hovers_and_updates_live(dashboard, tmp_path):
         table.find_elements(By.CSS_SELECTOR, "th")[heads.index("objective")].click()  # sort: lowest first
         driver.find_element(By.CSS_SELECTOR, "input.filter").send_keys("import")  # every run matches
         ids = add_runs(study, tmp_path, np.array([[0.25, 0.25, 0.5]]), [3.4], "landed")  # the worst run
-        wait.until(lambda d: ids[0][:12] in d.find_element(By.ID, "table-runs").text)
-        rows = driver.find_elements(By.CSS_SELECTOR, "#table-runs tbody tr")
-        assert len(rows) == 25 and rows[-1].text.startswith(ids[0][:12])  # still sorted by objective
-        objective = [float(r.find_elements(By.TAG_NAME, "td")[heads.index("objective")].text) for r in rows]
+
+        def landed(d) -> tuple[list[list[str]], str] | None:
+            """The runs table's cells and the filter's text, read from one build of the page."""
+            rows = [[td.text for td in r.find_elements(By.TAG_NAME, "td")]
+                    for r in d.find_elements(By.CSS_SELECTOR, "#table-runs tbody tr")]
+            filtered = d.find_element(By.CSS_SELECTOR, "input.filter").get_attribute("value")
+            return (rows, filtered) if any(row[0].startswith(ids[0][:12]) for row in rows) else None
+
+        rows, filtered = wait.until(landed)
+        assert len(rows) == 25 and rows[-1][0].startswith(ids[0][:12])  # still sorted by objective
+        objective = [float(r[heads.index("objective")]) for r in rows]
         assert objective == sorted(objective)
-        assert driver.find_element(By.CSS_SELECTOR, "input.filter").get_attribute("value") == "import"
+        assert filtered == "import"
         wait.until(lambda d: all(f.find_elements(By.CSS_SELECTOR, ".main-svg")
                                  for f in d.find_elements(By.CSS_SELECTOR, "div.fig")))
         assert console_errors(driver) == []
