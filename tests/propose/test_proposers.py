@@ -67,7 +67,12 @@ def test_multi_fidelity_gp_and_cost_aware_proposals():
 
 
 @pytest.mark.parametrize("acquisition", ["mes", "kg"])
-def test_other_multi_fidelity_acquisitions(acquisition):
+def test_other_multi_fidelity_acquisitions(acquisition, monkeypatch):
+    from mixsearch.propose import bo
+
+    # a smaller search: knowledge gradient's start points on the simplex are costly to sample
+    monkeypatch.setattr(bo, "RAW_SAMPLES", 32)
+    monkeypatch.setattr(bo, "KG_FANTASIES", 8)
     bench = MultiFidelityBenchmark.random(3, seed=4)
     space = Space(tuple("abc"), np.zeros(3), np.ones(3), np.full(3, 1 / 3))
     rng = np.random.default_rng(1)
