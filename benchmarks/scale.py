@@ -124,12 +124,12 @@ def _cli(root: Path, *args: str) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="20 and 40 runs, a store of 200 runs (a smoke test)")
+    ap.add_argument("--quick", action="store_true", help="10 and 20 runs, a store of 100 runs (a smoke test)")
     ap.add_argument("--runs", type=int, nargs="+", help="run counts of the run phase (default 200 1000 5000)")
     ap.add_argument("--store-runs", type=int, help="runs in the synthesized store (default 10000)")
     args = ap.parse_args()
-    sizes = args.runs or ([20, 40] if args.quick else [200, 1000, 5000])
-    store_runs = args.store_runs or (200 if args.quick else 10_000)
+    sizes = args.runs or ([10, 20] if args.quick else [200, 1000, 5000])
+    store_runs = args.store_runs or (100 if args.quick else 10_000)
     table = Table(title=f"mixsearch at scale ({platform.machine()}, {os.cpu_count()} CPUs, load "
                         f"{os.getloadavg()[0]:.1f} at start)")
     for col in ("measure", "mixsearch", "bare Ray", "ratio", "goal"):

@@ -74,7 +74,6 @@ def _two_nodes(head_cpus: int, cpus: int = 1, gpus: int = 0) -> Iterator[Cluster
     def ray(*args: str) -> None:
         subprocess.run([RAY, *args], env=env, check=True, capture_output=True, timeout=180)
 
-    ray("get-auth-token", "--generate")  # ~/.ray/auth_token, if there is none yet
     common = [*common, "--num-gpus", str(gpus)]
     # the GCS checks each node every second, not every 3 s: a killed node is declared dead after 5
     # refused checks in a row (about 5 s, not 15-20 s); a slow node still has 10 s per check to answer
@@ -88,6 +87,13 @@ def _two_nodes(head_cpus: int, cpus: int = 1, gpus: int = 0) -> Iterator[Cluster
         yield Cluster(address, second)
     finally:
         _stop(port)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def auth_token() -> None:
+    """~/.ray/auth_token, which the clusters' token authentication reads, if there is none yet."""
+    subprocess.run([RAY, "get-auth-token", "--generate"], env={**os.environ, "RAY_AUTH_MODE": "token"}, check=True,
+                   capture_output=True, timeout=180)
 
 
 @pytest.fixture

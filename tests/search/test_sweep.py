@@ -149,6 +149,7 @@ def test_import_validates_everything_before_storing(recipe_dict, tmp_path):
 
 
 def test_import_cli_and_report(recipe_dict, tmp_path):
+    recipe_dict["search"]["surrogate"] = "linear"  # the report's sections, not the fit: the cheapest
     recipe = write_recipe(tmp_path / "r.yaml", recipe_dict)
     path = tmp_path / "many.parquet"
     rows = []
