@@ -35,7 +35,7 @@ def fit_only(folder: Path, text_root: Path) -> dict:
 
 def trained(folder: Path, text_root: Path) -> dict:
     """A study of tiny proxies on real text, as a user drives it with the embedded Ray: `data
-    prepare`, `run` (6 initial runs and a round), `status`, `fit`, `propose`, `validate` with two
+    prepare`, `run` (6 initial runs and a round), `status`, `propose`, `fit`, `validate` with two
     seeds and a mixture of one's own, `status`, `export` to all.csv, and a second `run` that trains
     the open proposals. Each command's stdout and stderr (`<name> stdout`, `<name> stderr`), a
     `--json` command's document under its name, and the study's parts as they were after the
@@ -45,8 +45,8 @@ def trained(folder: Path, text_root: Path) -> dict:
     steps = {"data prepare": ("data", "prepare", recipe, "--json"),
              "run": ("run", recipe, "--json"),
              "status": ("status", recipe, "--json"),
+             "propose": ("propose", recipe, "--n", "3", "--method", "argmin", "--json"),  # the run's fit, reused
              "fit": ("fit", recipe, "--surrogate", "linear", "--json"),
-             "propose": ("propose", recipe, "--n", "3", "--method", "argmin", "--json"),
              "validate": ("validate", recipe, "--seeds", "2", "--mixture", "mine=0.2,0.5,0.3", "--json"),
              "status after validate": ("status", recipe, "--json"),
              "export": ("export", recipe, "--format", "csv", "--out", "all.csv"),
