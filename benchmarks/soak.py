@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import signal
 import subprocess
 import sys
 import time
@@ -50,8 +51,9 @@ def main() -> None:
                         f"{os.cpu_count()} CPUs, {datetime.now():%Y-%m-%d})")
     for col in ("iteration", "result", "seconds", "load at start", "load at end"):
         table.add_column(col)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped: the busy processes end too
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy)]
-    passed, failure = 0, []
+    passed, failure, stopped = 0, [], False
     try:
         for n in range(1, args.iterations + 1):
             load = os.getloadavg()[0]
@@ -61,6 +63,8 @@ def main() -> None:
                 failure = lines[-FAILURE_LINES:]
                 break
             passed += 1
+    except (KeyboardInterrupt, SystemExit):  # the iteration in progress is not counted
+        stopped = True
     finally:
         for proc in busy:
             proc.kill()
@@ -68,7 +72,7 @@ def main() -> None:
     Console(width=160).print(table)
     if failure:
         print("\n".join(["the failing iteration's last lines:", *failure]))
-    print(f"{passed} of {args.iterations} iterations passed in a row")
+    print(f"{passed} of {args.iterations} iterations passed in a row" + (" (stopped before the end)" if stopped else ""))
     sys.exit(0 if passed == args.iterations else 1)
 
 
