@@ -37,8 +37,8 @@ def trained(folder: Path, text_root: Path) -> dict:
     """A study of tiny proxies on real text, as a user drives it with the embedded Ray: `data
     prepare`, `run` (6 initial runs and a round), `status`, `propose`, `fit`, `validate` with two
     seeds and a mixture of one's own, `status`, `export` to all.csv, and a second `run` that trains
-    the open proposals. Each command's stdout and stderr (`<name> stdout`, `<name> stderr`), a
-    `--json` command's document under its name, and the study's parts as they were after the
+    the open proposals. Each command's stderr (`<name> stderr`), a `--json` command's document
+    under its name, and the study's parts as they were after the
     first `run` and after `validate` (folders `after run`, `after validate` in `folder`, where the
     study lives). `recipe` is the study's recipe path."""
     recipe = str(write_recipe(folder / "recipes" / "tiny.yaml", base_recipe(text_root, folder / "cache")))
@@ -55,7 +55,7 @@ def trained(folder: Path, text_root: Path) -> dict:
     docs: dict = {"recipe": recipe, "folder": str(folder)}
     for name, args in steps.items():
         res = cli(*args, cwd=folder)
-        docs[f"{name} stdout"], docs[f"{name} stderr"] = res.stdout, res.stderr
+        docs[f"{name} stderr"] = res.stderr
         if "--json" in args:
             docs[name] = json.loads(res.stdout)
         if name in ("run", "validate"):

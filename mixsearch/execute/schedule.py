@@ -87,12 +87,12 @@ def _next_ready(refs: list, check: Callable[[], None], pool: WorkerPool | None =
 
 
 def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: Resources, on_result: ResultFn,
-            fn: Callable[[dict, dict], dict] | None = None,
-            ensemble_fn: Callable[[list[dict], dict], list[dict]] | None = None,
+            fn: Callable[[dict, dict], dict] = builtin_run,
+            ensemble_fn: Callable[[list[dict], dict], list[dict]] = builtin_ensemble,
             should_stop: Callable[[], bool] | None = None, num_gpus: float | None = None) -> None:
     """Run each group on a warm worker (`mixsearch.execute.workers`): a group of one with `fn`, a larger
-    one as an ensemble with `ensemble_fn` (default: the built-in GPT, `trainers.builtin_run` and
-    `trainers.builtin_ensemble`: torch loads on the workers only). A group is retried `resources.retries` times if its
+    one as an ensemble with `ensemble_fn` (default: the built-in GPT, whose torch loads on the
+    workers only). A group is retried `resources.retries` times if its
     trainer raises or its worker dies (the dead worker is replaced when the cluster still holds
     it; `mixsearch.execute.lanes` says which group a death is charged to); a group whose worker
     was lost with its node, or that runs out of GPU memory (split in halves), is retried at no
@@ -113,10 +113,7 @@ def execute(groups: Sequence[Sequence[RunSpec]], data: PreparedData, resources: 
     for worker in pool.workers(len(groups)):
         lanes.add(worker)
     starting: dict = {}  # ready ref -> a replacement worker, given work once it runs
-    if fn is None or (ensemble_fn is None and any(len(g) > 1 for g in groups)):
-        fn, ensemble_fn = fn or builtin_run, ensemble_fn or builtin_ensemble
-    data_ref, single = ray.put(data.to_dict()), ray.put(fn)
-    batch = ray.put(ensemble_fn) if ensemble_fn else None
+    data_ref, single, batch = ray.put(data.to_dict()), ray.put(fn), ray.put(ensemble_fn)
     queue: deque[tuple[list[RunSpec], int]] = deque((list(g), 0) for g in groups)
     running: dict = {}
     lost: set = set()  # dead workers lost with their node: their groups retry at no cost

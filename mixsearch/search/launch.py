@@ -54,8 +54,7 @@ def launch(study: Study, address: str | None = None, on_result: Callable[[dict],
     trainer = command_settings(r, study.store.root / "logs") if r.proxy.trainer else None
     if trainer is None:
         builtin_can_report(r)
-    if fn is None:
-        fn = run_command if trainer is not None else builtin_run
+    fn = fn or (run_command if trainer else builtin_run)
     base = {row["run_id"]: row for row in todo.to_dict("records")}
     by_fidelity: dict[str, list[RunSpec]] = {}
     for row in base.values():
